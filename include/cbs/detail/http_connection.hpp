@@ -1,0 +1,69 @@
+// One keep-alive HTTPS connection: resolve + connect + TLS handshake, then
+// request/response exchanges. Internal; owned by the connection pool.
+// Heavy header (Asio SSL, Beast): include only from .cpp files.
+#pragma once
+
+#include <cbs/endpoint.hpp>
+#include <cbs/error.hpp>
+#include <cbs/pool_params.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace cbs::detail {
+
+using http_request = boost::beast::http::request<boost::beast::http::string_body>;
+
+/// Outcome of one request/response exchange.
+struct exchange_result {
+    error_code ec;
+    bool written = false;             ///< some request bytes reached the socket
+    bool got_response_bytes = false;  ///< some response bytes arrived
+    bool reusable = false;            ///< keep-alive: the connection may serve another request
+    unsigned status = 0;              ///< HTTP status (0 if none)
+    std::string body;                 ///< response body
+    std::string content_type;
+};
+
+class http_connection {
+public:
+    http_connection(boost::asio::any_io_executor ex, boost::asio::ssl::context& tls);
+
+    /// Resolves, connects and performs the TLS handshake (SNI and host-name
+    /// verification against `ep.host`), each phase with its own timeout from
+    /// `params`. Errors: the phase's timeout code (client_errc::*_timeout),
+    /// Asio/SSL codes; `diag.client_message` names the phase and the address.
+    boost::asio::awaitable<error_code> async_connect(const endpoint& ep, const pool_params& params,
+                                                     diagnostics& diag);
+
+    /// Writes `req` and reads one response, the whole exchange bounded by
+    /// `timeout`, the body by `body_limit`. Never throws.
+    boost::asio::awaitable<exchange_result> async_exchange(const http_request& req,
+                                                           std::chrono::milliseconds timeout,
+                                                           std::size_t body_limit);
+
+    /// True if the peer closed (or sent anything) while the connection sat
+    /// idle; checked without blocking before reuse, so a request is not
+    /// written into a connection the server already closed.
+    bool peer_closed_while_idle();
+
+    /// Closes the socket at once (no TLS close_notify round trip).
+    void close() noexcept;
+
+    std::uint64_t exchanges() const noexcept { return exchanges_; }
+
+private:
+    boost::asio::ssl::stream<boost::beast::tcp_stream> stream_;
+    std::uint64_t exchanges_ = 0;
+};
+
+}  // namespace cbs::detail

@@ -1,0 +1,265 @@
+// The call pipeline: validate → (limiter) → sign → lease → exchange →
+// classify → (retry). See DESIGN.md "One call, as data".
+#include <cbs/client.hpp>
+#include <cbs/detail/connection_pool.hpp>
+#include <cbs/detail/envelope.hpp>
+#include <cbs/endpoint.hpp>
+#include <cbs/tc3_signer.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <sstream>
+
+namespace cbs {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+
+namespace {
+
+constexpr std::string_view request_client = "cbs-async/0.1.0";
+
+bool is_token_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/// A header value must not let a caller inject another header.
+bool has_ctl(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+[[noreturn]] void config_error(error_code ec, std::string what) {
+    diagnostics diag;
+    diag.client_message = std::move(what);
+    throw error(ec, std::move(diag));
+}
+
+/// Idempotent actions may be re-sent after an ambiguous transport failure.
+/// Creates and rollbacks may not: the service has no idempotency token.
+bool is_idempotent_action(std::string_view action) {
+    return !(action.starts_with("Create") || action.starts_with("Apply"));
+}
+
+endpoint checked_endpoint(const client_params& p) {
+    endpoint ep;
+    std::string why;
+    if (!parse_endpoint(p.endpoint, ep, why)) config_error(client_errc::invalid_config, why);
+    if (ep.scheme != "https")
+        config_error(client_errc::plain_http_refused,
+                     "endpoint '" + p.endpoint + "' is not https: API calls carry credentials and need TLS");
+    if (p.region.empty() || !std::all_of(p.region.begin(), p.region.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+        }))
+        config_error(client_errc::invalid_config, "region '" + p.region + "' is not a region name like ap-guangzhou");
+    if (p.creds.secret_id.empty() || p.creds.secret_key.empty())
+        config_error(client_errc::credentials_missing,
+                     "client_params.creds needs both a SecretId and a SecretKey (see resolve_credentials)");
+    if (has_ctl(p.creds.secret_id) || has_ctl(p.creds.token) || has_ctl(p.language) || has_ctl(p.version) ||
+        has_ctl(p.content_type))
+        config_error(client_errc::invalid_config, "a credential or header value contains control characters");
+    if (p.request_timeout.count() <= 0) config_error(client_errc::invalid_config, "request_timeout must be positive");
+    if (p.pool.max_size == 0) config_error(client_errc::invalid_config, "pool.max_size must be at least 1");
+    return ep;
+}
+
+std::int64_t system_unix_time() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+struct client::impl {
+    impl(asio::any_io_executor ex, client_params p)
+        : strand_(asio::make_strand(ex)),
+          params_(std::move(p)),
+          ep_(checked_endpoint(params_)),
+          host_(ep_.host_header()),
+          pool_(strand_, ep_, params_.pool) {}
+
+    std::int64_t now() const { return params_.unix_time ? params_.unix_time() : system_unix_time(); }
+
+    /// Builds and signs the request of one attempt (fresh timestamp each time).
+    detail::http_request build(std::string_view action, std::string_view payload, std::int64_t ts,
+                               tc3_signer& signer) const {
+        tc3_header action_header{"X-TC-Action", action};
+        tc3_request sr;
+        sr.secret_id = params_.creds.secret_id;
+        sr.secret_key = params_.creds.secret_key;
+        sr.service = params_.service;
+        sr.host = host_;
+        sr.content_type = params_.content_type;
+        sr.payload = payload;
+        sr.timestamp = ts;
+        if (params_.sign_action) sr.extra_signed_headers = {&action_header, 1};
+
+        detail::http_request req{http::verb::post, "/", 11};
+        req.set(http::field::host, host_);
+        req.set(http::field::authorization, signer.authorization(sr));
+        req.set(http::field::content_type, params_.content_type);
+        req.set("X-TC-Action", action);
+        req.set("X-TC-Timestamp", std::to_string(ts));
+        req.set("X-TC-Version", params_.version);
+        req.set("X-TC-Region", params_.region);
+        if (params_.creds.temporary()) req.set("X-TC-Token", params_.creds.token);
+        if (!params_.language.empty()) req.set("X-TC-Language", params_.language);
+        req.set("X-TC-RequestClient", request_client);
+        req.body() = std::string(payload);
+        req.prepare_payload();
+        return req;
+    }
+
+    error_code check_call(std::string_view action, std::string_view payload, diagnostics& diag) const {
+        if (action.empty() || !std::all_of(action.begin(), action.end(), is_token_char)) {
+            diag.client_message = "action '" + std::string(action) + "' is not an API action name (letters and digits)";
+            return client_errc::invalid_request;
+        }
+        if (payload.size() > params_.max_request_body) {
+            diag.client_message = "request body of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
+                                  std::to_string(params_.max_request_body);
+            return client_errc::invalid_request;
+        }
+        return {};
+    }
+
+    /// Turns one exchange into the call's outcome.
+    void conclude(const detail::exchange_result& r, bool idempotent, std::string_view action,
+                  result<boost::json::object>& out) {
+        if (r.ec) {
+            out.diag.client_message = std::string(action) + " to " + ep_.url() + ": " + r.ec.message();
+            const bool cancelled = r.ec == asio::error::operation_aborted;
+            if (r.written && !idempotent) {
+                // The service may have acted on it; the caller must reconcile.
+                out.ec = client_errc::outcome_unknown;
+                out.diag.client_message += "; the request was sent, so it may have been carried out";
+            } else {
+                out.ec = cancelled ? error_code(client_errc::cancelled) : r.ec;
+            }
+            return;
+        }
+        if (r.status != 200) {
+            out.ec = client_errc::http_status;
+            out.diag.client_message = "HTTP " + std::to_string(r.status) + " from " + ep_.url() +
+                                      (r.content_type.empty() ? "" : " (" + r.content_type + ")") +
+                                      ": not an API answer (a gateway or proxy error)";
+            return;
+        }
+        out.ec = detail::parse_envelope(r.body, out.value, out.diag);
+    }
+
+    asio::awaitable<result<boost::json::object>> run(std::string action, std::string payload, call_options opts) {
+        result<boost::json::object> out;
+        ++calls_;
+        if ((out.ec = check_call(action, payload, out.diag))) co_return out;
+        const bool idempotent = is_idempotent_action(action);
+        const auto timeout = opts.request_timeout.count() > 0 ? opts.request_timeout : params_.request_timeout;
+
+        // One attempt. Issue #3 wraps this in the retry loop: the limiter's
+        // async_acquire(action) goes right here, before signing, and the retry
+        // policy decides on `out.ec` after conclude().
+        auto req = build(action, payload, now(), signer_);
+        ++out.diag.attempts;
+        ++attempts_;
+        bool fresh_only = false;
+        for (int transport_try = 0;; ++transport_try) {
+            error_code ec;
+            auto lease = co_await pool_.async_lease(ec, out.diag, fresh_only);
+            if (ec) {
+                out.ec = ec;
+                co_return out;
+            }
+            auto r = co_await lease->async_exchange(req, timeout, params_.pool.max_response_body);
+            const bool reused = lease.reused();
+            lease.release(!r.ec && r.reusable);
+            // A kept-alive connection the server closed meanwhile fails before
+            // any response byte. Nothing written: always safe to send again.
+            // Written: only for idempotent actions (the server may have read it).
+            if (r.ec && reused && transport_try == 0 && !r.got_response_bytes &&
+                r.ec != asio::error::operation_aborted && (!r.written || idempotent)) {
+                ++stale_retries_;
+                fresh_only = true;
+                continue;
+            }
+            conclude(r, idempotent, action, out);
+            co_return out;
+        }
+    }
+
+    asio::strand<asio::any_io_executor> strand_;
+    client_params params_;
+    endpoint ep_;
+    std::string host_;
+    tc3_signer signer_;
+    detail::connection_pool pool_;
+    std::uint64_t calls_ = 0, attempts_ = 0, stale_retries_ = 0;
+};
+
+client::client(asio::any_io_executor ex, client_params params)
+    : impl_(std::make_unique<impl>(std::move(ex), std::move(params))) {}
+
+client::~client() = default;
+
+const client_params& client::params() const noexcept { return impl_->params_; }
+
+client_stats client::stats() const {
+    auto p = impl_->pool_.get_stats();
+    client_stats s;
+    s.calls = impl_->calls_;
+    s.attempts = impl_->attempts_;
+    s.connections_opened = p.connects;
+    s.connection_reuses = p.reuses;
+    s.stale_retries = impl_->stale_retries_;
+    s.open_connections = p.open;
+    s.idle_connections = p.idle;
+    return s;
+}
+
+std::string client::render_request(std::string_view action, const boost::json::object& body,
+                                   std::int64_t timestamp) const {
+    tc3_signer signer;  // a private one: render_request may run off the strand
+    auto req = impl_->build(action, boost::json::serialize(body), timestamp, signer);
+    std::ostringstream os;
+    os << req;
+    return std::move(os).str();
+}
+
+asio::awaitable<result<boost::json::object>> client::async_call(std::string action, boost::json::object body,
+                                                                std::nothrow_t, call_options opts) {
+    auto payload = boost::json::serialize(body);
+    // Hop onto the client's strand for the whole call; co_spawn forwards the
+    // caller's cancellation to it.
+    co_return co_await asio::co_spawn(impl_->strand_, impl_->run(std::move(action), std::move(payload), opts),
+                                      asio::use_awaitable);
+}
+
+asio::awaitable<boost::json::object> client::async_call(std::string action, boost::json::object body,
+                                                        call_options opts) {
+    auto r = co_await async_call(std::move(action), std::move(body), std::nothrow, opts);
+    if (r.ec) throw error(r.ec, std::move(r.diag));
+    co_return std::move(r.value);
+}
+
+asio::awaitable<result<create_snapshot_group_response>> client::async_create_snapshot_group(
+    create_snapshot_group_request req, std::nothrow_t, call_options opts) {
+    result<create_snapshot_group_response> out;
+    if ((out.ec = validate(req, out.diag))) co_return out;
+    auto r = co_await async_call("CreateSnapshotGroup", to_json(req), std::nothrow, opts);
+    out.diag = std::move(r.diag);
+    if ((out.ec = r.ec)) co_return out;
+    out.ec = from_json(r.value, out.value, out.diag);
+    co_return out;
+}
+
+asio::awaitable<create_snapshot_group_response> client::async_create_snapshot_group(
+    create_snapshot_group_request req, call_options opts) {
+    auto r = co_await async_create_snapshot_group(std::move(req), std::nothrow, opts);
+    if (r.ec) throw error(r.ec, std::move(r.diag));
+    co_return std::move(r.value);
+}
+
+}  // namespace cbs

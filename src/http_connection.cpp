@@ -1,0 +1,146 @@
+#include <cbs/detail/http_connection.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace cbs::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+http_connection::http_connection(asio::any_io_executor ex, asio::ssl::context& tls)
+    : stream_(std::move(ex), tls) {}
+
+asio::awaitable<error_code> http_connection::async_connect(const endpoint& ep, const pool_params& params,
+                                                           diagnostics& diag) {
+    using namespace asio::experimental::awaitable_operators;
+    auto ex = co_await asio::this_coro::executor;
+    const std::string where = ep.host + ":" + std::to_string(ep.port);
+
+    // 1. Resolve, raced against its timeout.
+    tcp::resolver resolver(ex);
+    asio::steady_timer timer(ex, params.resolve_timeout);
+    auto raced = co_await (resolver.async_resolve(ep.host, std::to_string(ep.port), tuple_awaitable) ||
+                           timer.async_wait(tuple_awaitable));
+    if (raced.index() == 1) {
+        diag.client_message = "resolving " + where;
+        co_return client_errc::resolve_timeout;
+    }
+    auto [rec, results] = std::get<0>(std::move(raced));
+    if (rec) {
+        diag.client_message = "resolving " + where + ": " + rec.message();
+        co_return rec;
+    }
+
+    // 2. TCP connect (every resolved address in turn, one overall deadline).
+    auto& tcp_layer = stream_.next_layer();
+    tcp_layer.expires_after(params.connect_timeout);
+    auto [cec, connected] = co_await tcp_layer.async_connect(results, tuple_awaitable);
+    if (cec) {
+        diag.client_message = "connecting to " + where + ": " + cec.message();
+        co_return cec == beast::error::timeout ? error_code(client_errc::connect_timeout) : cec;
+    }
+    tcp_layer.socket().set_option(tcp::no_delay(true));
+
+    // 3. TLS: SNI (not for IP literals, RFC 6066), chain + host-name check.
+    boost::system::error_code not_ip;
+    asio::ip::make_address(ep.host, not_ip);
+    const bool ip_literal = !not_ip;
+    if (!ip_literal && !SSL_set_tlsext_host_name(stream_.native_handle(), ep.host.c_str())) {
+        diag.client_message = "setting TLS SNI for " + ep.host;
+        co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+    }
+    if (params.verify_peer) {
+        stream_.set_verify_mode(asio::ssl::verify_peer);
+        stream_.set_verify_callback(asio::ssl::host_name_verification(ep.host));
+    } else {
+        stream_.set_verify_mode(asio::ssl::verify_none);
+    }
+    tcp_layer.expires_after(params.handshake_timeout);
+    auto [hec] = co_await stream_.async_handshake(asio::ssl::stream_base::client, tuple_awaitable);
+    if (hec) {
+        diag.client_message = "TLS handshake with " + where + ": " + hec.message();
+        if (hec == beast::error::timeout) co_return client_errc::handshake_timeout;
+        co_return hec;
+    }
+    tcp_layer.expires_never();
+    co_return error_code{};
+}
+
+asio::awaitable<exchange_result> http_connection::async_exchange(const http_request& req,
+                                                                 std::chrono::milliseconds timeout,
+                                                                 std::size_t body_limit) {
+    exchange_result r;
+    ++exchanges_;
+    auto& tcp_layer = stream_.next_layer();
+    tcp_layer.expires_after(timeout);
+
+    auto [wec, written] = co_await http::async_write(stream_, req, tuple_awaitable);
+    r.written = written > 0;
+    if (wec) {
+        r.ec = wec == beast::error::timeout ? error_code(client_errc::request_timeout) : wec;
+        co_return r;
+    }
+
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(body_limit);
+    auto [rec, read] = co_await http::async_read(stream_, buffer, parser, tuple_awaitable);
+    r.got_response_bytes = parser.got_some() || buffer.size() > 0;
+    tcp_layer.expires_never();
+    if (rec) {
+        if (rec == beast::error::timeout)
+            r.ec = client_errc::request_timeout;
+        else if (rec == http::error::body_limit)
+            r.ec = client_errc::response_too_large;
+        else if (rec == http::error::end_of_stream || rec == asio::error::eof ||
+                 rec == http::error::partial_message || rec == asio::ssl::error::stream_truncated ||
+                 rec == asio::error::connection_reset)
+            r.ec = client_errc::connection_closed;
+        else
+            r.ec = rec;
+        co_return r;
+    }
+    auto res = parser.release();
+    r.status = res.result_int();
+    r.content_type = std::string(res[http::field::content_type]);
+    r.reusable = res.keep_alive() && !res.need_eof();
+    r.body = std::move(res.body());
+    co_return r;
+}
+
+bool http_connection::peer_closed_while_idle() {
+    auto& socket = stream_.next_layer().socket();
+    if (!socket.is_open()) return true;
+    char c;
+    auto n = ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return true;   // FIN: closed by the peer
+    if (n > 0) return true;    // TLS close_notify or junk: not a clean idle connection
+    return !(errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+void http_connection::close() noexcept {
+    boost::system::error_code ignored;
+    stream_.next_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.next_layer().socket().close(ignored);
+}
+
+}  // namespace cbs::detail

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# cbsctl end to end: dry-run bytes, exit codes, connection reuse against a
+# TC3-verifying HTTPS server on loopback, and the secret key in no output.
+set -uo pipefail
+cbsctl=$1
+fake=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"; [ -n "${fake_pid:-}" ] && kill "$fake_pid" 2>/dev/null' EXIT
+failures=0; passes=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { passes=$((passes + 1)); }
+export HOME=$work/home; mkdir -p "$HOME"
+unset TENCENTCLOUD_SECRET_ID TENCENTCLOUD_SECRET_KEY TENCENTCLOUD_SESSION_TOKEN TENCENTCLOUD_CREDENTIALS_FILE \
+      TENCENTCLOUD_REGION CBS_ENDPOINT CBS_CA_FILE
+SECRET=SECRETEXAMPLE
+all_output=$work/all-output
+
+# run EXPECTED_STATUS NAME ARGS... : runs cbsctl, keeps stdout/stderr, checks the status.
+run() {
+  local want=$1 name=$2; shift 2
+  "$cbsctl" "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  cat "$work/out" "$work/err" >>"$all_output"
+  if [ "$got" -ne "$want" ]; then fail "$name: exit $got, want $want; stderr: $(cat "$work/err")"; else pass; fi
+}
+
+export TENCENTCLOUD_SECRET_ID=AKIDEXAMPLE TENCENTCLOUD_SECRET_KEY=$SECRET
+
+# 1. Dry run: byte-identical to what the official SDK signs for these inputs.
+run 0 "dry-run" call DescribeDisks --body '{"DiskIds":["disk-11112222"]}' --dry-run --timestamp 1700000000
+printf 'POST / HTTP/1.1\r\nHost: cbs.tencentcloudapi.com\r\nAuthorization: TC3-HMAC-SHA256 Credential=AKIDEXAMPLE/2023-11-14/cbs/tc3_request, SignedHeaders=content-type;host, Signature=92581aaec414fd01618f34367b7c495303ba35daf900cf36534b281f777e6001\r\nContent-Type: application/json; charset=utf-8\r\nX-TC-Action: DescribeDisks\r\nX-TC-Timestamp: 1700000000\r\nX-TC-Version: 2017-03-12\r\nX-TC-Region: ap-guangzhou\r\nX-TC-RequestClient: cbs-async/0.1.0\r\nContent-Length: 29\r\n\r\n{"DiskIds":["disk-11112222"]}' >"$work/expected"
+cmp -s "$work/out" "$work/expected" && pass || fail "dry-run bytes differ: $(diff <(cat -A "$work/expected") <(cat -A "$work/out"))"
+
+# 2. Usage and configuration errors: exit 2 with a message naming the problem.
+expect_usage() {
+  local needle=$1; shift
+  run 2 "usage: $*" "$@"
+  grep -q -- "$needle" "$work/err" && pass || fail "usage: $*: stderr lacks '$needle': $(cat "$work/err")"
+}
+expect_usage "usage" 
+expect_usage "unknown command" frobnicate
+expect_usage "needs an <Action>" call
+expect_usage "unknown option '--nope'" call DescribeDisks --nope
+expect_usage "not valid JSON" call DescribeDisks --body '{"DiskIds":'
+expect_usage "must be a JSON object" call DescribeDisks --body '[1]'
+expect_usage "cannot read --body file" call DescribeDisks --body @/nonexistent/body.json
+expect_usage "only allowed with --dry-run" call DescribeDisks --timestamp 5
+expect_usage "non-negative integer" call DescribeDisks --timeout abc
+expect_usage "not https" call DescribeDisks --endpoint http://127.0.0.1:8080
+expect_usage "no host" call DescribeDisks --endpoint https://
+expect_usage "region" call DescribeDisks --region 'Bad Region'
+expect_usage "cannot load CA file" call DescribeDisks --ca-file /nonexistent/ca.pem
+(unset TENCENTCLOUD_SECRET_ID TENCENTCLOUD_SECRET_KEY; expect_usage "no credentials" call DescribeDisks --dry-run)
+(unset TENCENTCLOUD_SECRET_KEY; expect_usage "TENCENTCLOUD_SECRET_KEY" call DescribeDisks --dry-run)
+
+# 3. The call fails (exit 1): nothing listens on the port.
+run 1 "unreachable" call DescribeDisks --endpoint https://127.0.0.1:1 --timeout 5
+grep -q "connecting to 127.0.0.1:1" "$work/err" && pass || fail "unreachable: $(cat "$work/err")"
+
+# 4. Against a TC3-verifying HTTPS server on loopback: succeeds, reuses its connection.
+if [ -x "$fake" ]; then
+  "$fake" AKIDEXAMPLE "$SECRET" >"$work/fake.out" 2>&1 </dev/null &
+  fake_pid=$!
+  for _ in $(seq 100); do [ -s "$work/fake.out" ] && break; sleep 0.1; done
+  read -r port ca <"$work/fake.out"
+  run 0 "call over TLS" call CreateSnapshotGroup --body '{"DiskIds":["disk-11112222"]}' \
+      --endpoint "https://localhost:$port" --ca-file "$ca" --repeat 3 --verbose
+  [ "$(grep -c csnap-fake0001 "$work/out")" -eq 3 ] && pass || fail "call over TLS: stdout $(cat "$work/out")"
+  grep -q "call 3: .* connections opened 1, reused 2" "$work/err" && pass || fail "no reuse: $(cat "$work/err")"
+  TENCENTCLOUD_SECRET_KEY=wrong-key run 1 "wrong key" call DescribeDisks --endpoint "https://localhost:$port" --ca-file "$ca"
+  grep -q "AuthFailure.SignatureFailure: signature mismatch (RequestId " "$work/err" && pass || fail "wrong key: $(cat "$work/err")"
+  run 1 "untrusted CA" call DescribeDisks --endpoint "https://localhost:$port"
+  grep -q "TLS handshake" "$work/err" && pass || fail "untrusted CA: $(cat "$work/err")"
+  kill "$fake_pid" 2>/dev/null
+else
+  fail "fake server $fake not built"
+fi
+
+# 5. The secret key appears in no output of any run above.
+if grep -q "$SECRET" "$all_output"; then fail "the secret key was printed"; else pass; fi
+
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]
