@@ -1,18 +1,22 @@
 // The call pipeline: validate → (limiter) → sign → lease → exchange →
 // classify → (retry). See DESIGN.md "One call, as data".
 #include <cbs/client.hpp>
+#include <cbs/detail/async_rate_limiter.hpp>
 #include <cbs/detail/connection_pool.hpp>
 #include <cbs/detail/envelope.hpp>
 #include <cbs/endpoint.hpp>
 #include <cbs/tc3_signer.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <random>
 #include <sstream>
 
 namespace cbs {
@@ -37,12 +41,6 @@ bool has_ctl(std::string_view s) {
     diagnostics diag;
     diag.client_message = std::move(what);
     throw error(ec, std::move(diag));
-}
-
-/// Idempotent actions may be re-sent after an ambiguous transport failure.
-/// Creates and rollbacks may not: the service has no idempotency token.
-bool is_idempotent_action(std::string_view action) {
-    return !(action.starts_with("Create") || action.starts_with("Apply"));
 }
 
 endpoint checked_endpoint(const client_params& p) {
@@ -80,7 +78,24 @@ struct client::impl {
           params_(std::move(p)),
           ep_(checked_endpoint(params_)),
           host_(ep_.host_header()),
-          pool_(strand_, ep_, params_.pool) {}
+          pool_(strand_, ep_, params_.pool),
+          budget_(params_.retry),
+          uniform_(make_uniform_source(params_.jitter_seed ? params_.jitter_seed : std::random_device{}())) {}
+
+    using limiter = detail::async_rate_limiter<std::chrono::steady_clock>;
+
+    /// The limiter of `action`, created on first use with the documented
+    /// default or the user's override.
+    limiter& limiter_for(const std::string& action) {
+        auto it = limiters_.find(action);
+        if (it == limiters_.end()) {
+            auto lp = default_limiter_params(action);
+            if (auto o = params_.rate_overrides.find(action); o != params_.rate_overrides.end())
+                lp.rate_per_second = o->second;
+            it = limiters_.emplace(action, std::make_unique<limiter>(strand_, lp)).first;
+        }
+        return *it->second;
+    }
 
     std::int64_t now() const { return params_.unix_time ? params_.unix_time() : system_unix_time(); }
 
@@ -127,19 +142,11 @@ struct client::impl {
         return {};
     }
 
-    /// Turns one exchange into the call's outcome.
-    void conclude(const detail::exchange_result& r, bool idempotent, std::string_view action,
-                  result<boost::json::object>& out) {
+    /// Turns one exchange into the attempt's outcome (no retry decision here).
+    void conclude(const detail::exchange_result& r, std::string_view action, result<boost::json::object>& out) {
         if (r.ec) {
             out.diag.client_message = std::string(action) + " to " + ep_.url() + ": " + r.ec.message();
-            const bool cancelled = r.ec == asio::error::operation_aborted;
-            if (r.written && !idempotent) {
-                // The service may have acted on it; the caller must reconcile.
-                out.ec = client_errc::outcome_unknown;
-                out.diag.client_message += "; the request was sent, so it may have been carried out";
-            } else {
-                out.ec = cancelled ? error_code(client_errc::cancelled) : r.ec;
-            }
+            out.ec = r.ec == asio::error::operation_aborted ? error_code(client_errc::cancelled) : r.ec;
             return;
         }
         if (r.status != 200) {
@@ -152,16 +159,11 @@ struct client::impl {
         out.ec = detail::parse_envelope(r.body, out.value, out.diag);
     }
 
-    asio::awaitable<result<boost::json::object>> run(std::string action, std::string payload, call_options opts) {
-        result<boost::json::object> out;
-        ++calls_;
-        if ((out.ec = check_call(action, payload, out.diag))) co_return out;
-        const bool idempotent = is_idempotent_action(action);
-        const auto timeout = opts.request_timeout.count() > 0 ? opts.request_timeout : params_.request_timeout;
-
-        // One attempt. Issue #3 wraps this in the retry loop: the limiter's
-        // async_acquire(action) goes right here, before signing, and the retry
-        // policy decides on `out.ec` after conclude().
+    /// One attempt: sign with a fresh timestamp, lease, exchange. Sets
+    /// `written` if any request byte reached a socket.
+    asio::awaitable<void> attempt(const std::string& action, const std::string& payload, bool idempotent,
+                                  std::chrono::milliseconds timeout, result<boost::json::object>& out,
+                                  bool& written) {
         auto req = build(action, payload, now(), signer_);
         ++out.diag.attempts;
         ++attempts_;
@@ -171,7 +173,7 @@ struct client::impl {
             auto lease = co_await pool_.async_lease(ec, out.diag, fresh_only);
             if (ec) {
                 out.ec = ec;
-                co_return out;
+                co_return;
             }
             auto r = co_await lease->async_exchange(req, timeout, params_.pool.max_response_body);
             const bool reused = lease.reused();
@@ -185,9 +187,88 @@ struct client::impl {
                 fresh_only = true;
                 continue;
             }
-            conclude(r, idempotent, action, out);
-            co_return out;
+            written = r.written;
+            conclude(r, action, out);
+            co_return;
         }
+    }
+
+    asio::awaitable<result<boost::json::object>> run(std::string action, std::string payload, call_options opts) {
+        result<boost::json::object> out;
+        ++calls_;
+        if ((out.ec = check_call(action, payload, out.diag))) co_return out;
+        const bool idempotent = is_idempotent(action);
+        const auto timeout = opts.request_timeout.count() > 0 ? opts.request_timeout : params_.request_timeout;
+        const auto start = std::chrono::steady_clock::now();
+        const auto deadline =
+            start + (opts.deadline.count() > 0 ? std::chrono::nanoseconds(opts.deadline) : params_.retry.deadline);
+        retry_state retry(params_.retry, idempotent, start, deadline);
+        limiter* lim = params_.rate_limit ? &limiter_for(action) : nullptr;
+        asio::steady_timer backoff(strand_);
+
+        for (;;) {
+            if (lim) {
+                if (auto ec = co_await lim->async_acquire()) {
+                    out.ec = ec;
+                    out.diag.client_message = "cancelled while waiting for the " + action + " rate limiter";
+                    co_return out;
+                }
+            }
+            bool written = false;
+            co_await attempt(action, payload, idempotent, timeout, out, written);
+            if (!out.ec) {
+                retry.on_success(budget_);
+                if (lim) lim->on_success();
+                co_return out;
+            }
+            if (out.ec == client_errc::cancelled) {
+                if (written && !idempotent) set_outcome_unknown(out);
+                co_return out;
+            }
+            const auto cls = classify(out.ec, written, out.diag.server_code);
+            if (cls == error_class::throttle) {
+                ++throttled_;
+                if (lim) lim->on_throttled();
+            }
+            const auto d = retry.on_failure(cls, std::chrono::steady_clock::now(), budget_, uniform_);
+            if (d.what == retry_action::outcome_unknown) {
+                set_outcome_unknown(out);
+                co_return out;
+            }
+            if (d.what == retry_action::fail) {
+                if (d.reason != give_up_reason::not_retryable)
+                    out.diag.client_message += (out.diag.client_message.empty() ? "" : "; ") +
+                                               std::string("gave up retrying: ") + std::string(to_string(d.reason));
+                co_return out;
+            }
+            ++retries_;
+            if (params_.on_retry) params_.on_retry(action, cls, d.delay, out.diag.attempts);
+            backoff.expires_after(d.delay);
+            auto [tec] = co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+            if (tec) {
+                out.diag.client_message = "cancelled during the backoff after " + describe(out) + " (attempt " +
+                                          std::to_string(out.diag.attempts) + ")";
+                out.ec = client_errc::cancelled;
+                co_return out;
+            }
+            // The next attempt reports afresh; RequestIds and attempts accumulate.
+            out.ec = {};
+            out.diag.server_code.clear();
+            out.diag.server_message.clear();
+            out.diag.client_message.clear();
+        }
+    }
+
+    static std::string describe(const result<boost::json::object>& out) {
+        return out.diag.server_code.empty() ? out.ec.message() : out.diag.server_code;
+    }
+
+    void set_outcome_unknown(result<boost::json::object>& out) {
+        ++outcome_unknown_;
+        out.diag.client_message = describe(out) + (out.diag.client_message.empty() ? "" : " (" + out.diag.client_message + ")") +
+                                  "; the request was sent, so it may have been carried out: reconcile before "
+                                  "sending it again";
+        out.ec = client_errc::outcome_unknown;
     }
 
     asio::strand<asio::any_io_executor> strand_;
@@ -196,7 +277,10 @@ struct client::impl {
     std::string host_;
     tc3_signer signer_;
     detail::connection_pool pool_;
-    std::uint64_t calls_ = 0, attempts_ = 0, stale_retries_ = 0;
+    retry_budget budget_;
+    uniform_source uniform_;
+    std::map<std::string, std::unique_ptr<limiter>, std::less<>> limiters_;
+    std::uint64_t calls_ = 0, attempts_ = 0, stale_retries_ = 0, retries_ = 0, throttled_ = 0, outcome_unknown_ = 0;
 };
 
 client::client(asio::any_io_executor ex, client_params params)
@@ -214,6 +298,10 @@ client_stats client::stats() const {
     s.connections_opened = p.connects;
     s.connection_reuses = p.reuses;
     s.stale_retries = impl_->stale_retries_;
+    s.retries = impl_->retries_;
+    s.throttled = impl_->throttled_;
+    s.outcome_unknown = impl_->outcome_unknown_;
+    s.retry_budget = impl_->budget_.available();
     s.open_connections = p.open;
     s.idle_connections = p.idle;
     return s;

@@ -25,6 +25,8 @@
 #include <cbs/credentials.hpp>
 #include <cbs/error.hpp>
 #include <cbs/pool_params.hpp>
+#include <cbs/rate_limiter_core.hpp>
+#include <cbs/retry_policy.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -33,6 +35,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <new>
 #include <string>
@@ -80,6 +83,29 @@ struct client_params {
     /// Largest request body accepted (the service's TC3 POST limit). Default 10 MiB.
     std::size_t max_request_body = 10u << 20;
 
+    /// Retry classes, backoff, attempts, per-call deadline and the shared
+    /// retry budget (see retry_policy.hpp for each default).
+    retry_params retry;
+
+    /// Pace each action with its own token-bucket limiter. Default true:
+    /// 0.95 x the documented rate (19/s for the snapshot-group family, 95/s
+    /// for DescribeDisks, 9.5/s otherwise). Every attempt takes a token.
+    bool rate_limit = true;
+
+    /// Per-action rate overrides in requests per second, e.g.
+    /// {{"CreateSnapshotGroup", 10}}. Default empty.
+    std::map<std::string, double, std::less<>> rate_overrides;
+
+    /// Seed of the backoff jitter. Default 0: seeded from std::random_device.
+    std::uint64_t jitter_seed = 0;
+
+    /// Called on the client's strand for each retry decided (action, class of
+    /// the failure, delay before the next attempt, attempt number that
+    /// failed). For metrics and logs; must not block. Default none.
+    std::function<void(std::string_view action, error_class cls, std::chrono::nanoseconds delay,
+                       unsigned attempt)>
+        on_retry;
+
     /// Source of X-TC-Timestamp (unix seconds). Default: the system clock.
     /// Injectable for reproducible signatures and clock-skew tests.
     std::function<std::int64_t()> unix_time;
@@ -98,6 +124,9 @@ struct result {
 struct call_options {
     /// Overrides client_params::request_timeout for this call (0: no override).
     std::chrono::milliseconds request_timeout{0};
+    /// Overrides client_params::retry.deadline for this call (0: no override):
+    /// no retry is scheduled past it.
+    std::chrono::milliseconds deadline{0};
 };
 
 /// Counters for metrics and tests. Read from any thread is not safe; call
@@ -108,6 +137,10 @@ struct client_stats {
     std::uint64_t connections_opened = 0;
     std::uint64_t connection_reuses = 0;
     std::uint64_t stale_retries = 0;     ///< retried on a fresh connection after a reused one failed
+    std::uint64_t retries = 0;           ///< retries decided by the retry policy
+    std::uint64_t throttled = 0;         ///< RequestLimitExceeded answers
+    std::uint64_t outcome_unknown = 0;   ///< calls ended as client_errc::outcome_unknown
+    int retry_budget = 0;                ///< tokens left in the shared retry budget
     std::size_t open_connections = 0;
     std::size_t idle_connections = 0;
 };

@@ -35,6 +35,11 @@ cbs::client_params params_for(const t::scripted_server& server, const t::pki& tr
     p.pool.max_size = 4;
     p.request_timeout = 2s;
     p.pool.handshake_timeout = 1s;
+    // These tests look at single attempts; retries and pacing have their own
+    // tests (test_client_retry.cpp).
+    p.retry.throttle_max_attempts = p.retry.transient_max_attempts = p.retry.network_max_attempts =
+        p.retry.busy_max_attempts = 1;
+    p.rate_limit = false;
     return p;
 }
 
@@ -193,6 +198,7 @@ TEST_CASE("client: reused connection dropped after a create was written: outcome
         auto r = co_await c.async_create_snapshot_group(one_disk(), std::nothrow);
         CHECK(r.ec == client_errc::outcome_unknown);
         CHECK(r.diag.client_message.find("may have been carried out") != std::string::npos);
+        CHECK(c.stats().outcome_unknown == 1);
         CHECK(r.diag.attempts == 1);
     });
     CHECK(server.requests().size() == 2);
