@@ -9,6 +9,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -208,7 +209,16 @@ struct client::impl {
 
         for (;;) {
             if (lim) {
-                if (auto ec = co_await lim->async_acquire()) {
+                // The wait for a token is bounded by the call's deadline.
+                using namespace asio::experimental::awaitable_operators;
+                asio::steady_timer dl(strand_, deadline);
+                auto waited = co_await (lim->async_acquire() || dl.async_wait(asio::as_tuple(asio::use_awaitable)));
+                if (waited.index() == 1) {
+                    out.ec = client_errc::deadline_exceeded;
+                    out.diag.client_message = "deadline passed while waiting for the " + action + " rate limiter";
+                    co_return out;
+                }
+                if (auto ec = std::get<0>(waited)) {
                     out.ec = ec;
                     out.diag.client_message = "cancelled while waiting for the " + action + " rate limiter";
                     co_return out;

@@ -28,6 +28,7 @@ public:
         case client_errc::cancelled: return "operation cancelled";
         case client_errc::outcome_unknown: return "request sent but outcome unknown (no answer)";
         case client_errc::pool_exhausted: return "no connection available in time";
+        case client_errc::deadline_exceeded: return "the call's deadline passed";
         }
         return "unknown cbs client error";
     }

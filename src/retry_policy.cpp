@@ -177,6 +177,7 @@ error_class classify(const error_code& ec, bool request_written,
         case client_errc::plain_http_refused:
         case client_errc::cancelled:
         case client_errc::outcome_unknown:
+        case client_errc::deadline_exceeded:
             return error_class::fatal;
         }
         return error_class::fatal;

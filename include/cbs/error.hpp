@@ -43,6 +43,7 @@ enum class client_errc {
     cancelled,             ///< the operation was cancelled by the caller
     outcome_unknown,       ///< a non-idempotent request was sent but no answer came
     pool_exhausted,        ///< no connection became available in time
+    deadline_exceeded,     ///< the call's deadline passed (waiting for the limiter or before a retry)
 };
 
 const boost::system::error_category& client_category() noexcept;

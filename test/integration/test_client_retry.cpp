@@ -287,3 +287,24 @@ TEST_CASE("limiter: 200 concurrent creates against a strict sliding window: no R
     CHECK(max_in_window <= 200);
     CHECK(c.stats().throttled == 0);
 }
+
+TEST_CASE("limiter: a call's deadline bounds its wait for a token, and the error says so") {
+    asio::io_context io;
+    t::scripted_server server(io.get_executor());
+    server.set_default_script({t::serve(answers({}))});
+    auto p = fast_retry_params(server);
+    p.rate_limit = true;
+    p.rate_overrides = {{"DescribeDisks", 1}};  // one token per second
+    cbs::client c(io.get_executor(), p);
+    run(io, server, [&]() -> asio::awaitable<void> {
+        cbs::call_options opts;
+        opts.deadline = 100ms;
+        auto first = co_await c.async_call("DescribeDisks", {}, std::nothrow, opts);
+        CHECK_FALSE(first.ec);
+        auto second = co_await c.async_call("DescribeDisks", {}, std::nothrow, opts);  // next token in ~1 s
+        CHECK(second.ec == client_errc::deadline_exceeded);
+        CHECK(second.diag.client_message.find("rate limiter") != std::string::npos);
+        CHECK(second.diag.attempts == 0);
+    });
+    CHECK(server.requests().size() == 1);
+}

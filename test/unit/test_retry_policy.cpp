@@ -138,6 +138,7 @@ TEST_CASE("client and network errors") {
         {client_errc::bad_response, X, X},        {client_errc::response_too_large, F, F},
         {client_errc::plain_http_refused, F, F},  {client_errc::cancelled, F, F},
         {client_errc::outcome_unknown, F, F},     {client_errc::pool_exhausted, NB, NB},
+        {client_errc::deadline_exceeded, F, F},
     };
     for (const auto& r : rows) {
         CAPTURE(static_cast<int>(r.e));

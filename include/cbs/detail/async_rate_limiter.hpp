@@ -84,14 +84,18 @@ private:
             std::chrono::duration_cast<rate_limiter_core::time_point::duration>(Clock::now().time_since_epoch()));
     }
 
-    /// (Re)arms the pump for the head waiter's slot.
+    /// (Re)arms the pump for the head waiter's slot; a no-op when it is
+    /// already armed for that time (the common case while a backlog grows).
     void arm() {
         if (queue_.empty()) return;
-        auto due = core_.next_free(core_now());
-        pump_.expires_at(typename Clock::time_point(
-            std::chrono::duration_cast<typename Clock::duration>(due.time_since_epoch())));
+        const auto due = typename Clock::time_point(std::chrono::duration_cast<typename Clock::duration>(
+            core_.next_free(core_now()).time_since_epoch()));
+        if (pump_armed_ && due == pump_.expiry()) return;
+        pump_armed_ = true;
+        pump_.expires_at(due);
         pump_.async_wait([this, alive = alive_](error_code ec) {
-            if (ec || !*alive) return;  // re-armed or destroyed
+            if (ec || !*alive) return;  // re-armed (a newer wait is pending) or destroyed
+            pump_armed_ = false;
             grant_due();
         });
     }
@@ -112,6 +116,7 @@ private:
     boost::asio::any_io_executor ex_;
     rate_limiter_core core_;
     timer_type pump_;
+    bool pump_armed_ = false;
     std::list<waiter*> queue_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
