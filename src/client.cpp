@@ -253,6 +253,7 @@ struct client::impl {
             }
             ++retries_;
             if (params_.on_retry) params_.on_retry(action, cls, d.delay, out.diag.attempts);
+            if (opts.on_retry) opts.on_retry(cls, d.delay, out.diag.attempts);
             backoff.expires_after(d.delay);
             auto [tec] = co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
             if (tec) {
@@ -344,13 +345,7 @@ asio::awaitable<boost::json::object> client::async_call(std::string action, boos
 
 asio::awaitable<result<create_snapshot_group_response>> client::async_create_snapshot_group(
     create_snapshot_group_request req, std::nothrow_t, call_options opts) {
-    result<create_snapshot_group_response> out;
-    if ((out.ec = validate(req, out.diag))) co_return out;
-    auto r = co_await async_call("CreateSnapshotGroup", to_json(req), std::nothrow, opts);
-    out.diag = std::move(r.diag);
-    if ((out.ec = r.ec)) co_return out;
-    out.ec = from_json(r.value, out.value, out.diag);
-    co_return out;
+    co_return co_await async_invoke(std::move(req), std::nothrow, opts);
 }
 
 asio::awaitable<create_snapshot_group_response> client::async_create_snapshot_group(

@@ -12,7 +12,10 @@ std::string endpoint::host_header() const {
     h += host;
     if (ipv6) h += ']';
     bool default_port = (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
-    if (!default_port) h += ":" + std::to_string(port);
+    if (!default_port) {
+        h += ':';
+        h += std::to_string(port);
+    }
     return h;
 }
 

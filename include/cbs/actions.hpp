@@ -16,10 +16,15 @@ struct tag {
     std::string value;
 };
 
+struct create_snapshot_group_response;
+
 /// CreateSnapshotGroup: one group of snapshots taken together over disks
 /// attached to one instance. Not idempotent (the API has no ClientToken): use
 /// a unique `snapshot_group_name` so an ambiguous failure can be reconciled.
 struct create_snapshot_group_request {
+    static constexpr std::string_view action = "CreateSnapshotGroup";
+    using response_type = create_snapshot_group_response;
+
     std::vector<std::string> disk_ids{};  ///< required, 1+ distinct ids "disk-xxxxxxxx"
     std::string snapshot_group_name{};  ///< optional; members are named <name>_0, _1, ...
     std::vector<tag> tags{};            ///< optional; keys non-empty

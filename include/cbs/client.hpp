@@ -127,6 +127,10 @@ struct call_options {
     /// Overrides client_params::retry.deadline for this call (0: no override):
     /// no retry is scheduled past it.
     std::chrono::milliseconds deadline{0};
+    /// Called on the client's strand before each retry of this call (class of
+    /// the failure, delay, attempt number that failed), after
+    /// client_params::on_retry. Default none.
+    std::function<void(error_class cls, std::chrono::nanoseconds delay, unsigned attempt)> on_retry;
 };
 
 /// Counters for metrics and tests. Read from any thread is not safe; call
@@ -168,6 +172,30 @@ public:
         create_snapshot_group_request req, call_options opts = {});
     boost::asio::awaitable<result<create_snapshot_group_response>> async_create_snapshot_group(
         create_snapshot_group_request req, std::nothrow_t, call_options opts = {});
+
+    /// Any typed action: `Request` has `static constexpr std::string_view
+    /// action`, `using response_type`, and ADL-found `validate(req, diag)`,
+    /// `to_json(req)` and `from_json(json_object, response_type&, diag)`
+    /// (see actions.hpp). Validation failures send nothing.
+    template <class Request>
+    boost::asio::awaitable<result<typename Request::response_type>> async_invoke(Request req, std::nothrow_t,
+                                                                                  call_options opts = {}) {
+        result<typename Request::response_type> out;
+        if ((out.ec = validate(req, out.diag))) co_return out;
+        auto r = co_await async_call(std::string(Request::action), to_json(req), std::nothrow, opts);
+        out.diag = std::move(r.diag);
+        if ((out.ec = r.ec)) co_return out;
+        out.ec = from_json(r.value, out.value, out.diag);
+        co_return out;
+    }
+
+    /// Throwing form of async_invoke: cbs::error on failure.
+    template <class Request>
+    boost::asio::awaitable<typename Request::response_type> async_invoke(Request req, call_options opts = {}) {
+        auto r = co_await async_invoke(std::move(req), std::nothrow, opts);
+        if (r.ec) throw error(r.ec, std::move(r.diag));
+        co_return std::move(r.value);
+    }
 
     /// The exact bytes of the HTTP request that a call would send at
     /// `timestamp` (request line, headers, blank line, body). Connects to
