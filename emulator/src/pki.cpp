@@ -1,4 +1,4 @@
-#include "support/pki.hpp"
+#include <cbs/emulator/pki.hpp>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -8,17 +8,20 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <stdlib.h>  // mkdtemp
+#include <stdlib.h>     // mkdtemp
+#include <sys/stat.h>   // chmod
 
 #include <filesystem>
+#include <ctime>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
 
-namespace cbs::test {
+namespace cbs::emu {
 namespace {
 
 template <class T, void (*Free)(T*)>
@@ -33,7 +36,7 @@ using ext_ptr = std::unique_ptr<X509_EXTENSION, ossl_deleter<X509_EXTENSION, X50
 using gens_ptr = std::unique_ptr<GENERAL_NAMES, ossl_deleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
 
 [[noreturn]] void fail(const std::string& what) {
-    std::string msg = "cbs::test::pki: " + what;
+    std::string msg = "cbs::emu::pki: " + what;
     if (unsigned long e = ERR_get_error(); e != 0) {
         char buf[256];
         ERR_error_string_n(e, buf, sizeof buf);
@@ -150,7 +153,7 @@ x509_ptr new_cert(EVP_PKEY* subject_key, const std::string& common_name, X509* i
     if (!X509_gmtime_adj(X509_getm_notAfter(cert.get()), validity_after_s)) fail("notAfter");
 
     X509_NAME* name = X509_get_subject_name(cert.get());
-    const auto* org = reinterpret_cast<const unsigned char*>("cbs-async tests");
+    const auto* org = reinterpret_cast<const unsigned char*>("cbs-async");
     const auto* cn = reinterpret_cast<const unsigned char*>(common_name.c_str());
     check(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, org, -1, -1, 0), "subject O");
     check(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, cn, -1, -1, 0), "subject CN");
@@ -169,7 +172,7 @@ server_pair issue_server_cert(X509* ca_cert, EVP_PKEY* ca_key, const std::vector
     pkey_ptr key = generate_key();
     // CN is informational only (SANs take precedence), but a sensible one makes
     // `openssl x509 -text` output and error messages easier to read.
-    const std::string cn = !dns.empty() ? dns.front() : !ips.empty() ? ips.front() : "cbs-test-server";
+    const std::string cn = !dns.empty() ? dns.front() : !ips.empty() ? ips.front() : "cbs-emulator";
     x509_ptr cert = new_cert(key.get(), cn, ca_cert);
 
     X509V3_CTX ctx;
@@ -207,7 +210,7 @@ temp_dir_registry& temp_dirs() {
 
 pki pki::make(std::vector<std::string> dns, std::vector<std::string> ips) {
     pkey_ptr ca_key = generate_key();
-    x509_ptr ca_cert = new_cert(ca_key.get(), "cbs-async test CA", nullptr);
+    x509_ptr ca_cert = new_cert(ca_key.get(), "cbs-async emulator CA", nullptr);
 
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
@@ -241,7 +244,7 @@ pki pki::issue(std::vector<std::string> dns, std::vector<std::string> ips) const
 }
 
 std::string pki::write_ca_file() const {
-    std::string pattern = (std::filesystem::temp_directory_path() / "cbs-test-pki-XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "cbs-pki-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr)
         throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
     const std::filesystem::path dir = pattern;
@@ -254,8 +257,56 @@ std::string pki::write_ca_file() const {
     std::ofstream out(file, std::ios::binary);
     out << ca_cert_pem;
     out.close();
-    if (!out) throw std::runtime_error("cbs::test::pki: cannot write " + file.string());
+    if (!out) throw std::runtime_error("cbs::emu::pki: cannot write " + file.string());
     return file.string();
+}
+
+namespace {
+
+void write_file(const std::filesystem::path& file, const std::string& text, bool secret) {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    if (secret) ::chmod(file.c_str(), 0600);  // before any key byte is written
+    out << text;
+    out.close();
+    if (!out) throw std::runtime_error("cbs::emu::pki: cannot write " + file.string());
+}
+
+std::optional<std::string> read_file(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad() || text.empty()) return std::nullopt;
+    return text;
+}
+
+}  // namespace
+
+void pki::write_dir(const std::string& dir) const {
+    const std::filesystem::path d = dir;
+    write_file(d / "ca.pem", ca_cert_pem, false);
+    write_file(d / "ca-key.pem", ca_key_pem, true);
+    write_file(d / "server.pem", server_cert_pem, false);
+    write_file(d / "server-key.pem", server_key_pem, true);
+}
+
+std::optional<pki> pki::load_dir(const std::string& dir) {
+    const std::filesystem::path d = dir;
+    auto ca = read_file(d / "ca.pem");
+    auto ca_key = read_file(d / "ca-key.pem");
+    auto cert = read_file(d / "server.pem");
+    auto key = read_file(d / "server-key.pem");
+    if (!ca || !ca_key || !cert || !key) return std::nullopt;
+    try {
+        x509_ptr c = cert_from_pem(*cert);
+        (void)cert_from_pem(*ca);
+        (void)key_from_pem(*ca_key);
+        (void)key_from_pem(*key);
+        time_t soon = ::time(nullptr) + 24 * 3600;
+        if (X509_cmp_time(X509_get0_notAfter(c.get()), &soon) <= 0) return std::nullopt;
+    } catch (const std::runtime_error&) {
+        return std::nullopt;
+    }
+    return pki{std::move(*ca), std::move(*ca_key), std::move(*cert), std::move(*key)};
 }
 
 const pki& default_pki() {
@@ -273,4 +324,4 @@ const pki& other_host_pki() {
     return instance;
 }
 
-}  // namespace cbs::test
+}  // namespace cbs::emu

@@ -1,0 +1,218 @@
+// cbs-async emulator: an HTTPS look-alike of Tencent Cloud CBS (API 3.0).
+//
+// A real TLS server (Beast, HTTP/1.1 keep-alive, TLS 1.2 minimum) that
+// verifies TC3-HMAC-SHA256 signatures exactly as the service does, keeps a
+// synthetic fleet (fleet_state), enforces the documented per-action rate
+// limits and injects faults. Runs embedded:
+//
+//   asio::io_context io;
+//   cbs::emu::emulator emu(io.get_executor(), {});
+//   emu.start();                              // binds 127.0.0.1:0, writes the CA
+//   cbs::client_params p;
+//   p.endpoint = emu.endpoint();              // "https://localhost:<port>"
+//   p.pool.ca_file = emu.ca_file();
+//   p.creds = {emu.accounts()[0].secret_id, emu.accounts()[0].secret_key};
+//   ... run calls ... emu.stop(); io.run() then returns.
+//
+// or standalone as `cbsctl emulator`.
+//
+// Every answer is HTTP 200 with {"Response":{..., "RequestId": <UUID v4>}},
+// errors included (except injected gateway 502s and resets). Checks, in the
+// order the gateway makes them (the first failure answers):
+//   1. method GET or POST                        UnsupportedProtocol
+//      body <= max_body                          RequestSizeLimitExceeded (connection closed)
+//   2. X-TC-Action, X-TC-Version, X-TC-Timestamp, X-TC-Region present
+//                                                MissingParameter (naming the header)
+//      X-TC-Timestamp a decimal integer          InvalidParameterValue
+//      POST: Content-Type application/json (any parameters, e.g. charset)
+//                                                InvalidParameter
+//   3. TC3 signature, time, SecretId, token      AuthFailure.* (see auth.hpp)
+//   4. action known                              InvalidAction
+//      X-TC-Version 2017-03-12                   NoSuchVersion
+//      X-TC-Region a CBS region                  UnsupportedRegion
+//   5. rate limit per (SecretId, action)         RequestLimitExceeded
+//   6. body: POST a JSON object; GET the query string (DiskIds.0=..., Filters.0.Name=...)
+//                                                InvalidParameter
+//   7. fault injection (only requests that passed 1-6)
+//   8. the action on the fleet (fleet_state::handle): its own codes
+//
+// Threading: all shared state is behind one mutex; each connection runs on
+// its own strand, so the emulator may run on a multi-threaded io_context.
+// Every member function is thread-safe.
+#pragma once
+
+#include <cbs/emulator/auth.hpp>
+#include <cbs/emulator/fleet_state.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cbs::emu {
+
+/// Sliding-window rate limits: at most N requests accepted per (SecretId,
+/// action) in any window of `window` (counted by arrival time; rejected
+/// requests are not counted).
+struct rate_limit_params {
+    /// Enforce limits at all. Default true (turn off for throughput benchmarks).
+    bool enabled = true;
+    /// Per-action limits (requests per window) overriding the documented ones:
+    /// 20 for CreateSnapshotGroup, DescribeSnapshotGroups, DeleteSnapshotGroup,
+    /// ApplySnapshotGroup, CreateSnapshot, DescribeSnapshots; 100 for
+    /// DescribeDisks. 0 = unlimited. Default empty.
+    std::map<std::string, unsigned, std::less<>> overrides;
+    /// Limit of actions with no documented limit. Default 20.
+    unsigned default_limit = 20;
+    /// Window length. Default 1 s.
+    std::chrono::milliseconds window{1000};
+};
+
+/// The documented limit of `action` (20 or 100), or `default_limit`.
+unsigned documented_rate_limit(std::string_view action, unsigned default_limit = 20) noexcept;
+
+/// Fault probabilities of one action, each in [0, 1]. At most one of
+/// transient / gateway_502 / reset_before / reset_after / slow fires per
+/// request (drawn in that order from one uniform number, so their sum should
+/// be <= 1); latency is drawn independently and adds to any of them.
+struct fault_rule {
+    double transient = 0;     ///< answer one of fault_params::transient_codes; the action does not run
+    double gateway_502 = 0;   ///< HTTP 502 with an HTML body and Connection: close; the action does not run
+    double reset_before = 0;  ///< TCP reset (no response); the action does not run
+    double reset_after = 0;   ///< the action RUNS (a create is committed), then TCP reset: the ambiguous case
+    double slow = 0;          ///< the action runs, the answer is written after fault_params::slow_delay
+    double latency = 0;       ///< the answer is delayed by fault_params::latency
+    bool any() const noexcept {
+        return transient > 0 || gateway_502 > 0 || reset_before > 0 || reset_after > 0 || slow > 0 || latency > 0;
+    }
+};
+
+struct fault_params {
+    /// Seed of the fault RNG (same seed and same request order, same faults). Default 1.
+    std::uint64_t seed = 1;
+    /// Rules per action; the key "*" applies to actions without their own rule. Default none.
+    std::map<std::string, fault_rule, std::less<>> rules;
+    /// Codes a transient fault answers, picked uniformly.
+    std::vector<std::string> transient_codes = {"InternalError", "InternalError.ComponentError",
+                                                "ResourceInUse.DiskMigrating"};
+    /// Added by a latency fault. Default 200 ms.
+    std::chrono::milliseconds latency{200};
+    /// Delay of a slow answer: longer than the client's request timeout. Default 35 s.
+    std::chrono::milliseconds slow_delay{35'000};
+};
+
+/// One request as the emulator saw it.
+struct request_record {
+    std::int64_t time_ms = 0;            ///< arrival, unix milliseconds (system clock)
+    clock::time_point arrival{};         ///< arrival, steady clock (params.steady_now)
+    std::string action;                  ///< X-TC-Action ("" if missing)
+    std::string outcome;                 ///< error code, "ok", "HTTP 502" or "reset"
+    std::string request_id;              ///< the RequestId answered (or that would have been)
+    std::string secret_id;               ///< SecretId of the Credential ("" if unparsable)
+    std::string fault;                   ///< "" or transient|gateway_502|reset_before|reset_after|slow|latency
+};
+
+struct emulator_params {
+    /// Address to listen on. Default "127.0.0.1". Port 0: an ephemeral port.
+    std::string listen_address = "127.0.0.1";
+    std::uint16_t port = 0;
+
+    /// The synthetic fleet (its region is where the instances are; other
+    /// valid regions answer with an empty fleet).
+    fleet_params fleet;
+
+    /// Where the CA and server certificate are written (ca.pem, ca-key.pem,
+    /// server.pem, server-key.pem; reused when present and valid). Default
+    /// empty: a fresh temporary directory, removed by the destructor.
+    std::string state_dir;
+    /// Use these PEM files instead of generating (all three, or none).
+    std::string cert_file, key_file, ca_file;
+
+    /// Accepted keys. Default empty: one random permanent key is generated
+    /// (see emulator::accounts()).
+    std::vector<account> accounts;
+
+    rate_limit_params rate_limits;
+    /// Largest |server time - X-TC-Timestamp|. Default 300 s.
+    std::chrono::seconds max_skew{300};
+    /// Largest request body. Default 10 MiB (the TC3 POST limit).
+    std::size_t max_body = 10u << 20;
+    /// Regions answered; default empty: the CBS regions (see cbs_regions()).
+    std::vector<std::string> regions;
+
+    fault_params faults;
+
+    /// JSONL request log, one flushed line per request: {"time_ms","action",
+    /// "outcome","request_id","secret_id","fault"}. Never holds a secret key.
+    /// Default empty: none (the in-memory log is always kept).
+    std::string log_file;
+    /// Keep at most this many records in memory (oldest dropped). Default 100000.
+    std::size_t max_log_records = 100'000;
+
+    /// Idle keep-alive connections are closed after this. Default 60 s.
+    std::chrono::milliseconds idle_timeout{60'000};
+
+    /// Server unix time in seconds (for X-TC-Timestamp checks). Default: system clock.
+    std::function<std::int64_t()> unix_time;
+    /// Steady time (rate windows, fleet timing). Default: steady_clock::now.
+    std::function<clock::time_point()> steady_now;
+};
+
+/// The regions the emulator accepts by default (CBS's public regions).
+const std::vector<std::string>& cbs_regions();
+
+class emulator {
+public:
+    /// Validates params (throws std::invalid_argument naming the field) and
+    /// builds the fleet. Nothing is bound or written until start().
+    emulator(boost::asio::any_io_executor ex, emulator_params params);
+    /// Calls stop(); removes the temporary state directory if it made one.
+    /// The execution context of `ex` must outlive the emulator.
+    ~emulator();
+    emulator(const emulator&) = delete;
+    emulator& operator=(const emulator&) = delete;
+
+    /// Creates (or loads) the PKI, opens the log, binds and starts accepting.
+    /// Throws std::runtime_error / boost::system::system_error on failure.
+    void start();
+    /// Closes the acceptor and every connection and cancels pending delays:
+    /// afterwards the emulator adds no work to the executor. Idempotent.
+    void stop();
+
+    /// "https://localhost:<port>" for loopback listeners (else the address).
+    std::string endpoint() const;
+    std::uint16_t port() const;
+    /// Path of the CA certificate clients must trust.
+    std::string ca_file() const;
+    std::string state_dir() const;
+    /// The accepted keys (including a generated one).
+    std::vector<account> accounts() const;
+
+    /// Runs f(fleet) under the state lock (inspection and set-up in tests).
+    void inspect(const std::function<void(fleet_state&)>& f);
+    /// A copy of the request log.
+    std::vector<request_record> request_log() const;
+    void clear_request_log();
+    /// Replaces the fault configuration (the RNG is reseeded with its seed).
+    /// Throws std::invalid_argument for probabilities outside [0, 1] or
+    /// summing (latency aside) to more than 1.
+    void set_faults(fault_params faults);
+    /// Replaces the rate limits (windows are kept).
+    void set_rate_limits(rate_limit_params limits);
+    /// Open connections now.
+    std::size_t connection_count() const;
+
+    struct impl;
+
+private:
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace cbs::emu

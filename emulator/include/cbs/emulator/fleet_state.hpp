@@ -1,0 +1,105 @@
+// cbs-async emulator: the service's state and the actions on it (pure: no
+// I/O, no clock of its own; the server passes `now` in). Thread-safety: none;
+// the server serialises calls (one strand or a mutex).
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cbs::emu {
+
+using clock = std::chrono::steady_clock;
+
+/// Shape of the synthetic fleet. Same seed, same fleet.
+struct fleet_params {
+    std::uint64_t seed = 1;                 ///< default 1
+    std::size_t instances = 200;            ///< instances "ins-xxxxxxxx"; default 200
+    std::size_t unattached_disks = 10;      ///< extra UNATTACHED data disks; default 10
+    double no_snapshot_ability = 0.02;      ///< fraction of data disks with SnapshotAbility=false; default 0.02
+    double migrating = 0.0;                 ///< fraction of attached disks Migrating=true; default 0
+    double rollbacking = 0.0;               ///< fraction of attached disks Rollbacking=true; default 0
+    std::size_t snapshot_quota = 100000;    ///< max live snapshots in the account; default 100000
+    std::chrono::milliseconds creating_time{3000};  ///< CREATING -> NORMAL after this; default 3 s
+    std::string region = "ap-guangzhou";    ///< Placement.Zone prefix; default ap-guangzhou
+    /// Wall-clock time (Unix seconds, UTC) that the first `now` seen stands
+    /// for, unless set_time_origin() says otherwise. Times in responses
+    /// (CreateTime, ...) are derived from it, so output is deterministic.
+    /// Default 1717200000 (2024-06-01 00:00:00 UTC).
+    std::int64_t wall_origin_unix = 1717200000;
+};
+
+/// An API-level failure: the envelope's Error.Code and Error.Message.
+struct api_failure {
+    std::string code;
+    std::string message;
+};
+
+/// The outcome of one action: the Response fields (without RequestId), or a failure.
+struct action_result {
+    boost::json::object response;
+    std::optional<api_failure> error;
+};
+
+struct disk_view {
+    std::string disk_id, instance_id, disk_usage, disk_state;
+    bool snapshot_ability = true, migrating = false, rollbacking = false;
+};
+
+struct group_view {
+    std::string group_id, name, state;  // state CREATING | NORMAL
+    std::vector<std::string> disk_ids, snapshot_ids;
+    std::string instance_id;  ///< the instance the disks were attached to at creation
+    int percent = 0;          ///< creation progress, 100 once NORMAL
+};
+
+class fleet_state {
+public:
+    explicit fleet_state(const fleet_params& params);
+
+    /// Runs `action` with its request parameters at time `now`. Unknown
+    /// actions: InvalidAction. Unknown top-level parameters: UnknownParameter.
+    /// Wrong types / values: InvalidParameter / InvalidParameterValue /
+    /// MissingParameter, with messages naming the field, as the service does.
+    action_result handle(std::string_view action, const boost::json::object& params, clock::time_point now);
+
+    /// True for the actions this emulator implements.
+    static bool known_action(std::string_view action);
+
+    // ---- inspection for tests (not part of the API surface) ----
+    std::vector<std::string> instance_ids() const;
+    std::vector<disk_view> disks_of(std::string_view instance_id) const;
+    std::vector<group_view> groups() const;
+    /// Groups whose disks belong to `instance_id`.
+    std::vector<group_view> groups_of(std::string_view instance_id) const;
+    /// Marks a disk busy as if a snapshot were being created on it until `until`.
+    /// Throws std::invalid_argument for an unknown disk (as do the setters below).
+    void set_disk_busy(std::string_view disk_id, clock::time_point until);
+
+    // ---- additions (inspection and test hooks) ----
+    /// disks_of("") gives the unattached disks. Group/snapshot states in
+    /// these views are evaluated at the latest `now` passed to handle().
+    std::optional<disk_view> disk(std::string_view disk_id) const;
+    void set_snapshot_ability(std::string_view disk_id, bool able);
+    void set_migrating(std::string_view disk_id, bool migrating);
+    void set_rollbacking(std::string_view disk_id, bool rollbacking);
+    /// Live snapshots in the account (what the quota counts).
+    std::size_t snapshot_count() const;
+    /// Maps steady time to wall time for the times in responses: `steady`
+    /// stands for `wall`. The server calls it once at start with the real
+    /// clocks; without it the first `now` stands for params.wall_origin_unix.
+    void set_time_origin(clock::time_point steady, std::chrono::system_clock::time_point wall);
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace cbs::emu

@@ -1,0 +1,188 @@
+// cbs::emu::emulator: parameters, state directory, PKI, accounts; the I/O is
+// in server.cpp and the request pipeline in gateway.cpp.
+#include "emulator_impl.hpp"
+
+#include <cbs/emulator/pki.hpp>
+
+#include <boost/asio/buffer.hpp>
+
+#include <openssl/ssl.h>
+
+#include <stdlib.h>  // mkdtemp
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <stdexcept>
+#include <system_error>
+
+namespace cbs::emu {
+
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+
+namespace {
+
+std::string random_string(std::mt19937_64& rng, std::size_t n) {
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    std::string s;
+    for (std::size_t i = 0; i < n; ++i) s.push_back(alphabet[rng() % (sizeof alphabet - 1)]);
+    return s;
+}
+
+std::vector<account> accounts_or_generated(const std::vector<account>& given) {
+    if (!given.empty()) return given;
+    std::random_device rd;
+    std::mt19937_64 rng((std::uint64_t(rd()) << 32) ^ rd());
+    // Shaped like real keys: "AKID" + 32 characters, a 32-character key.
+    return {account{"AKID" + random_string(rng, 32), random_string(rng, 32), {}}};
+}
+
+void validate_faults(const fault_params& f) {
+    for (const auto& [action, r] : f.rules) {
+        for (double v : {r.transient, r.gateway_502, r.reset_before, r.reset_after, r.slow, r.latency})
+            if (!(v >= 0 && v <= 1))
+                throw std::invalid_argument("cbs emulator: fault probabilities of '" + action + "' must be in [0, 1]");
+        if (r.transient + r.gateway_502 + r.reset_before + r.reset_after + r.slow > 1.0 + 1e-9)
+            throw std::invalid_argument("cbs emulator: fault probabilities of '" + action + "' add up to more than 1");
+    }
+    if (f.latency.count() < 0 || f.slow_delay.count() < 0)
+        throw std::invalid_argument("cbs emulator: fault delays must not be negative");
+}
+
+void validate(const emulator_params& p) {
+    auto bad = [](const std::string& what) { throw std::invalid_argument("cbs emulator: " + what); };
+    boost::system::error_code ec;
+    (void)asio::ip::make_address(p.listen_address, ec);
+    if (ec) bad("listen_address '" + p.listen_address + "' is not an IP address");
+    const int pem = !p.cert_file.empty() + !p.key_file.empty() + !p.ca_file.empty();
+    if (pem != 0 && pem != 3) bad("cert_file, key_file and ca_file go together");
+    for (const auto& a : p.accounts)
+        if (a.secret_id.empty() || a.secret_key.empty()) bad("an account needs a secret_id and a secret_key");
+    if (p.max_skew.count() < 0) bad("max_skew must not be negative");
+    if (p.max_body == 0) bad("max_body must be positive");
+    if (p.rate_limits.window.count() <= 0) bad("rate_limits.window must be positive");
+    if (p.idle_timeout.count() <= 0) bad("idle_timeout must be positive");
+    validate_faults(p.faults);
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cbs emulator: cannot read " + path);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+bool is_loopback(const std::string& a) {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(a, ec);
+    return !ec && (addr.is_loopback() || addr.is_unspecified());
+}
+
+}  // namespace
+
+emulator::impl::impl(asio::any_io_executor ex, emulator_params p)
+    : executor(ex), acceptor_strand(asio::make_strand(ex)), params(std::move(p)), acceptor(acceptor_strand) {}
+
+emulator::emulator(asio::any_io_executor ex, emulator_params params) {
+    validate(params);
+    auto accounts = accounts_or_generated(params.accounts);
+    impl_ = std::make_shared<impl>(std::move(ex), std::move(params));
+    impl_->params.accounts = accounts;
+    impl_->gw = std::make_unique<detail::gateway>(impl_->params, std::move(accounts));
+}
+
+emulator::~emulator() {
+    stop();
+    if (impl_->owns_state_dir) {
+        std::error_code ec;
+        std::filesystem::remove_all(impl_->state_dir, ec);
+    }
+}
+
+void emulator::start() {
+    auto& st = *impl_;
+    {
+        std::lock_guard lock(st.mu);
+        if (st.started) throw std::logic_error("cbs emulator: start() called twice");
+        st.started = true;
+    }
+    namespace fs = std::filesystem;
+    if (st.params.state_dir.empty()) {
+        std::string pattern = (fs::temp_directory_path() / "cbs-emulator-XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr)
+            throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
+        st.state_dir = pattern;
+        st.owns_state_dir = true;
+    } else {
+        st.state_dir = st.params.state_dir;
+        fs::create_directories(st.state_dir);
+    }
+
+    std::string cert_pem, key_pem;
+    if (!st.params.cert_file.empty()) {
+        cert_pem = read_text(st.params.cert_file);
+        key_pem = read_text(st.params.key_file);
+        st.ca_path = st.params.ca_file;
+    } else {
+        auto loaded = pki::load_dir(st.state_dir);
+        pki certs = loaded ? std::move(*loaded) : pki::make();
+        if (!loaded) certs.write_dir(st.state_dir);
+        cert_pem = std::move(certs.server_cert_pem);
+        key_pem = std::move(certs.server_key_pem);
+        st.ca_path = (fs::path(st.state_dir) / "ca.pem").string();
+    }
+
+    st.ssl_ctx.emplace(ssl::context::tls_server);
+    st.ssl_ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                            ssl::context::single_dh_use);
+    if (SSL_CTX_set_min_proto_version(st.ssl_ctx->native_handle(), TLS1_2_VERSION) != 1)
+        throw std::runtime_error("cbs emulator: SSL_CTX_set_min_proto_version failed");
+    st.ssl_ctx->use_certificate_chain(asio::buffer(cert_pem));
+    st.ssl_ctx->use_private_key(asio::buffer(key_pem), ssl::context::pem);
+
+    if (!st.params.log_file.empty()) st.gw->open_log(st.params.log_file);
+    detail::start_server(impl_);
+}
+
+void emulator::stop() {
+    {
+        std::lock_guard lock(impl_->mu);
+        if (!impl_->started || impl_->stopped) {
+            impl_->stopped = true;
+            return;
+        }
+    }
+    detail::stop_server(impl_);
+}
+
+std::string emulator::endpoint() const {
+    const auto& a = impl_->params.listen_address;
+    const std::string host = is_loopback(a) ? "localhost" : (a.find(':') != std::string::npos ? "[" + a + "]" : a);
+    return "https://" + host + ":" + std::to_string(port());
+}
+
+std::uint16_t emulator::port() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->port;
+}
+
+std::string emulator::ca_file() const { return impl_->ca_path; }
+std::string emulator::state_dir() const { return impl_->state_dir; }
+std::vector<account> emulator::accounts() const { return impl_->gw->accounts(); }
+void emulator::inspect(const std::function<void(fleet_state&)>& f) { impl_->gw->inspect(f); }
+std::vector<request_record> emulator::request_log() const { return impl_->gw->request_log(); }
+void emulator::clear_request_log() { impl_->gw->clear_request_log(); }
+void emulator::set_faults(fault_params faults) {
+    validate_faults(faults);
+    impl_->gw->set_faults(std::move(faults));
+}
+void emulator::set_rate_limits(rate_limit_params limits) { impl_->gw->set_rate_limits(std::move(limits)); }
+
+std::size_t emulator::connection_count() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->connections.size();
+}
+
+}  // namespace cbs::emu

@@ -1,0 +1,51 @@
+// Shared between emulator.cpp (set-up, PKI, state dir) and server.cpp (I/O).
+#pragma once
+
+#include "gateway.hpp"
+
+#include <cbs/emulator/emulator.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace cbs::emu {
+namespace detail {
+struct connection;
+}
+
+struct emulator::impl : std::enable_shared_from_this<emulator::impl> {
+    impl(boost::asio::any_io_executor ex, emulator_params p);
+
+    boost::asio::any_io_executor executor;
+    boost::asio::strand<boost::asio::any_io_executor> acceptor_strand;
+    emulator_params params;
+    std::unique_ptr<detail::gateway> gw;
+    std::optional<boost::asio::ssl::context> ssl_ctx;
+    boost::asio::ip::tcp::acceptor acceptor;
+
+    std::string state_dir, ca_path;
+    bool owns_state_dir = false;
+
+    mutable std::mutex mu;  // the fields below
+    std::uint16_t port = 0;
+    bool started = false, stopped = false;
+    std::uint64_t next_connection = 0;
+    std::map<std::uint64_t, std::weak_ptr<detail::connection>> connections;
+};
+
+namespace detail {
+/// Binds, listens and spawns the accept loop (server.cpp).
+void start_server(const std::shared_ptr<emulator::impl>& st);
+/// Closes the acceptor and every connection on their strands (server.cpp).
+void stop_server(const std::shared_ptr<emulator::impl>& st);
+}  // namespace detail
+
+}  // namespace cbs::emu

@@ -1,0 +1,167 @@
+// Fault draws, documented limits and regions, and GET query parameters.
+#include "gateway.hpp"
+
+#include <boost/json/array.hpp>
+
+#include <charconv>
+
+namespace cbs::emu {
+
+unsigned documented_rate_limit(std::string_view action, unsigned default_limit) noexcept {
+    // reference/tencent-api.md §4 (per-action pages and the CBS API Category).
+    if (action == "DescribeDisks") return 100;
+    for (std::string_view a : {"CreateSnapshotGroup", "DescribeSnapshotGroups", "DeleteSnapshotGroup",
+                               "ApplySnapshotGroup", "CreateSnapshot", "DescribeSnapshots"})
+        if (action == a) return 20;
+    return default_limit;
+}
+
+const std::vector<std::string>& cbs_regions() {
+    // The public regions where CBS is sold (DescribeRegions of the CBS/CVM
+    // APIs), including the financial zones that need their own domain.
+    static const std::vector<std::string> regions = {
+        "ap-guangzhou",   "ap-shanghai",     "ap-nanjing",       "ap-beijing",      "ap-chengdu",
+        "ap-chongqing",   "ap-hongkong",     "ap-singapore",     "ap-jakarta",      "ap-seoul",
+        "ap-tokyo",       "ap-mumbai",       "ap-bangkok",       "na-siliconvalley", "na-ashburn",
+        "na-toronto",     "sa-saopaulo",     "eu-frankfurt",     "ap-shanghai-fsi", "ap-shenzhen-fsi",
+        "ap-beijing-fsi",
+    };
+    return regions;
+}
+
+namespace detail {
+
+fault_draw gateway::draw_fault(std::string_view action) {
+    fault_draw d;
+    const auto& rules = params_.faults.rules;
+    auto it = rules.find(action);
+    if (it == rules.end()) it = rules.find("*");
+    if (it == rules.end() || !it->second.any()) return d;
+    const fault_rule& r = it->second;
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    // Always two draws per request with a rule: the sequence depends only on
+    // the seed and the order of requests.
+    const double x = u(fault_rng_), y = u(fault_rng_);
+    d.latency = y < r.latency;
+    double acc = 0;
+    const std::pair<double, const char*> kinds[] = {{r.transient, "transient"},
+                                                    {r.gateway_502, "gateway_502"},
+                                                    {r.reset_before, "reset_before"},
+                                                    {r.reset_after, "reset_after"},
+                                                    {r.slow, "slow"}};
+    for (const auto& [p, name] : kinds) {
+        acc += p;
+        if (p > 0 && x < acc) {
+            d.kind = name;
+            break;
+        }
+    }
+    if (d.kind == "transient") {
+        const auto& codes = params_.faults.transient_codes;
+        d.transient_code = codes.empty() ? "InternalError" : codes[fault_rng_() % codes.size()];
+    }
+    return d;
+}
+
+namespace {
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool url_decode(std::string_view in, std::string& out) {
+    out.clear();
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '+') {
+            out.push_back(' ');
+        } else if (in[i] == '%') {
+            if (i + 2 >= in.size()) return false;
+            const int h = hex_value(in[i + 1]), l = hex_value(in[i + 2]);
+            if (h < 0 || l < 0) return false;
+            out.push_back(static_cast<char>(h * 16 + l));
+            i += 2;
+        } else {
+            out.push_back(in[i]);
+        }
+    }
+    return true;
+}
+
+bool is_index(std::string_view s, std::size_t& idx) noexcept {
+    if (s.empty() || s.size() > 4) return false;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), idx);
+    return ec == std::errc{} && p == s.data() + s.size();
+}
+
+boost::json::value typed_value(std::string_view field, std::string value) {
+    if (field == "Limit" || field == "Offset") {
+        std::int64_t n = 0;
+        auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+        if (ec == std::errc{} && p == value.data() + value.size()) return n;
+    }
+    if (field == "DeleteBindImages" || field == "AutoStopInstance" || field == "AutoStartInstance" ||
+        field == "ReturnBindAutoSnapshotPolicy") {
+        if (value == "true") return true;
+        if (value == "false") return false;
+    }
+    return boost::json::string(value);
+}
+
+}  // namespace
+
+bool query_to_params(std::string_view query, boost::json::object& out, std::string& why) {
+    std::string key, value;
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (pair.empty()) continue;
+        const auto eq = pair.find('=');
+        if (!url_decode(pair.substr(0, eq), key) ||
+            !url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), value))
+            return why = "bad percent-encoding", false;
+        // Walk "A.0.B.1" creating objects / arrays.
+        boost::json::value* cur = nullptr;
+        std::string_view path = key, last;
+        boost::json::object* obj = &out;
+        for (;;) {
+            const auto dot = path.find('.');
+            const std::string_view seg = path.substr(0, dot);
+            if (seg.empty()) return why = "empty name in `" + key + "`", false;
+            std::size_t idx = 0;
+            if (cur && cur->is_array() && is_index(seg, idx)) {
+                auto& arr = cur->as_array();
+                if (idx > arr.size()) return why = "index gap in `" + key + "`", false;
+                if (idx == arr.size()) arr.emplace_back(nullptr);
+                cur = &arr[idx];
+            } else if (obj) {
+                last = seg;
+                cur = &(*obj)[seg];
+            } else {
+                return why = "`" + key + "` mixes a list and a field", false;
+            }
+            if (dot == std::string_view::npos) break;
+            path = path.substr(dot + 1);
+            const auto next = path.substr(0, path.find('.'));
+            std::size_t ignored = 0;
+            if (is_index(next, ignored)) {
+                if (cur->is_null()) cur->emplace_array();
+                if (!cur->is_array()) return why = "`" + key + "` conflicts with another parameter", false;
+                obj = nullptr;
+            } else {
+                if (cur->is_null()) cur->emplace_object();
+                if (!cur->is_object()) return why = "`" + key + "` conflicts with another parameter", false;
+                obj = &cur->as_object();
+            }
+        }
+        if (!cur->is_null()) return why = "`" + key + "` given twice or conflicts", false;
+        *cur = typed_value(last, value);
+    }
+    return true;
+}
+
+}  // namespace detail
+}  // namespace cbs::emu

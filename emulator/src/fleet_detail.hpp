@@ -1,0 +1,193 @@
+// cbs-async emulator: internals of fleet_state shared by the fleet_*.cpp files.
+#pragma once
+
+#include <cbs/emulator/fleet_state.hpp>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace cbs::emu::detail {
+
+namespace json = boost::json;
+
+// ---- errors: thrown inside an action, turned into action_result::error ----
+
+/// Thrown by validation and the actions; handle() catches it. Exceptions keep
+/// the many early exits of parameter checking short; they only occur on error
+/// paths, never on the hot success path.
+struct api_error {
+    api_failure failure;
+};
+
+[[noreturn]] void fail(std::string code, std::string message);
+
+// ---- request parameters (the JSON body of an API 3.0 POST) ----
+
+/// UnknownParameter for the first top-level field not in `known`.
+void check_known(const json::object& params, std::initializer_list<std::string_view> known);
+
+/// Typed readers: nullopt when absent; InvalidParameter naming the field when
+/// present with the wrong JSON type.
+std::optional<std::string> get_string(const json::object& params, std::string_view name);
+std::optional<std::vector<std::string>> get_string_array(const json::object& params, std::string_view name);
+std::optional<std::int64_t> get_int(const json::object& params, std::string_view name);
+std::optional<bool> get_bool(const json::object& params, std::string_view name);
+
+struct filter {
+    std::string name;
+    std::vector<std::string> values;
+    std::unordered_set<std::string> value_set;  // for O(1) membership tests
+    bool matches(const std::string& v) const { return value_set.count(v) != 0; }
+};
+
+/// Filters.N: [{"Name": ..., "Values": [...]}]. Checks shape only (types,
+/// missing Name/Values, unknown keys, empty Values); names are checked by
+/// the action, which knows its own filter list.
+std::optional<std::vector<filter>> get_filters(const json::object& params);
+
+struct page {
+    std::size_t offset = 0;
+    std::size_t limit = 20;
+};
+
+/// Offset (default 0, >= 0) and Limit (default 20, 1..100). Out-of-range
+/// values fail with `range_code`: actions differ in their documented codes.
+page get_page(const json::object& params, const std::string& range_code);
+
+/// Slices [offset, offset+limit) of `items`.
+template <class T>
+std::vector<T> slice(const std::vector<T>& items, const page& p) {
+    if (p.offset >= items.size()) return {};
+    auto first = items.begin() + static_cast<std::ptrdiff_t>(p.offset);
+    auto last = items.size() - p.offset <= p.limit ? items.end() : first + static_cast<std::ptrdiff_t>(p.limit);
+    return {first, last};
+}
+
+/// "prefix-" followed by 8 of [a-z0-9].
+bool well_formed_id(std::string_view id, std::string_view prefix);
+
+// ---- model ----
+
+struct disk {
+    std::size_t ordinal = 0;  // position in fleet order
+    std::string id, name, instance_id, usage, type, state, zone;
+    bool snapshot_ability = true, migrating = false, rollbacking = false, encrypt = false;
+    int migrate_percent = 0, rollback_percent = 0;
+    std::int64_t size_gib = 0;
+    std::int64_t age_seconds = 0;  // CreateTime = wall origin - age
+    std::size_t snapshot_count = 0;  // live snapshots of this disk
+    // A snapshot is being created on the disk until then (group creation or
+    // set_disk_busy). Deleting a group never lowers it: CREATING groups can't
+    // be deleted, and a NORMAL group's time is already past.
+    clock::time_point busy_until{};
+};
+
+struct snapshot {
+    std::uint64_t seq = 0;
+    std::string id, name, disk_id, group_id;
+    clock::time_point created{}, ready_at{};
+};
+
+struct tag {
+    std::string key, value;
+};
+
+struct group {
+    std::uint64_t seq = 0;
+    std::string id, name, instance_id;
+    std::vector<std::string> disk_ids, snapshot_ids;
+    std::vector<tag> tags;
+    bool contains_root = false;
+    clock::time_point created{}, ready_at{};
+};
+
+/// Deterministic generator (splitmix64): portable, unlike the std
+/// distributions whose output differs between standard libraries.
+class rng {
+public:
+    explicit rng(std::uint64_t seed) : state_(seed) {}
+    std::uint64_t next();
+    std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : next() % n; }
+    double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+    bool chance(double p) { return unit() < p; }
+
+private:
+    std::uint64_t state_;
+};
+
+struct fleet_impl {
+    explicit fleet_impl(const fleet_params& p);
+
+    fleet_params cfg;
+    rng random;
+
+    std::vector<std::string> instances;                                 // fleet order
+    std::vector<disk> disks;                                            // fleet order; never removed
+    std::unordered_map<std::string, std::size_t> disk_by_id;            // -> ordinal
+    std::unordered_map<std::string, std::vector<std::size_t>> disks_by_instance;  // "" = unattached
+
+    std::map<std::uint64_t, group> groups;                              // by seq = creation order
+    std::unordered_map<std::string, std::uint64_t> group_by_id;
+    std::unordered_map<std::string, std::set<std::uint64_t>> groups_by_name;
+
+    std::map<std::uint64_t, snapshot> snapshots;                        // by seq = creation order
+    std::unordered_map<std::string, std::uint64_t> snapshot_by_id;
+    std::unordered_map<std::string, std::set<std::uint64_t>> snapshots_by_disk;
+
+    std::unordered_set<std::string> used_ids;  // ids are never reused
+    std::uint64_t next_seq = 1;
+
+    // Wall-clock mapping: `steady_origin` stands for `wall_origin` (Unix s).
+    std::optional<clock::time_point> steady_origin;
+    std::int64_t wall_origin = 0;
+    clock::time_point latest_now{};  // for the inspection views
+
+    void observe(clock::time_point now);
+    std::string new_id(std::string_view prefix);
+    disk& disk_at(std::string_view id);  // std::invalid_argument if unknown
+    const disk* find_disk(std::string_view id) const;
+
+    /// "YYYY-MM-DD HH:MM:SS" in Beijing time (UTC+8), as the service writes it.
+    std::string wall_time(clock::time_point t) const;
+    std::string disk_create_time(const disk& d) const;
+
+    bool creating(const group& g, clock::time_point now) const { return now < g.ready_at; }
+    int percent(clock::time_point created, clock::time_point ready_at, clock::time_point now) const;
+
+    // actions (fleet_disks.cpp, fleet_groups.cpp, fleet_snapshots.cpp)
+    json::object describe_disks(const json::object& params, clock::time_point now);
+    json::object create_snapshot_group(const json::object& params, clock::time_point now);
+    json::object describe_snapshot_groups(const json::object& params, clock::time_point now);
+    json::object delete_snapshot_group(const json::object& params, clock::time_point now);
+    json::object describe_snapshots(const json::object& params, clock::time_point now);
+
+    group_view view(const group& g) const;
+};
+
+/// Sorted, de-duplicated positions (for candidate sets gathered from indexes).
+template <class T>
+void sort_unique(std::vector<T>& v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+}  // namespace cbs::emu::detail
+
+// The pimpl in the public header is `fleet_state::impl`; it is this.
+struct cbs::emu::fleet_state::impl : cbs::emu::detail::fleet_impl {
+    using fleet_impl::fleet_impl;
+};

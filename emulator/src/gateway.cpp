@@ -1,0 +1,314 @@
+// The request pipeline: protocol -> headers -> auth -> action/version/region
+// -> rate limit -> body -> faults -> action (see emulator.hpp).
+#include "gateway.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <stdexcept>
+
+namespace cbs::emu::detail {
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view api_version = "2017-03-12";
+
+char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+bool is_json_media_type(std::string_view ct) noexcept {
+    std::string_view media = trim(ct.substr(0, ct.find(';')));
+    constexpr std::string_view want = "application/json";
+    if (media.size() != want.size()) return false;
+    for (std::size_t i = 0; i < want.size(); ++i)
+        if (lower(media[i]) != want[i]) return false;
+    return true;
+}
+
+bool parse_timestamp(std::string_view s, std::int64_t& out) noexcept {
+    if (s.empty() || s.size() > 18 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return false;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc{} && p == s.data() + s.size();
+}
+
+std::int64_t system_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+api_failure missing(std::string_view header) {
+    return {"MissingParameter", "The request is missing a required parameter `" + std::string(header) + "`."};
+}
+
+}  // namespace
+
+std::string make_uuid_v4(std::mt19937_64& rng) {
+    std::uint64_t hi = rng(), lo = rng();
+    hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(36);
+    auto put = [&](std::uint64_t v, int nibbles) {
+        for (int i = nibbles - 1; i >= 0; --i) out.push_back(hex[(v >> (4 * i)) & 0xf]);
+    };
+    put(hi >> 32, 8);
+    out.push_back('-');
+    put((hi >> 16) & 0xffff, 4);
+    out.push_back('-');
+    put(hi & 0xffff, 4);
+    out.push_back('-');
+    put(lo >> 48, 4);
+    out.push_back('-');
+    put(lo & 0xffffffffffffULL, 12);
+    return out;
+}
+
+gateway::gateway(const emulator_params& params, std::vector<account> accounts)
+    : params_(params),
+      accounts_(std::move(accounts)),
+      fleet_(params.fleet),
+      fault_rng_(params.faults.seed),
+      id_rng_(std::random_device{}()) {
+    if (params_.regions.empty()) params_.regions = cbs_regions();
+    if (!params_.unix_time)
+        params_.unix_time = [] {
+            return static_cast<std::int64_t>(
+                std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                    .count());
+        };
+    if (!params_.steady_now) params_.steady_now = [] { return clock::now(); };
+}
+
+void gateway::open_log(const std::string& path) {
+    std::lock_guard lock(mu_);
+    log_file_.open(path, std::ios::app);
+    if (!log_file_) throw std::runtime_error("cbs emulator: cannot open log file " + path);
+}
+
+unsigned gateway::limit_for(std::string_view action) const {
+    if (auto it = params_.rate_limits.overrides.find(action); it != params_.rate_limits.overrides.end())
+        return it->second;
+    return documented_rate_limit(action, params_.rate_limits.default_limit);
+}
+
+fleet_state& gateway::fleet_for(std::string_view region) {
+    if (region == params_.fleet.region) return fleet_;
+    auto it = other_regions_.find(region);
+    if (it == other_regions_.end()) {
+        fleet_params p = params_.fleet;
+        p.region = std::string(region);
+        p.instances = 0;
+        p.unattached_disks = 0;
+        it = other_regions_.emplace(std::string(region), std::make_unique<fleet_state>(p)).first;
+    }
+    return *it->second;
+}
+
+std::string gateway::envelope(const json::object& response, const std::string& request_id) const {
+    json::object r = response;
+    r["RequestId"] = request_id;
+    json::object env;
+    env["Response"] = std::move(r);
+    return json::serialize(env);
+}
+
+std::string gateway::error_envelope(const api_failure& f, const std::string& request_id) const {
+    json::object r;
+    r["Error"] = json::object{{"Code", f.code}, {"Message", f.message}};
+    r["RequestId"] = request_id;
+    json::object env;
+    env["Response"] = std::move(r);
+    return json::serialize(env);
+}
+
+void gateway::record(request_record rec) {
+    if (log_file_.is_open()) {
+        json::object line{{"time_ms", rec.time_ms},       {"action", rec.action},
+                          {"outcome", rec.outcome},       {"request_id", rec.request_id},
+                          {"secret_id", rec.secret_id},   {"fault", rec.fault}};
+        log_file_ << json::serialize(line) << '\n';
+        log_file_.flush();
+    }
+    log_.push_back(std::move(rec));
+    while (log_.size() > params_.max_log_records) log_.pop_front();
+}
+
+reply_plan gateway::handle(const incoming_request& req, tc3_signer& signer) {
+    std::lock_guard lock(mu_);
+    const auto now = params_.steady_now();
+    request_record rec;
+    rec.time_ms = system_ms();
+    rec.arrival = now;
+    rec.request_id = make_uuid_v4(id_rng_);
+    const auto action_h = find_header(req.headers, "X-TC-Action");
+    if (action_h) rec.action = std::string(*action_h);
+
+    reply_plan plan;
+    auto fail = [&](const api_failure& f) {
+        rec.outcome = f.code;
+        plan.body = error_envelope(f, rec.request_id);
+        record(std::move(rec));
+        return plan;
+    };
+
+    // 1. Protocol and size.
+    if (req.method != "GET" && req.method != "POST")
+        return fail({"UnsupportedProtocol",
+                     "The HTTP method `" + std::string(req.method).substr(0, 20) + "` is not supported; use GET or POST."});
+    if (req.body_too_large || req.body.size() > params_.max_body) {
+        plan.close = true;
+        return fail({"RequestSizeLimitExceeded", "The request body exceeds the limit of " +
+                                                     std::to_string(params_.max_body) + " bytes."});
+    }
+
+    // 2. Common parameters (headers).
+    const auto version = find_header(req.headers, "X-TC-Version");
+    const auto ts_text = find_header(req.headers, "X-TC-Timestamp");
+    const auto region = find_header(req.headers, "X-TC-Region");
+    if (!action_h || action_h->empty()) return fail(missing("X-TC-Action"));
+    if (!version || version->empty()) return fail(missing("X-TC-Version"));
+    if (!ts_text || ts_text->empty()) return fail(missing("X-TC-Timestamp"));
+    if (!region || region->empty()) return fail(missing("X-TC-Region"));
+    std::int64_t ts = 0;
+    if (!parse_timestamp(*ts_text, ts))
+        return fail({"InvalidParameterValue",
+                     "The value of `X-TC-Timestamp` is not a unix time in seconds: `" + std::string(ts_text->substr(0, 40)) + "`."});
+    if (req.method == "POST") {
+        const auto ct = find_header(req.headers, "Content-Type");
+        if (!ct || !is_json_media_type(*ct))
+            return fail({"InvalidParameter", "A POST request must have `Content-Type: application/json` (got `" +
+                                                 std::string(ct ? ct->substr(0, 60) : "") + "`)."});
+    }
+
+    // 3. Authentication.
+    auth_input ai;
+    ai.method = req.method;
+    ai.target = req.target;
+    ai.headers = req.headers;
+    ai.body = req.body;
+    ai.timestamp = ts;
+    ai.timestamp_text = *ts_text;
+    ai.now = params_.unix_time();
+    ai.max_skew = params_.max_skew;
+    auto auth = verify_tc3(ai, accounts_, signer);
+    rec.secret_id = auth.secret_id;
+    if (auth.error) return fail(*auth.error);
+
+    // 4. Action, version, region.
+    const std::string action(*action_h);
+    if (!fleet_state::known_action(action))
+        return fail({"InvalidAction", "The action `" + action.substr(0, 60) + "` is not supported or does not exist."});
+    if (*version != api_version)
+        return fail({"NoSuchVersion", "The requested version `" + std::string(version->substr(0, 20)) +
+                                          "` of service `cbs` does not exist."});
+    if (std::find(params_.regions.begin(), params_.regions.end(), *region) == params_.regions.end())
+        return fail({"UnsupportedRegion", "The region `" + std::string(region->substr(0, 40)) +
+                                              "` is not supported by the action `" + action + "`."});
+
+    // 5. Rate limit per (SecretId, action).
+    if (params_.rate_limits.enabled) {
+        const unsigned limit = limit_for(action);
+        const std::string key = auth.secret_id + '\n' + action;
+        if (!windows_.try_admit(key, limit, now, params_.rate_limits.window)) {
+            const auto n = windows_.count(key, now, params_.rate_limits.window) + 1;
+            return fail({"RequestLimitExceeded", "Your current request rate of `" + action + "` is '" +
+                                                     std::to_string(n) + "' per second, over the limit of '" +
+                                                     std::to_string(limit) + "'; please retry later."});
+        }
+    }
+
+    // 6. Parameters.
+    json::object params;
+    if (req.method == "POST") {
+        boost::system::error_code ec;
+        json::value v = json::parse(req.body, ec);
+        if (ec || !v.is_object())
+            return fail({"InvalidParameter", ec ? "The request body is not valid JSON: " + ec.message() + "."
+                                                : std::string("The request body must be a JSON object.")});
+        params = std::move(v.as_object());
+    } else {
+        const auto q = req.target.find('?');
+        std::string why;
+        if (q != std::string_view::npos && !query_to_params(req.target.substr(q + 1), params, why))
+            return fail({"InvalidParameter", "The query string is malformed: " + why + "."});
+    }
+
+    // 7. Faults.
+    const fault_draw fd = draw_fault(action);
+    if (fd.latency) {
+        plan.delay += params_.faults.latency;
+        rec.fault = "latency";
+    }
+    if (fd.kind == "transient") {
+        rec.fault = fd.kind;
+        return fail({fd.transient_code, "An injected transient error (emulator fault)."});
+    }
+    if (fd.kind == "gateway_502" || fd.kind == "reset_before") {
+        rec.fault = fd.kind;
+        rec.outcome = fd.kind == "gateway_502" ? "HTTP 502" : "reset";
+        plan.what = fd.kind == "gateway_502" ? reply_plan::kind::gateway_502 : reply_plan::kind::reset;
+        plan.close = true;
+        record(std::move(rec));
+        return plan;
+    }
+
+    // 8. The action.
+    action_result r = fleet_for(*region).handle(action, params, now);
+    if (fd.kind == "reset_after" || fd.kind == "slow") rec.fault = fd.kind;
+    if (fd.kind == "reset_after") {
+        rec.outcome = r.error ? r.error->code : "ok";
+        plan.what = reply_plan::kind::reset;
+        plan.close = true;
+        record(std::move(rec));
+        return plan;
+    }
+    if (fd.kind == "slow") plan.delay += params_.faults.slow_delay;
+    if (r.error) return fail(*r.error);
+    rec.outcome = "ok";
+    plan.body = envelope(r.response, rec.request_id);
+    record(std::move(rec));
+    return plan;
+}
+
+void gateway::inspect(const std::function<void(fleet_state&)>& f) {
+    std::lock_guard lock(mu_);
+    f(fleet_);
+}
+
+std::vector<request_record> gateway::request_log() const {
+    std::lock_guard lock(mu_);
+    return {log_.begin(), log_.end()};
+}
+
+void gateway::clear_request_log() {
+    std::lock_guard lock(mu_);
+    log_.clear();
+}
+
+void gateway::set_faults(fault_params f) {
+    std::lock_guard lock(mu_);
+    fault_rng_.seed(f.seed);
+    params_.faults = std::move(f);
+}
+
+void gateway::set_rate_limits(rate_limit_params r) {
+    std::lock_guard lock(mu_);
+    params_.rate_limits = std::move(r);
+}
+
+std::vector<account> gateway::accounts() const {
+    std::lock_guard lock(mu_);
+    return accounts_;
+}
+
+}  // namespace cbs::emu::detail

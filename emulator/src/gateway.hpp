@@ -1,0 +1,92 @@
+// The emulator's request pipeline, without I/O: one complete HTTP request in,
+// a reply plan out (see emulator.hpp for the order of the checks). Holds all
+// shared state (fleet, rate windows, fault RNG, request log) behind one mutex.
+#pragma once
+
+#include "rate_window.hpp"
+
+#include <cbs/emulator/emulator.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <deque>
+
+namespace cbs::emu::detail {
+
+struct incoming_request {
+    std::string_view method;   ///< as sent (upper case)
+    std::string_view target;
+    std::span<const http_header> headers;
+    std::string_view body;
+    bool body_too_large = false;  ///< the body exceeded max_body (not read)
+};
+
+struct reply_plan {
+    enum class kind { respond, gateway_502, reset };
+    kind what = kind::respond;
+    std::string body;                    ///< respond: the JSON envelope
+    std::chrono::milliseconds delay{0};  ///< wait before answering (latency, slow)
+    bool close = false;                  ///< close the connection after answering
+};
+
+/// One fault decision (exposed for tests of the draw).
+struct fault_draw {
+    std::string kind;  ///< "" or transient|gateway_502|reset_before|reset_after|slow
+    bool latency = false;
+    std::string transient_code;
+};
+
+/// GET query string -> request parameters ("DiskIds.0=a&Limit=20" ->
+/// {"DiskIds":["a"],"Limit":20}). false and `why` when malformed.
+bool query_to_params(std::string_view query, boost::json::object& out, std::string& why);
+
+/// A fresh UUID v4 from `rng`.
+std::string make_uuid_v4(std::mt19937_64& rng);
+
+class gateway {
+public:
+    gateway(const emulator_params& params, std::vector<account> accounts);
+
+    reply_plan handle(const incoming_request& req, tc3_signer& signer);
+
+    /// Opens the JSONL log (append). Throws std::runtime_error.
+    void open_log(const std::string& path);
+
+    // Inspection (each takes the lock).
+    void inspect(const std::function<void(fleet_state&)>& f);
+    std::vector<request_record> request_log() const;
+    void clear_request_log();
+    void set_faults(fault_params f);
+    void set_rate_limits(rate_limit_params r);
+    std::vector<account> accounts() const;
+
+private:
+    fault_draw draw_fault(std::string_view action);
+    unsigned limit_for(std::string_view action) const;
+    fleet_state& fleet_for(std::string_view region);
+    void record(request_record rec);
+    std::string envelope(const boost::json::object& response, const std::string& request_id) const;
+    std::string error_envelope(const api_failure& f, const std::string& request_id) const;
+
+    mutable std::mutex mu_;
+    emulator_params params_;
+    std::vector<account> accounts_;
+    fleet_state fleet_;
+    std::map<std::string, std::unique_ptr<fleet_state>, std::less<>> other_regions_;
+    rate_window windows_;
+    std::mt19937_64 fault_rng_;
+    std::mt19937_64 id_rng_;
+    std::deque<request_record> log_;
+    std::ofstream log_file_;
+};
+
+}  // namespace cbs::emu::detail
