@@ -6,9 +6,10 @@
 // 1. simulated: the pure core under a saturated backlog for 60 simulated
 //    seconds (20/s and 1000/s): exact, no scheduler noise.
 // 2. real time: the async limiter on a steady_clock io_context, a saturated
-//    backlog at 20/s for 60 s (10 s with --quick) and 1000/s for 10 s (3 s).
-// 3. 100,000 waiters queued on one limiter at 1,000,000/s: CPU time per
-//    acquire (getrusage), so the cost of the queue itself is visible.
+//    backlog at 20/s for 60 s (10 s with --quick) and 1000/s for 10 s (3 s),
+//    with burst 1 and with the client's default burst 2.
+// 3. 100,000 waiters queued on one limiter at 1000/s: CPU time (getrusage)
+//    to queue them, and per grant while the queue stays deep.
 #include <cbs/detail/async_rate_limiter.hpp>
 #include <cbs/rate_limiter_core.hpp>
 
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -72,10 +74,11 @@ double cpu_seconds() {
 
 /// `waiters` coroutines acquire in a loop from one async limiter until `span`
 /// has passed; returns the send times.
-row real_time(double rate, seconds span, int waiters) {
+row real_time(double rate, seconds span, int waiters, unsigned burst) {
     asio::io_context io;
     cbs::limiter_params lp;
     lp.rate_per_second = rate;
+    lp.burst = burst;
     cbs::detail::async_rate_limiter<steady_clock> lim(io.get_executor(), lp);
     std::vector<nanoseconds> sends;
     const auto t0 = steady_clock::now();
@@ -92,28 +95,40 @@ row real_time(double rate, seconds span, int waiters) {
     io.run();
     const double cpu = cpu_seconds() - cpu0;
     std::sort(sends.begin(), sends.end());
-    return {"async limiter " + std::to_string(int(rate)) + "/s, " + std::to_string(span.count()) + " s, real time",
+    return {"async " + std::to_string(int(rate)) + "/s burst " + std::to_string(burst) + ", " +
+                std::to_string(span.count()) + " s, real time",
             rate, sends.size() / double(span.count()), max_in_window(sends), cpu * 1e9 / double(sends.size())};
 }
 
-/// 100,000 waiters queued at once; each acquires once.
-row deep_queue(int waiters) {
+/// `waiters` coroutines queued at once on one limiter at 1000/s; measures
+/// the CPU of queueing them all, then the CPU per grant while the queue stays
+/// deep (the queue operations must not depend on its depth).
+std::vector<row> deep_queue(int waiters, seconds span) {
     asio::io_context io;
     cbs::limiter_params lp;
-    lp.rate_per_second = 1'000'000;
-    cbs::detail::async_rate_limiter<steady_clock> lim(io.get_executor(), lp);
-    int done = 0;
+    lp.rate_per_second = 1000;
+    auto lim = std::make_unique<cbs::detail::async_rate_limiter<steady_clock>>(io.get_executor(), lp);
+    std::size_t granted = 0;
+    double cpu0 = cpu_seconds();
     for (int i = 0; i < waiters; ++i)
-        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-            co_await lim.async_acquire();
-            ++done;
+        asio::co_spawn(io, [&, l = lim.get()]() -> asio::awaitable<void> {
+            if (!co_await l->async_acquire()) ++granted;
         }, asio::detached);
+    io.poll();  // every waiter is now queued
+    const double enqueue_cpu = cpu_seconds() - cpu0;
+    const std::size_t queued = lim->waiting();
+    cpu0 = cpu_seconds();
     const auto t0 = steady_clock::now();
-    const double cpu0 = cpu_seconds();
-    io.run();
-    const double cpu = cpu_seconds() - cpu0;
+    io.run_for(span);
+    const double grant_cpu = cpu_seconds() - cpu0;
     const double wall = duration<double>(steady_clock::now() - t0).count();
-    return {std::to_string(waiters) + " waiters queued, 1e6/s", 1e6, done / wall, 0, cpu * 1e9 / done};
+    const std::size_t grants = granted;
+    lim.reset();  // cancels the rest
+    io.restart();
+    io.run();
+    return {{std::to_string(queued) + " waiters queued: enqueue", 0, 0, 0, enqueue_cpu * 1e9 / double(queued)},
+            {std::to_string(queued) + " waiters queued: grant at 1000/s", 1000, grants / wall, 0,
+             grant_cpu * 1e9 / double(grants)}};
 }
 
 }  // namespace
@@ -131,9 +146,10 @@ int main(int argc, char** argv) {
     std::vector<row> rows;
     rows.push_back(simulated(20, seconds(60)));
     rows.push_back(simulated(1000, seconds(60)));
-    rows.push_back(real_time(20, seconds(quick ? 10 : 60), 64));
-    rows.push_back(real_time(1000, seconds(quick ? 3 : 10), 64));
-    rows.push_back(deep_queue(100'000));
+    rows.push_back(real_time(20, seconds(quick ? 10 : 60), 64, 1));  // the client's default burst
+    rows.push_back(real_time(1000, seconds(quick ? 3 : 10), 64, 1));
+    rows.push_back(real_time(1000, seconds(quick ? 3 : 10), 64, 2));
+    for (auto& r : deep_queue(100'000, seconds(quick ? 2 : 5))) rows.push_back(r);
     if (json) {
         std::printf("[");
         for (std::size_t i = 0; i < rows.size(); ++i)
@@ -152,7 +168,9 @@ int main(int argc, char** argv) {
         char cpu[32] = "-", win[32] = "-";
         if (r.cpu_ns_per_acquire > 0) std::snprintf(cpu, sizeof cpu, "%.0f ns", r.cpu_ns_per_acquire);
         if (r.max_window > 0) std::snprintf(win, sizeof win, "%zu", r.max_window);
-        std::printf("| %-44s | %10.0f | %10.2f | %7.2f%% | %9s | %12s |\n", r.name.c_str(), r.configured, r.achieved,
-                    100.0 * r.achieved / r.configured, win, cpu);
+        char ratio[32] = "-";
+        if (r.configured > 0) std::snprintf(ratio, sizeof ratio, "%.2f%%", 100.0 * r.achieved / r.configured);
+        std::printf("| %-44s | %10.0f | %10.2f | %8s | %9s | %12s |\n", r.name.c_str(), r.configured, r.achieved,
+                    ratio, win, cpu);
     }
 }

@@ -56,6 +56,11 @@ limiter_params default_limiter_params(std::string_view action) noexcept {
     // documented * 95 / 100 is exact for the integer limits (19, 95, 9.5),
     // unlike documented * 0.95.
     p.rate_per_second = documented_rate(action) * (default_rate_headroom * 100.0) / 100.0;
+    // Burst stays 1. Burst 2 would catch up the timer's lateness (burst 1
+    // loses ~35 us per send: 0.07% at 20/s, 3% at 1000/s, bench/README.md),
+    // but two sends back to back leave no room for arrival-time skew: the
+    // emulator, counting by arrival, saw 21 in a second when the first two
+    // sends waited for a TLS handshake and the later ones did not.
     return p;
 }
 

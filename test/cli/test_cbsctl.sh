@@ -2,8 +2,8 @@
 # cbsctl end to end: dry-run bytes, exit codes, connection reuse against a
 # TC3-verifying HTTPS server on loopback, and the secret key in no output.
 set -uo pipefail
-cbsctl=$1
-fake=$2
+cbsctl=$(realpath "$1")
+fake=$(realpath "$2")
 work=$(mktemp -d)
 trap 'rm -rf "$work"; [ -n "${fake_pid:-}" ] && kill "$fake_pid" 2>/dev/null' EXIT
 failures=0; passes=0
@@ -53,10 +53,6 @@ expect_usage "cannot load CA file" call DescribeDisks --ca-file /nonexistent/ca.
 (unset TENCENTCLOUD_SECRET_ID TENCENTCLOUD_SECRET_KEY; expect_usage "no credentials" call DescribeDisks --dry-run)
 (unset TENCENTCLOUD_SECRET_KEY; expect_usage "TENCENTCLOUD_SECRET_KEY" call DescribeDisks --dry-run)
 
-# 3. The call fails (exit 1): nothing listens on the port.
-run 1 "unreachable" call DescribeDisks --endpoint https://127.0.0.1:1 --timeout 5
-grep -q "connecting to 127.0.0.1:1" "$work/err" && pass || fail "unreachable: $(cat "$work/err")"
-
 # 4. Against a TC3-verifying HTTPS server on loopback: succeeds, reuses its connection.
 if [ -x "$fake" ]; then
   "$fake" AKIDEXAMPLE "$SECRET" >"$work/fake.out" 2>&1 </dev/null &
@@ -72,11 +68,59 @@ if [ -x "$fake" ]; then
   run 1 "untrusted CA" call DescribeDisks --endpoint "https://localhost:$port"
   grep -q "TLS handshake" "$work/err" && pass || fail "untrusted CA: $(cat "$work/err")"
   kill "$fake_pid" 2>/dev/null
+  wait "$fake_pid" 2>/dev/null
+  # 3. The call fails (exit 1): nothing listens on that port any more.
+  run 1 "unreachable" call DescribeDisks --endpoint "https://127.0.0.1:$port" --timeout 5
+  grep -q "connecting to 127.0.0.1:$port" "$work/err" && pass || fail "unreachable: $(cat "$work/err")"
 else
   fail "fake server $fake not built"
 fi
 
-# 5. The secret key appears in no output of any run above.
+# 5. snapshot-fleet against `cbsctl emulator`: report, exit codes, bad input, kill -9 and resume.
+emu_out=$work/emulator.out
+"$cbsctl" emulator --instances 30 --creating-ms 200 --fault-reset-after 0.1 --fault-action CreateSnapshotGroup \
+  >"$emu_out" 2>&1 </dev/null &
+emu_pid=$!
+for _ in $(seq 100); do grep -q "^export TENCENTCLOUD_SECRET_KEY" "$emu_out" 2>/dev/null && break; sleep 0.1; done
+if grep -q "^export CBS_ENDPOINT" "$emu_out"; then
+  eval "$(grep '^export ' "$emu_out")"
+  EMU_SECRET=$TENCENTCLOUD_SECRET_KEY
+  cd "$work"
+  run 0 "snapshot-fleet --all" snapshot-fleet --all --run-id r1 --report "$work/r1.json"
+  grep -q '"all_ok":true' "$work/r1.json" && pass || fail "r1 report: $(head -c 300 "$work/r1.json")"
+  [ -f "$work/cbsctl-r1.journal" ] && pass || fail "no default journal cbsctl-r1.journal"
+  ids=$(grep -o '"instance_id":"ins-[a-z0-9]*"' "$work/r1.json" | cut -d'"' -f4 | head -5 | paste -sd, -)
+
+  # kill -9 mid-run, then the same command again: every instance exactly once.
+  "$cbsctl" snapshot-fleet --all --run-id r2 --journal "$work/r2.journal" --report "$work/r2.json" >/dev/null 2>&1 &
+  victim=$!
+  sleep 0.8
+  kill -9 "$victim" 2>/dev/null; wait "$victim" 2>/dev/null
+  run 0 "resume after kill -9" snapshot-fleet --all --run-id r2 --journal "$work/r2.journal" --report "$work/r2.json"
+  want=$(grep -o '"outcome":"normal"' "$work/r2.json" | wc -l)
+  run 0 "list groups" call DescribeSnapshotGroups --body '{"Limit":100}'
+  names=$(grep -o '"SnapshotGroupName":"[^"]*-r2"' "$work/out" | sort)
+  [ "$(printf '%s\n' "$names" | grep -c .)" -eq "$want" ] && [ -z "$(printf '%s\n' "$names" | uniq -d)" ] && pass \
+    || fail "after resume: $want instances normal, groups: $(printf '%s\n' "$names" | grep -c .), duplicates: $(printf '%s\n' "$names" | uniq -d)"
+
+  # Bad input: usage errors (2) and per-instance failures (1, the others proceed).
+  expect_usage "listed twice" snapshot-fleet --instances "ins-aaaaaaaa,ins-aaaaaaaa" --run-id x
+  expect_usage "cannot read --instances-file" snapshot-fleet --instances-file /nonexistent/ids --run-id x
+  expect_usage "--tag only applies with --all" snapshot-fleet --instances ins-aaaaaaaa --tag env=prod --run-id x
+  expect_usage "duration" snapshot-fleet --all --deadline soon --run-id x
+  expect_usage "needs --instances" snapshot-fleet --run-id x
+  run 1 "unknown instance" snapshot-fleet --instances "$ids,ins-zzzzzzzz" --run-id r3 --report "$work/r3.json"
+  grep -q '"instance_id":"ins-zzzzzzzz","outcome":"failed"' "$work/r3.json" && pass || fail "r3: $(head -c 400 "$work/r3.json")"
+  [ "$(grep -o '"outcome":"normal"' "$work/r3.json" | wc -l)" -ge 1 ] && pass || fail "r3: the others did not proceed"
+  cd - >/dev/null
+  kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null
+  if grep -q -- "$EMU_SECRET" "$all_output"; then fail "the emulator's secret key was printed by cbsctl"; else pass; fi
+else
+  fail "cbsctl emulator did not start: $(cat "$emu_out")"
+  kill "$emu_pid" 2>/dev/null
+fi
+
+# 6. The secret key appears in no output of any run above.
 if grep -q "$SECRET" "$all_output"; then fail "the secret key was printed"; else pass; fi
 
 echo "$passes passed, $failures failed"

@@ -1,6 +1,8 @@
 // cbsctl: shared command-line plumbing.
 #pragma once
 
+#include <cbs/client.hpp>
+
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -36,8 +38,39 @@ private:
     std::size_t pos_ = 0;
 };
 
+/// Options shared by every command that talks to the service.
+struct connection_options {
+    std::string region;     ///< default $TENCENTCLOUD_REGION, else ap-guangzhou
+    std::string endpoint;   ///< default $CBS_ENDPOINT, else https://cbs.tencentcloudapi.com
+    std::string ca_file;    ///< default $CBS_CA_FILE
+    std::string profile;    ///< credentials profile
+    long long timeout_s = 30;
+    bool verbose = false;
+    connection_options();   ///< fills the defaults from the environment
+    /// Consumes one of the shared options if it is next; false otherwise.
+    bool parse(args& a);
+};
+
+/// Resolves credentials (exit 2 on failure, warning on a loose credentials
+/// file) and builds the client parameters.
+cbs::client_params make_client_params(const connection_options& o);
+
+inline constexpr const char* connection_usage =
+    "  --region     X-TC-Region (default $TENCENTCLOUD_REGION, else ap-guangzhou)\n"
+    "  --endpoint   https://host[:port] (default $CBS_ENDPOINT, else https://cbs.tencentcloudapi.com)\n"
+    "  --ca-file    PEM CA bundle to trust (default $CBS_CA_FILE, else the system store)\n"
+    "  --profile    profile of ~/.tencentcloud/credentials (after TENCENTCLOUD_SECRET_ID/_KEY)\n"
+    "  --timeout    seconds for one request/response exchange (default 30)\n"
+    "  --verbose    more detail on stderr\n";
+
 int run_call(args& a);
 void print_call_usage(std::ostream& os);
+int run_snapshot_fleet(args& a);
+void print_snapshot_fleet_usage(std::ostream& os);
+int run_demo(args& a);
+void print_demo_usage(std::ostream& os);
+int run_emulator(args& a);
+void print_emulator_usage(std::ostream& os);
 
 /// Parses a non-negative number for --name, or throws usage_error naming it.
 long long parse_number(std::string_view name, const std::string& text);

@@ -44,8 +44,17 @@ namespace {
 void print_usage(std::ostream& os) {
     os << "usage: cbsctl <command> [options]\n\n"
           "commands:\n"
-          "  call <Action>   send one signed Tencent Cloud API 3.0 call to CBS\n\n";
+          "  call <Action>    send one signed Tencent Cloud API 3.0 call to CBS\n"
+          "  snapshot-fleet   one snapshot group per instance, for a whole fleet, with a report\n"
+          "  demo             snapshot a fleet on the embedded emulator (no cloud needed)\n"
+          "  emulator         run the CBS emulator as a local HTTPS server\n\n";
     cbsctl::print_call_usage(os);
+    os << "\n";
+    cbsctl::print_snapshot_fleet_usage(os);
+    os << "\n";
+    cbsctl::print_demo_usage(os);
+    os << "\n";
+    cbsctl::print_emulator_usage(os);
 }
 
 }  // namespace
@@ -60,6 +69,9 @@ int main(int argc, char** argv) {
         }
         auto cmd = a.next();
         if (cmd == "call") return cbsctl::run_call(a);
+        if (cmd == "snapshot-fleet") return cbsctl::run_snapshot_fleet(a);
+        if (cmd == "demo") return cbsctl::run_demo(a);
+        if (cmd == "emulator") return cbsctl::run_emulator(a);
         if (cmd == "-h" || cmd == "--help" || cmd == "help") {
             print_usage(std::cout);
             return cbsctl::exit_ok;
