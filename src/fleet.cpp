@@ -154,16 +154,14 @@ struct engine {
                 r.outcome = instance_outcome::failed;
                 r.error_code = "InvalidInstanceId.NotFound";
                 r.error_message = "no disk is attached to " + r.instance_id + " in this region";
+                emit(fleet_event::failed, r.instance_id, r.error_code);
             } else if (r.disk_ids.empty()) {
                 r.outcome = instance_outcome::skipped;
                 r.error_message = "no disk of this instance can be snapshotted";
                 emit(fleet_event::skipped, r.instance_id, r.error_message);
-                continue;
             } else {
                 emit(fleet_event::planned, r.instance_id, r.group_name);
-                continue;
             }
-            emit(fleet_event::failed, r.instance_id, r.error_code);
         }
         report.summary.discover_s = since_start();
     }
@@ -213,11 +211,13 @@ struct engine {
         std::unordered_map<std::string, const snapshot_group*> by_name;
         for (const auto& g : groups) {
             auto [it, fresh] = by_name.emplace(g.name, &g);
-            if (!fresh) {  // two groups with one run's name: report it, adopt the first
-                auto& r = report.instances[by_instance.at(instance_of(g.name))];
-                r.error_message = "more than one group is named " + g.name + ": " + it->second->snapshot_group_id +
-                                  ", " + g.snapshot_group_id;
-            }
+            if (fresh) continue;
+            // Two groups with one run's name (made by something else than this
+            // engine): report it on the instance, adopt the first.
+            if (auto owner = by_instance.find(instance_of(g.name)); owner != by_instance.end())
+                report.instances[owner->second].error_message = "more than one group is named " + g.name + ": " +
+                                                                it->second->snapshot_group_id + ", " +
+                                                                g.snapshot_group_id;
         }
         for (auto& r : report.instances) {
             if (r.outcome != instance_outcome::pending) continue;

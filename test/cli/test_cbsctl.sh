@@ -113,7 +113,9 @@ if grep -q "^export CBS_ENDPOINT" "$emu_out"; then
   grep -q '"instance_id":"ins-zzzzzzzz","outcome":"failed"' "$work/r3.json" && pass || fail "r3: $(head -c 400 "$work/r3.json")"
   [ "$(grep -o '"outcome":"normal"' "$work/r3.json" | wc -l)" -ge 1 ] && pass || fail "r3: the others did not proceed"
   cd - >/dev/null
-  kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null
+  kill -TERM "$emu_pid" 2>/dev/null; wait "$emu_pid"
+  emu_status=$?
+  [ "$emu_status" -eq 0 ] && pass || fail "cbsctl emulator exited $emu_status on SIGTERM, want 0"
   if grep -q -- "$EMU_SECRET" "$all_output"; then fail "the emulator's secret key was printed by cbsctl"; else pass; fi
 else
   fail "cbsctl emulator did not start: $(cat "$emu_out")"
