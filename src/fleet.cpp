@@ -7,6 +7,8 @@
 #include <cbs/retry_policy.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -37,19 +39,34 @@ bool is_valid_instance_id(std::string_view id) {
     throw error(client_errc::invalid_request, std::move(diag));
 }
 
-/// Runs `n` copies of `body(worker_index)` concurrently on the current
-/// executor and returns when all have finished. Exceptions propagate.
-asio::awaitable<void> run_workers(std::size_t n, std::function<asio::awaitable<void>()> body) {
+using body_fn = std::function<asio::awaitable<void>()>;
+
+/// Runs every body concurrently on the current executor (the run's strand)
+/// and returns when all have finished. If the awaiting coroutine is cancelled
+/// (Ctrl-C), sets `stop`, cancels what each body is awaiting, and still waits
+/// for them all: they record what became of the instance in hand. The bodies
+/// never throw on cancellation (throw_if_cancelled is off in each); they look
+/// at `stop`. Other exceptions propagate.
+asio::awaitable<void> run_all(std::vector<body_fn> bodies, bool& stop) {
+    co_await asio::this_coro::throw_if_cancelled(false);
     auto ex = co_await asio::this_coro::executor;
     asio::steady_timer all_done(ex, steady::time_point::max());
-    std::size_t running = n;
+    std::size_t running = bodies.size();
     std::exception_ptr first_error;
-    for (std::size_t i = 0; i < n; ++i)
-        asio::co_spawn(ex, body(), [&](std::exception_ptr e) {
+    std::vector<asio::cancellation_signal> signals(bodies.size());
+    for (std::size_t i = 0; i < bodies.size(); ++i)
+        asio::co_spawn(ex, bodies[i](), asio::bind_cancellation_slot(signals[i].slot(), [&](std::exception_ptr e) {
             if (e && !first_error) first_error = e;
             if (--running == 0) all_done.cancel();
-        });
-    if (running > 0) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+        }));
+    while (running > 0) {
+        co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (running > 0 && !stop) {  // only a cancellation wakes us early
+            stop = true;
+            for (auto& s : signals) s.emit(asio::cancellation_type::terminal);
+        }
+        co_await asio::this_coro::reset_cancellation_state();
+    }
     if (first_error) std::rethrow_exception(first_error);
 }
 
@@ -71,6 +88,8 @@ struct engine {
     journal_contents resumed;
     steady::time_point start = steady::now();
     bool creating_done = false;
+    bool stop = false;            // Ctrl-C: no new work; what is in flight is recorded
+    std::size_t creators_left = 0;
 
     double since_start() const { return std::chrono::duration<double>(steady::now() - start).count(); }
 
@@ -138,14 +157,18 @@ struct engine {
         }
 
         std::size_t next = 0;
-        co_await run_workers(std::min<std::size_t>(8, std::max<std::size_t>(1, queries.size())),
-                             [&]() -> asio::awaitable<void> {
-            while (next < queries.size()) {
+        std::vector<body_fn> bodies(std::min<std::size_t>(8, std::max<std::size_t>(1, queries.size())),
+                                    [&]() -> asio::awaitable<void> {
+            co_await asio::this_coro::throw_if_cancelled(false);
+            while (!stop && next < queries.size()) {
                 auto r = co_await async_describe_all_disks(c, queries[next++], std::nothrow);
+                if (stop) co_return;
                 if (r.ec) throw error(r.ec, std::move(r.diag));  // cannot plan without the disks
                 plan(r.value);
             }
         });
+        co_await run_all(std::move(bodies), stop);
+        if (stop) co_return;  // an incomplete discovery plans nothing
 
         for (auto& r : report.instances) {
             r.group_name = fleet_group_name(p, r.instance_id);
@@ -239,6 +262,10 @@ struct engine {
         for (const auto& r : report.instances)
             if (r.outcome == instance_outcome::pending) names.push_back(r.group_name);
         auto found = co_await find_by_names(std::move(names));
+        if (found.ec == client_errc::cancelled) {
+            stop = true;
+            co_return;
+        }
         if (found.ec) throw error(found.ec, std::move(found.diag));  // unsafe to create blind
         adopt(found.value);
     }
@@ -284,6 +311,12 @@ struct engine {
                 mark_created(r, res.value.snapshot_group_id, false, {});
                 co_return;
             }
+            if (stop) {
+                // Stopping: nothing sent stays pending (a re-run creates it);
+                // an answer lost is recorded unknown (a re-run looks it up first).
+                if (res.ec == client_errc::outcome_unknown || ambiguous) break;
+                co_return;
+            }
             const bool busy = classify(res.ec, false, res.diag.server_code) == error_class::busy;
             if (res.ec != client_errc::outcome_unknown && !(ambiguous && busy)) {
                 // A clear failure (busy past the deadline included): nothing was created.
@@ -299,7 +332,7 @@ struct engine {
             ambiguous = true;
             const auto look = co_await look_up(r.group_name);
             if (look == lookup::found) co_return;
-            if (look == lookup::failed) break;  // cannot tell: do not resend blind
+            if (look == lookup::failed || stop) break;  // cannot tell: do not resend blind
             // Not there after three looks: send again.
         }
         r.outcome = instance_outcome::unknown;
@@ -313,9 +346,10 @@ struct engine {
     // ---- 3. wait ------------------------------------------------------------
 
     asio::awaitable<void> poll_until_normal() {
+        co_await asio::this_coro::throw_if_cancelled(false);
         const auto give_up_after = p.wait_timeout;
         std::optional<steady::time_point> deadline;
-        for (;;) {
+        while (!stop) {
             if (creating_done && !deadline) deadline = steady::now() + give_up_after;
             std::vector<std::string> ids;
             for (const auto& r : report.instances)
@@ -324,6 +358,7 @@ struct engine {
             if (deadline && steady::now() >= *deadline) co_return;
             for (auto& q : snapshot_groups_by_id_batches(ids, batch_size)) {
                 auto res = co_await async_describe_all_snapshot_groups(c, std::move(q), std::nothrow);
+                if (stop) co_return;
                 if (res.ec) continue;  // the next round asks again
                 for (const auto& g : res.value) {
                     auto it = by_group.find(g.snapshot_group_id);
@@ -340,6 +375,8 @@ struct engine {
     // ---- the run ------------------------------------------------------------
 
     asio::awaitable<void> run() {
+        // Cancellation is handled by hand (see run_all): never thrown.
+        co_await asio::this_coro::throw_if_cancelled(false);
         if (p.run_id.empty()) invalid("a run id is required (it makes group names unique and runs resumable)");
         if (p.name_prefix.empty()) invalid("the group name prefix must not be empty");
         if (p.concurrency == 0) invalid("concurrency must be at least 1");
@@ -352,34 +389,29 @@ struct engine {
             if (auto ec = journal.open(p.journal_path, p.run_id, p.name_prefix, diag)) throw error(ec, std::move(diag));
         }
         co_await discover();
-        if (resumed.records > 0) co_await reconcile_resumed();
+        if (!stop && resumed.records > 0) co_await reconcile_resumed();
+        if (stop) {
+            summarize();
+            co_return;
+        }
 
+        // The creators and the poller run together: groups become NORMAL
+        // while later instances are still being created.
         std::size_t next = 0;
-        auto creators = run_workers(std::max<std::size_t>(1, std::min(p.concurrency, report.instances.size())),
-                                    [&]() -> asio::awaitable<void> {
-            while (next < report.instances.size()) {
+        creators_left = std::max<std::size_t>(1, std::min(p.concurrency, report.instances.size()));
+        std::vector<body_fn> bodies(creators_left, [&]() -> asio::awaitable<void> {
+            co_await asio::this_coro::throw_if_cancelled(false);
+            while (!stop && next < report.instances.size()) {
                 auto& r = report.instances[next++];
                 if (r.outcome == instance_outcome::pending) co_await create_one(r);
             }
+            if (--creators_left == 0) {
+                creating_done = true;
+                report.summary.create_s = since_start() - report.summary.discover_s;
+            }
         });
-        if (p.wait) {
-            using namespace std::chrono_literals;
-            auto ex = co_await asio::this_coro::executor;
-            bool poller_done = false;
-            std::exception_ptr poller_error;
-            asio::co_spawn(ex, poll_until_normal(), [&](std::exception_ptr e) {
-                poller_error = e;
-                poller_done = true;
-            });
-            co_await std::move(creators);
-            report.summary.create_s = since_start() - report.summary.discover_s;
-            creating_done = true;
-            while (!poller_done) co_await sleep_for(50ms);  // the poller notices creating_done
-            if (poller_error) std::rethrow_exception(poller_error);
-        } else {
-            co_await std::move(creators);
-            report.summary.create_s = since_start() - report.summary.discover_s;
-        }
+        if (p.wait) bodies.push_back([this] { return poll_until_normal(); });
+        co_await run_all(std::move(bodies), stop);
         summarize();
     }
 

@@ -19,8 +19,14 @@
 // run id creates nothing twice: every planned name is looked up first.
 //
 // Threading: runs on a strand of the awaiting coroutine's executor; the
-// progress callback is called on it (must not block). Cancellation is not
-// supported yet: let a run finish, or kill it and resume it from its journal.
+// progress callback is called on it (must not block).
+//
+// Cancellation (Asio per-operation, terminal; what cbsctl does on Ctrl-C):
+// no new instance is started; calls in flight are cancelled; an instance
+// whose create was not sent stays `pending`, one whose create was sent and
+// not answered is `unknown` (journaled, so a re-run looks it up by name);
+// the report of what happened is returned normally. A run killed outright
+// resumes the same way from its journal.
 #pragma once
 
 #include <cbs/actions.hpp>

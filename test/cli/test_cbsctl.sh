@@ -103,6 +103,21 @@ if grep -q "^export CBS_ENDPOINT" "$emu_out"; then
   [ "$(printf '%s\n' "$names" | grep -c .)" -eq "$want" ] && [ -z "$(printf '%s\n' "$names" | uniq -d)" ] && pass \
     || fail "after resume: $want instances normal, groups: $(printf '%s\n' "$names" | grep -c .), duplicates: $(printf '%s\n' "$names" | uniq -d)"
 
+  # Ctrl-C mid-run: exit 1, the report is written, a re-run with the same run id completes it.
+  "$cbsctl" snapshot-fleet --all --run-id r5 --report "$work/r5.json" >/dev/null 2>"$work/r5.err" &
+  victim=$!
+  sleep 0.8
+  kill -INT "$victim"; wait "$victim"
+  st=$?
+  [ "$st" -eq 1 ] && grep -q '"pending"' "$work/r5.json" && pass \
+    || fail "Ctrl-C: exit $st, report: $(head -c 200 "$work/r5.json" 2>&1), stderr: $(tail -3 "$work/r5.err")"
+  run 0 "resume after Ctrl-C" snapshot-fleet --all --run-id r5 --report "$work/r5.json"
+  want=$(grep -o '"outcome":"normal"' "$work/r5.json" | wc -l)
+  run 0 "list groups" call DescribeSnapshotGroups --body '{"Limit":100,"Filters":[{"Name":"snapshot-group-state","Values":["NORMAL","CREATING"]}]}'
+  names=$(grep -o '"SnapshotGroupName":"[^"]*-r5"' "$work/out" | sort)
+  [ "$(printf '%s\n' "$names" | grep -c .)" -eq "$want" ] && [ -z "$(printf '%s\n' "$names" | uniq -d)" ] && pass \
+    || fail "after Ctrl-C and resume: $want normal, groups $(printf '%s\n' "$names" | grep -c .)"
+
   # Bad input: usage errors (2) and per-instance failures (1, the others proceed).
   expect_usage "listed twice" snapshot-fleet --instances "ins-aaaaaaaa,ins-aaaaaaaa" --run-id x
   expect_usage "cannot read --instances-file" snapshot-fleet --instances-file /nonexistent/ids --run-id x

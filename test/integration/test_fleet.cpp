@@ -2,6 +2,10 @@
 // instance covered exactly once, with faults, and across a killed run.
 #include <cbs/emulator/emulator.hpp>
 #include <cbs/fleet.hpp>
+#include <cbs/journal.hpp>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -253,4 +257,51 @@ TEST_CASE("fleet: a journal of another run is refused") {
     run_fleet(emu.client_params(), fp);
     fp.run_id = "b";
     CHECK_THROWS_WITH_AS(run_fleet(emu.client_params(), fp), doctest::Contains("belongs to run 'a'"), cbs::error);
+}
+
+TEST_CASE("fleet: a cancelled run (Ctrl-C) reports what happened, and a re-run completes it exactly once") {
+    auto p = fleet_emulator(60, 17);
+    emu::fault_rule slow;
+    slow.latency = 1.0;  // creates answer after 300 ms: several are in flight at the cancel
+    p.faults.rules["CreateSnapshotGroup"] = slow;
+    p.faults.latency = 300ms;
+    emulator_thread emu(p);
+    auto instances = emu.instances();
+    const auto journal = temp_path("cancel.journal");
+    cbs::fleet_params fp;
+    fp.instance_ids = instances;
+    fp.run_id = "t6";
+    fp.journal_path = journal;
+    fp.poll_interval = 100ms;
+    std::optional<cbs::fleet_report> first;
+    {
+        asio::io_context io;
+        cbs::client c(io.get_executor(), emu.client_params());
+        asio::cancellation_signal cancel;
+        asio::co_spawn(io, cbs::async_snapshot_fleet(c, fp),
+                       asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, cbs::fleet_report r) {
+                           if (e) std::rethrow_exception(e);
+                           first = std::move(r);
+                       }));
+        asio::steady_timer t(io, 1500ms);
+        t.async_wait([&](auto) { cancel.emit(asio::cancellation_type::terminal); });
+        io.run_for(30s);
+        CHECK(io.stopped());  // the run ended by itself after the cancel
+    }
+    REQUIRE(first);
+    CHECK_FALSE(first->all_ok);
+    CHECK(first->summary.pending > 0);
+    CHECK(first->summary.normal + first->summary.created > 0);
+    // Nothing is left in an unrecorded state: every instance is pending,
+    // created/normal (journaled), unknown (journaled) or skipped.
+    cbs::journal_contents j;
+    cbs::diagnostics diag;
+    REQUIRE_FALSE(cbs::read_journal(journal, j, diag));
+    for (const auto& r : first->instances)
+        if (r.outcome == cbs::instance_outcome::created || r.outcome == cbs::instance_outcome::normal ||
+            r.outcome == cbs::instance_outcome::unknown)
+            CHECK(j.instances.count(r.instance_id) == 1);
+    auto report = run_fleet(emu.client_params(), fp);
+    CHECK(report.all_ok);
+    check_exactly_once(emu, instances, "t6");
 }

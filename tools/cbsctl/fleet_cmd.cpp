@@ -4,11 +4,16 @@
 #include <cbs/emulator/emulator.hpp>
 #include <cbs/fleet.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -176,15 +181,29 @@ int run_fleet(boost::asio::io_context& io, cbs::client& client, cbs::fleet_param
     progress_display progress(json);
     std::optional<cbs::fleet_report> report;
     std::exception_ptr failure;
+    // Ctrl-C (or SIGTERM): stop starting instances, let the run record what
+    // is in flight, write the report. A second signal ends the process.
+    boost::asio::cancellation_signal stop;
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    int signals_seen = 0;
+    std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        if (++signals_seen > 1) std::_Exit(130);
+        std::cerr << "\ncbsctl: stopping: finishing the calls in flight, then writing the report (again to quit now)\n";
+        stop.emit(boost::asio::cancellation_type::terminal);
+        signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
     boost::asio::co_spawn(
         io,
         [&]() -> boost::asio::awaitable<void> {
             report = co_await cbs::async_snapshot_fleet(client, fp, std::ref(progress));
         },
-        [&](std::exception_ptr e) {
+        boost::asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e) {
             failure = e;
+            signals.cancel();
             if (after) after();
-        });
+        }));
     io.run();
     progress.finish();
     if (failure) {
