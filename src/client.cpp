@@ -231,7 +231,9 @@ struct client::impl {
                 if (lim) lim->on_success();
                 co_return out;
             }
-            if (out.ec == client_errc::cancelled) {
+            if (out.ec == client_errc::cancelled || out.ec == client_errc::response_too_large) {
+                // Cancelled after writing, or an answer too large to read:
+                // the service may have acted on a create.
                 if (written && !idempotent) set_outcome_unknown(out);
                 co_return out;
             }

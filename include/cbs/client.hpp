@@ -186,6 +186,13 @@ public:
         out.diag = std::move(r.diag);
         if ((out.ec = r.ec)) co_return out;
         out.ec = from_json(r.value, out.value, out.diag);
+        if (out.ec && !is_idempotent(Request::action)) {
+            // The service answered success, but not in a form we can read:
+            // whatever it did, it did; the caller must reconcile.
+            out.diag.client_message += "; the service answered success, so it may have been carried out: "
+                                       "reconcile before sending it again";
+            out.ec = client_errc::outcome_unknown;
+        }
         co_return out;
     }
 

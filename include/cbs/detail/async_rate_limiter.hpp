@@ -57,7 +57,13 @@ public:
         // Cancelled while queued: leave; the next head may be due now.
         const bool was_head = it == queue_.begin();
         queue_.erase(it);
-        if (was_head) arm();
+        if (queue_.empty()) {
+            // Nobody waits: no timer may keep the io_context running.
+            pump_.cancel();
+            pump_armed_ = false;
+        } else if (was_head) {
+            arm();
+        }
         co_return client_errc::cancelled;
     }
 
