@@ -97,6 +97,15 @@ struct tc3_signer::impl {
         std::string_view value;
     };
     std::vector<header_ref> headers;
+    // The canonical request up to the payload hash depends only on the method,
+    // URI, query and signed headers, which repeat from call to call: it is
+    // kept with the inputs it was built from (prefix_inputs) and reused.
+    std::string prefix_inputs;
+    std::string prefix_probe;
+    std::string prefix;
+    // An HMAC context keyed with kSigning: re-initialising it without a key
+    // reuses the key's inner/outer pads (two SHA-256 blocks saved per call).
+    EVP_MAC_CTX* sign_ctx = nullptr;
     std::string canonical;
     std::string signed_headers;
     std::string scope;
@@ -107,7 +116,8 @@ struct tc3_signer::impl {
         mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
         md_ctx = EVP_MD_CTX_new();
         mac_ctx = mac ? EVP_MAC_CTX_new(mac) : nullptr;
-        if (!md || !mac || !md_ctx || !mac_ctx) {
+        sign_ctx = mac ? EVP_MAC_CTX_new(mac) : nullptr;
+        if (!md || !mac || !md_ctx || !mac_ctx || !sign_ctx) {
             release();
             throw std::runtime_error("cbs::tc3_signer: OpenSSL SHA256/HMAC unavailable");
         }
@@ -115,7 +125,7 @@ struct tc3_signer::impl {
         const OSSL_PARAM params[] = {
             OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
             OSSL_PARAM_construct_end()};
-        if (EVP_MAC_CTX_set_params(mac_ctx, params) != 1) {
+        if (EVP_MAC_CTX_set_params(mac_ctx, params) != 1 || EVP_MAC_CTX_set_params(sign_ctx, params) != 1) {
             release();
             throw std::runtime_error("cbs::tc3_signer: cannot configure HMAC-SHA256");
         }
@@ -136,10 +146,12 @@ struct tc3_signer::impl {
 
     void release() noexcept {
         EVP_MAC_CTX_free(mac_ctx);
+        EVP_MAC_CTX_free(sign_ctx);
         EVP_MD_CTX_free(md_ctx);
         EVP_MAC_free(mac);
         EVP_MD_free(md);
         mac_ctx = nullptr;
+        sign_ctx = nullptr;
         md_ctx = nullptr;
         mac = nullptr;
         md = nullptr;
@@ -191,6 +203,7 @@ struct tc3_signer::impl {
         hmac(reinterpret_cast<const unsigned char*>(k0.data()), k0.size(), date, k_date);
         hmac(k_date.data(), k_date.size(), service, k_service);
         hmac(k_service.data(), k_service.size(), "tc3_request", k_signing);
+        if (EVP_MAC_init(sign_ctx, k_signing.data(), k_signing.size(), nullptr) != 1) openssl_failure("HMAC-SHA256");
         if (trace) {
             trace->secret_date_hex = to_hex(k_date);
             trace->secret_service_hex = to_hex(k_service);
@@ -202,9 +215,11 @@ struct tc3_signer::impl {
         cache_valid = true;
     }
 
-    /// Signs `req`; writes the 64 hex chars of the signature to `sig_hex`.
-    /// Leaves the credential scope in `scope` and signed headers in `signed_headers`.
-    void sign(const tc3_request& req, tc3_trace* trace, char* sig_hex) {
+    /// Sorts and checks the signed headers and builds the canonical request
+    /// up to the payload hash; remembers the inputs (prefix_probe).
+    void build_prefix(const tc3_request& req) {
+        prefix.clear();
+        prefix_inputs.clear();
         // 1. Headers: content-type, host and extras, sorted by lower-case name.
         headers.clear();
         headers.push_back({"content-type", req.content_type});
@@ -228,22 +243,38 @@ struct tc3_signer::impl {
             if (!signed_headers.empty()) signed_headers.push_back(';');
             append_lower(signed_headers, h.name);
         }
+        prefix.append(req.method).push_back('\n');
+        prefix.append(req.canonical_uri).push_back('\n');
+        prefix.append(req.canonical_query).push_back('\n');
+        for (const auto& h : headers) {
+            append_lower(prefix, h.name);
+            prefix.push_back(':');
+            append_lower(prefix, trim(h.value));
+            prefix.push_back('\n');
+        }
+        prefix.push_back('\n');
+        prefix.append(signed_headers).push_back('\n');
+        prefix_inputs = prefix_probe;
+    }
 
-        // 2. Canonical request.
+    /// Signs `req`; writes the 64 hex chars of the signature to `sig_hex`.
+    /// Leaves the credential scope in `scope` and signed headers in `signed_headers`.
+    void sign(const tc3_request& req, tc3_trace* trace, char* sig_hex) {
+        // What the canonical prefix depends on, NUL-separated.
+        prefix_probe.clear();
+        prefix_probe.append(req.method).push_back('\0');
+        prefix_probe.append(req.canonical_uri).push_back('\0');
+        prefix_probe.append(req.canonical_query).push_back('\0');
+        prefix_probe.append(req.content_type).push_back('\0');
+        prefix_probe.append(req.host).push_back('\0');
+        for (const auto& h : req.extra_signed_headers)
+            prefix_probe.append(h.name).append(1, '\0').append(h.value).push_back('\0');
+        if (prefix_probe != prefix_inputs || prefix.empty()) build_prefix(req);
+
+        // 2. Canonical request: the prefix, then the payload hash.
         digest d{};
         sha256(req.payload, d);
-        canonical.clear();
-        canonical.append(req.method).push_back('\n');
-        canonical.append(req.canonical_uri).push_back('\n');
-        canonical.append(req.canonical_query).push_back('\n');
-        for (const auto& h : headers) {
-            append_lower(canonical, h.name);
-            canonical.push_back(':');
-            append_lower(canonical, trim(h.value));
-            canonical.push_back('\n');
-        }
-        canonical.push_back('\n');
-        canonical.append(signed_headers).push_back('\n');
+        canonical.assign(prefix);
         const auto payload_hash_pos = canonical.size();
         append_hex(canonical, d.data(), d.size());
 
@@ -265,7 +296,11 @@ struct tc3_signer::impl {
         // 4. Key (cached) and signature.
         if (trace || !cache_matches(req.secret_key, date, req.service))
             derive(req.secret_key, date, req.service, trace);
-        hmac(k_signing.data(), k_signing.size(), to_sign, d);
+        std::size_t n = 0;
+        if (EVP_MAC_init(sign_ctx, nullptr, 0, nullptr) != 1 ||
+            EVP_MAC_update(sign_ctx, reinterpret_cast<const unsigned char*>(to_sign.data()), to_sign.size()) != 1 ||
+            EVP_MAC_final(sign_ctx, d.data(), &n, d.size()) != 1 || n != digest_len)
+            openssl_failure("HMAC-SHA256");
         for (std::size_t i = 0; i < digest_len; ++i) {
             sig_hex[2 * i] = hex_digits[d[i] >> 4];
             sig_hex[2 * i + 1] = hex_digits[d[i] & 0x0f];
