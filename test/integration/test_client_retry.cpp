@@ -4,6 +4,7 @@
 // server that enforces a strict sliding window.
 #include "support/pki.hpp"
 #include "support/scripted_server.hpp"
+#include "support/run_to_end.hpp"
 
 #include <cbs/client.hpp>
 
@@ -68,20 +69,7 @@ cbs::create_snapshot_group_request create_req() {
 
 template <class F>
 void run(asio::io_context& io, t::scripted_server& server, F body) {
-    bool done = false;
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-            co_await body();
-            done = true;
-        },
-        [&](std::exception_ptr e) {
-            server.stop();
-            if (e) std::rethrow_exception(e);
-        });
-    io.run_for(60s);
-    REQUIRE(done);
-    CHECK(io.stopped());
+    t::run_to_end(io, [&] { server.stop(); }, std::move(body));
 }
 
 }  // namespace

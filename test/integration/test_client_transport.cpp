@@ -4,6 +4,7 @@
 // except the short timeouts under test.
 #include "support/pki.hpp"
 #include "support/scripted_server.hpp"
+#include "support/run_to_end.hpp"
 
 #include <cbs/client.hpp>
 #include <cbs/tc3_signer.hpp>
@@ -65,20 +66,7 @@ std::string ok(std::string_view extra = R"("SnapshotGroupId":"csnap-test0001")")
 /// out of work (nothing leaked: no pending timer, socket op or coroutine).
 template <class F>
 void run(asio::io_context& io, t::scripted_server& server, F body) {
-    bool done = false;
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-            co_await body();
-            done = true;
-        },
-        [&](std::exception_ptr e) {
-            server.stop();
-            if (e) std::rethrow_exception(e);
-        });
-    io.run_for(20s);
-    REQUIRE(done);
-    CHECK(io.stopped());
+    t::run_to_end(io, [&] { server.stop(); }, std::move(body), std::chrono::seconds(20));
 }
 
 /// The request as the server saw it verifies with the client's key.

@@ -1,6 +1,8 @@
 // The embedded emulator driven by the real client over real TLS: signed calls,
 // the client-visible error codes, the sliding-window rate limits, each fault
 // kind, the request logs, state directories, multi-threaded serving, stop().
+#include "support/run_to_end.hpp"
+
 #include <cbs/client.hpp>
 #include <cbs/emulator/emulator.hpp>
 
@@ -64,20 +66,7 @@ cbs::client_params client_for(const emu::emulator& e, std::string id = test_id, 
 
 template <class F>
 void run(asio::io_context& io, emu::emulator& e, F body, std::chrono::seconds limit = 30s) {
-    bool done = false;
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-            co_await body();
-            done = true;
-        },
-        [&](std::exception_ptr ex) {
-            e.stop();
-            if (ex) std::rethrow_exception(ex);
-        });
-    io.run_for(limit);
-    REQUIRE(done);
-    CHECK(io.stopped());
+    cbs::test::run_to_end(io, [&] { e.stop(); }, std::move(body), limit);
 }
 
 /// The snapshottable disks of the i-th instance.

@@ -19,6 +19,7 @@
 // small TCP relay (below) that the test controls.
 #include "support/pki.hpp"
 #include "support/scripted_server.hpp"
+#include "support/run_to_end.hpp"
 
 #include <cbs/client.hpp>
 
@@ -358,20 +359,7 @@ boost::json::object body_for(action a, bool big) {
 /// that the io_context then ran out of work (nothing leaked).
 template <class F>
 void run(asio::io_context& io, std::function<void()> stop_all, F body) {
-    bool done = false;
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-            co_await body();
-            done = true;
-        },
-        [&](std::exception_ptr e) {
-            stop_all();
-            if (e) std::rethrow_exception(e);
-        });
-    io.run_for(60s);
-    REQUIRE(done);
-    CHECK(io.stopped());
+    t::run_to_end(io, std::move(stop_all), std::move(body));
 }
 
 bool contains(const std::string& s, const char* part) { return part && s.find(part) != std::string::npos; }

@@ -4,6 +4,7 @@
 // single-threaded io_context.
 #include "support/pki.hpp"
 #include "support/scripted_server.hpp"
+#include "support/run_to_end.hpp"
 
 #include <cbs/client.hpp>
 #include <cbs/describe_actions.hpp>
@@ -39,20 +40,7 @@ cbs::client_params params_for(const t::scripted_server& server) {
 
 template <class F>
 void run(asio::io_context& io, t::scripted_server& server, F body) {
-    bool done = false;
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-            co_await body();
-            done = true;
-        },
-        [&](std::exception_ptr e) {
-            server.stop();
-            if (e) std::rethrow_exception(e);
-        });
-    io.run_for(20s);
-    REQUIRE(done);
-    CHECK(io.stopped());
+    t::run_to_end(io, [&] { server.stop(); }, std::move(body), std::chrono::seconds(20));
 }
 
 std::string envelope(json::object response, std::string_view request_id) {
