@@ -132,6 +132,8 @@ if grep -q "^export CBS_ENDPOINT" "$emu_out"; then
   emu_status=$?
   [ "$emu_status" -eq 0 ] && pass || fail "cbsctl emulator exited $emu_status on SIGTERM, want 0"
   if grep -q -- "$EMU_SECRET" "$all_output"; then fail "the emulator's secret key was printed by cbsctl"; else pass; fi
+  # ... nor written into a report or a journal.
+  if grep -l -- "$EMU_SECRET" "$work"/*.json "$work"/*.journal 2>/dev/null; then fail "the secret key is in a report or journal"; else pass; fi
 else
   fail "cbsctl emulator did not start: $(cat "$emu_out")"
   kill "$emu_pid" 2>/dev/null
