@@ -42,6 +42,14 @@ bool is_lower_hex(std::string_view s) noexcept {
     return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+// At most `n` bytes of `s`, without cutting a UTF-8 sequence in two (the
+// message ends up in a JSON answer).
+std::string clip(std::string_view s, std::size_t n) {
+    if (s.size() <= n) return std::string(s);
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    return std::string(s.substr(0, n));
+}
+
 api_failure invalid_authorization(std::string_view why) {
     return {"AuthFailure.InvalidAuthorization",
             "The request `Authorization` header does not conform to tencentcloud standards: " + std::string(why) +
@@ -72,7 +80,7 @@ std::optional<parsed_authorization> parse_authorization(std::string_view value, 
     parsed_authorization out;
     out.algorithm = std::string(value.substr(0, sp));
     if (out.algorithm != algorithm_name) {
-        why = "unsupported algorithm `" + out.algorithm.substr(0, 40) + "`";
+        why = "unsupported algorithm `" + clip(out.algorithm, 40) + "`";
         return std::nullopt;
     }
     bool have_cred = false, have_sh = false, have_sig = false;
@@ -87,7 +95,7 @@ std::optional<parsed_authorization> parse_authorization(std::string_view value, 
         }
         const auto eq = part.find('=');
         if (eq == std::string_view::npos) {
-            why = "expected key=value, got `" + std::string(part.substr(0, 40)) + "`";
+            why = "expected key=value, got `" + clip(part, 40) + "`";
             return std::nullopt;
         }
         const std::string_view key = part.substr(0, eq), val = part.substr(eq + 1);
@@ -139,7 +147,7 @@ std::optional<parsed_authorization> parse_authorization(std::string_view value, 
                 return why = "`Signature` must be 64 lowercase hex digits", std::nullopt;
             out.signature = std::string(val);
         } else {
-            why = "unknown field `" + std::string(key.substr(0, 40)) + "`";
+            why = "unknown field `" + clip(key, 40) + "`";
             return std::nullopt;
         }
     }

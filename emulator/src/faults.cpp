@@ -4,6 +4,7 @@
 #include <boost/json/array.hpp>
 
 #include <charconv>
+#include <cstdint>
 
 namespace cbs::emu {
 
@@ -110,7 +111,53 @@ boost::json::value typed_value(std::string_view field, std::string value) {
     return boost::json::string(value);
 }
 
+/// Length of the well-formed UTF-8 sequence at s[i], or 0.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) return 1;
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1Fu;
+    else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0Fu;
+    else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07u;
+    else return 0;
+    if (i + n > s.size()) return 0;
+    for (std::size_t k = 1; k < n; ++k) {
+        const auto cc = static_cast<unsigned char>(s[i + k]);
+        if ((cc & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return n;
+}
+
 }  // namespace
+
+bool is_utf8(std::string_view s) noexcept {
+    for (std::size_t i = 0; i < s.size();) {
+        const auto n = utf8_sequence(s, i);
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
+std::string utf8_safe(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        const auto n = utf8_sequence(s, i);
+        if (n == 0) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        } else {
+            out.append(s.substr(i, n));
+            i += n;
+        }
+    }
+    return out;
+}
 
 bool query_to_params(std::string_view query, boost::json::object& out, std::string& why) {
     std::string key, value;
@@ -123,6 +170,7 @@ bool query_to_params(std::string_view query, boost::json::object& out, std::stri
         if (!url_decode(pair.substr(0, eq), key) ||
             !url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), value))
             return why = "bad percent-encoding", false;
+        if (!is_utf8(key) || !is_utf8(value)) return why = "a name or value is not UTF-8", false;
         // Walk "A.0.B.1" creating objects / arrays.
         boost::json::value* cur = nullptr;
         std::string_view path = key, last;

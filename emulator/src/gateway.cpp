@@ -124,7 +124,7 @@ std::string gateway::envelope(const json::object& response, const std::string& r
 
 std::string gateway::error_envelope(const api_failure& f, const std::string& request_id) const {
     json::object r;
-    r["Error"] = json::object{{"Code", f.code}, {"Message", f.message}};
+    r["Error"] = json::object{{"Code", f.code}, {"Message", utf8_safe(f.message)}};
     r["RequestId"] = request_id;
     json::object env;
     env["Response"] = std::move(r);
@@ -133,9 +133,9 @@ std::string gateway::error_envelope(const api_failure& f, const std::string& req
 
 void gateway::record(request_record rec) {
     if (log_file_.is_open()) {
-        json::object line{{"time_ms", rec.time_ms},       {"action", rec.action},
+        json::object line{{"time_ms", rec.time_ms},       {"action", utf8_safe(rec.action)},
                           {"outcome", rec.outcome},       {"request_id", rec.request_id},
-                          {"secret_id", rec.secret_id},   {"fault", rec.fault}};
+                          {"secret_id", utf8_safe(rec.secret_id)},   {"fault", rec.fault}};
         log_file_ << json::serialize(line) << '\n';
         log_file_.flush();
     }

@@ -49,6 +49,13 @@ struct fault_draw {
 /// {"DiskIds":["a"],"Limit":20}). false and `why` when malformed.
 bool query_to_params(std::string_view query, boost::json::object& out, std::string& why);
 
+/// True if `s` is well-formed UTF-8.
+bool is_utf8(std::string_view s) noexcept;
+
+/// `s` as well-formed UTF-8: each byte of an ill-formed sequence becomes
+/// U+FFFD. Messages quote request bytes, and every answer must be JSON.
+std::string utf8_safe(std::string_view s);
+
 /// A fresh UUID v4 from `rng`.
 std::string make_uuid_v4(std::mt19937_64& rng);
 
