@@ -346,7 +346,27 @@ int run_demo(args& a) {
     fp.name_prefix = "demo";
     fp.run_id = utc_run_id();
     fp.poll_interval = std::chrono::milliseconds(500);
-    return run_fleet(io, client, std::move(fp), report_path, false, [&] { emu.stop(); });
+    const std::string run_suffix = "-" + fp.run_id;
+    const auto planned = fp.instance_ids.size();
+    int status = run_fleet(io, client, std::move(fp), report_path, false, [&] { emu.stop(); });
+
+    // Check the outcome on the service side: at most one group of this run
+    // per instance (none twice, whatever the faults did).
+    std::map<std::string, int> groups;
+    emu.inspect([&](cbs::emu::fleet_state& s) {
+        for (const auto& g : s.groups())
+            if (g.name.ends_with(run_suffix)) ++groups[g.instance_id];
+    });
+    std::size_t twice = 0;
+    for (const auto& [id, n] : groups)
+        if (n > 1) {
+            ++twice;
+            std::cerr << "cbsctl: demo: " << id << " has " << n << " groups\n";
+        }
+    std::cerr << "cbsctl: demo: the emulator holds " << groups.size() << " groups of this run for " << planned
+              << " instances; " << (twice == 0 ? "none has two" : std::to_string(twice) + " have more than one")
+              << "\n";
+    return twice == 0 ? status : exit_failed;
 }
 
 }  // namespace cbsctl
