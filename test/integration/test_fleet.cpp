@@ -133,9 +133,7 @@ TEST_CASE("fleet: every instance gets exactly one group over its snapshotable di
     fp.instance_ids = instances;
     fp.run_id = "t1";
     fp.poll_interval = 100ms;
-    std::size_t events = 0;
     auto report = run_fleet(emu.client_params(), fp);
-    (void)events;
     CHECK(report.all_ok);
     CHECK(report.summary.instances == 40);
     CHECK(report.summary.normal + report.summary.skipped == 40);

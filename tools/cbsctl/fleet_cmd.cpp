@@ -337,12 +337,7 @@ int run_demo(args& a) {
     cbs::client client(io.get_executor(), params);
 
     cbs::fleet_params fp;
-    for (const auto& id : [&] {
-             std::vector<std::string> ids;
-             emu.inspect([&](cbs::emu::fleet_state& s) { ids = s.instance_ids(); });
-             return ids;
-         }())
-        fp.instance_ids.push_back(id);
+    emu.inspect([&](cbs::emu::fleet_state& s) { fp.instance_ids = s.instance_ids(); });
     fp.name_prefix = "demo";
     fp.run_id = utc_run_id();
     fp.poll_interval = std::chrono::milliseconds(500);
