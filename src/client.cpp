@@ -13,17 +13,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <random>
-#include <sstream>
 
 namespace cbs {
 
 namespace asio = boost::asio;
-namespace http = boost::beast::http;
 
 namespace {
 
@@ -100,9 +97,10 @@ struct client::impl {
 
     std::int64_t now() const { return params_.unix_time ? params_.unix_time() : system_unix_time(); }
 
-    /// Builds and signs the request of one attempt (fresh timestamp each time).
-    detail::http_request build(std::string_view action, std::string_view payload, std::int64_t ts,
-                               tc3_signer& signer) const {
+    /// Builds and signs the request of one attempt (fresh timestamp each
+    /// time), as the bytes that go on the wire: one contiguous string, so a
+    /// keep-alive exchange is one TLS record and one write.
+    std::string build(std::string_view action, std::string_view payload, std::int64_t ts, tc3_signer& signer) const {
         tc3_header action_header{"X-TC-Action", action};
         tc3_request sr;
         sr.secret_id = params_.creds.secret_id;
@@ -113,21 +111,29 @@ struct client::impl {
         sr.payload = payload;
         sr.timestamp = ts;
         if (params_.sign_action) sr.extra_signed_headers = {&action_header, 1};
+        const auto authorization = signer.authorization(sr);
+        const auto timestamp = std::to_string(ts);
+        const auto length = std::to_string(payload.size());
 
-        detail::http_request req{http::verb::post, "/", 11};
-        req.set(http::field::host, host_);
-        req.set(http::field::authorization, signer.authorization(sr));
-        req.set(http::field::content_type, params_.content_type);
-        req.set("X-TC-Action", action);
-        req.set("X-TC-Timestamp", std::to_string(ts));
-        req.set("X-TC-Version", params_.version);
-        req.set("X-TC-Region", params_.region);
-        if (params_.creds.temporary()) req.set("X-TC-Token", params_.creds.token);
-        if (!params_.language.empty()) req.set("X-TC-Language", params_.language);
-        req.set("X-TC-RequestClient", request_client);
-        req.body() = std::string(payload);
-        req.prepare_payload();
-        return req;
+        std::string wire;
+        wire.reserve(320 + host_.size() + authorization.size() + params_.creds.token.size() + payload.size());
+        auto field = [&wire](std::string_view name, std::string_view value) {
+            wire.append(name).append(": ").append(value).append("\r\n");
+        };
+        wire.append("POST / HTTP/1.1\r\n");
+        field("Host", host_);
+        field("Authorization", authorization);
+        field("Content-Type", params_.content_type);
+        field("X-TC-Action", action);
+        field("X-TC-Timestamp", timestamp);
+        field("X-TC-Version", params_.version);
+        field("X-TC-Region", params_.region);
+        if (params_.creds.temporary()) field("X-TC-Token", params_.creds.token);
+        if (!params_.language.empty()) field("X-TC-Language", params_.language);
+        field("X-TC-RequestClient", request_client);
+        field("Content-Length", length);
+        wire.append("\r\n").append(payload);
+        return wire;
     }
 
     error_code check_call(std::string_view action, std::string_view payload, diagnostics& diag) const {
@@ -323,10 +329,7 @@ client_stats client::stats() const {
 std::string client::render_request(std::string_view action, const boost::json::object& body,
                                    std::int64_t timestamp) const {
     tc3_signer signer;  // a private one: render_request may run off the strand
-    auto req = impl_->build(action, boost::json::serialize(body), timestamp, signer);
-    std::ostringstream os;
-    os << req;
-    return std::move(os).str();
+    return impl_->build(action, boost::json::serialize(body), timestamp, signer);
 }
 
 asio::awaitable<result<boost::json::object>> client::async_call(std::string action, boost::json::object body,

@@ -7,11 +7,11 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <openssl/ssl.h>
 #include <sys/socket.h>
@@ -85,7 +85,44 @@ asio::awaitable<error_code> http_connection::async_connect(const endpoint& ep, c
     co_return error_code{};
 }
 
-asio::awaitable<exchange_result> http_connection::async_exchange(const http_request& req,
+namespace {
+
+/// Parses one response straight into an exchange_result: keeps the status,
+/// Content-Type and body and drops every other field (Beast's own parser
+/// would store each one). Limits and keep-alive come from basic_parser.
+class response_reader final : public http::basic_parser<false> {
+public:
+    explicit response_reader(exchange_result& out) : out_(out) {}
+
+private:
+    void on_request_impl(http::verb, beast::string_view, beast::string_view, int, beast::error_code&) override {}
+    void on_response_impl(int code, beast::string_view, int, beast::error_code&) override {
+        out_.status = static_cast<unsigned>(code);
+    }
+    void on_field_impl(http::field name, beast::string_view, beast::string_view value, beast::error_code&) override {
+        if (name == http::field::content_type) out_.content_type.assign(value.data(), value.size());
+    }
+    void on_header_impl(beast::error_code&) override {}
+    void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+        if (length) out_.body.reserve(static_cast<std::size_t>(*length));
+    }
+    std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+        out_.body.append(body.data(), body.size());
+        return body.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+        out_.body.append(body.data(), body.size());
+        return body.size();
+    }
+    void on_finish_impl(beast::error_code&) override {}
+
+    exchange_result& out_;
+};
+
+}  // namespace
+
+asio::awaitable<exchange_result> http_connection::async_exchange(std::string_view request,
                                                                  std::chrono::milliseconds timeout,
                                                                  std::size_t body_limit) {
     exchange_result r;
@@ -93,20 +130,27 @@ asio::awaitable<exchange_result> http_connection::async_exchange(const http_requ
     auto& tcp_layer = stream_.next_layer();
     tcp_layer.expires_after(timeout);
 
-    auto [wec, written] = co_await http::async_write(stream_, req, tuple_awaitable);
+    // One contiguous buffer: asio::ssl writes one buffer per TLS record.
+    auto [wec, written] = co_await asio::async_write(stream_, asio::buffer(request), tuple_awaitable);
     r.written = written > 0;
     if (wec) {
         r.ec = wec == beast::error::timeout ? error_code(client_errc::request_timeout) : wec;
         co_return r;
     }
 
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
+    // The buffer is the connection's: its storage is reused from one
+    // exchange to the next. Keep-alive without pipelining leaves it empty
+    // after each response; anything left over means the peer misbehaved.
+    read_buffer_.clear();
+    response_reader parser(r);
     parser.body_limit(body_limit);
-    auto [rec, read] = co_await http::async_read(stream_, buffer, parser, tuple_awaitable);
-    r.got_response_bytes = parser.got_some() || buffer.size() > 0;
+    auto [rec, read] = co_await http::async_read(stream_, read_buffer_, parser, tuple_awaitable);
+    r.got_response_bytes = parser.got_some() || read_buffer_.size() > 0;
     tcp_layer.expires_never();
     if (rec) {
+        r.status = 0;
+        r.body.clear();
+        r.content_type.clear();
         if (rec == beast::error::timeout)
             r.ec = client_errc::request_timeout;
         else if (rec == http::error::body_limit)
@@ -119,11 +163,7 @@ asio::awaitable<exchange_result> http_connection::async_exchange(const http_requ
             r.ec = rec;
         co_return r;
     }
-    auto res = parser.release();
-    r.status = res.result_int();
-    r.content_type = std::string(res[http::field::content_type]);
-    r.reusable = res.keep_alive() && !res.need_eof();
-    r.body = std::move(res.body());
+    r.reusable = parser.keep_alive() && !parser.need_eof() && read_buffer_.size() == 0;
     co_return r;
 }
 

@@ -12,16 +12,14 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace cbs::detail {
-
-using http_request = boost::beast::http::request<boost::beast::http::string_body>;
 
 /// Outcome of one request/response exchange.
 struct exchange_result {
@@ -45,9 +43,11 @@ public:
     boost::asio::awaitable<error_code> async_connect(const endpoint& ep, const pool_params& params,
                                                      diagnostics& diag);
 
-    /// Writes `req` and reads one response, the whole exchange bounded by
-    /// `timeout`, the body by `body_limit`. Never throws.
-    boost::asio::awaitable<exchange_result> async_exchange(const http_request& req,
+    /// Writes `request` (a whole HTTP/1.1 request, as built by the client)
+    /// and reads one response, the whole exchange bounded by `timeout`, the
+    /// body by `body_limit`. `request` must stay valid until this completes.
+    /// Never throws.
+    boost::asio::awaitable<exchange_result> async_exchange(std::string_view request,
                                                            std::chrono::milliseconds timeout,
                                                            std::size_t body_limit);
 
@@ -63,6 +63,7 @@ public:
 
 private:
     boost::asio::ssl::stream<boost::beast::tcp_stream> stream_;
+    boost::beast::flat_buffer read_buffer_;  // reused by every exchange
     std::uint64_t exchanges_ = 0;
 };
 
