@@ -3,9 +3,9 @@
 // response) from one client on one thread, limiter off.
 //
 //   call_bench [--quick] [--runs N] [--seconds S] [--emulator-only] [--nginx-only]
-//              [--concurrency N] [--no-wrk]
+//              [--concurrency N] [--no-wrk] [--json FILE]
 //              [--nginx URL --nginx-idle URL --ca FILE [--wrk PATH]]
-//   call_bench --memory [--quick]
+//   call_bench --memory [--quick] [--runs N] [--json FILE]
 //
 // 1. Throughput and latency at concurrency 1, 8, 64, 256 against
 //    (a) the embedded emulator, limits off, on its own thread and io_context;
@@ -17,10 +17,14 @@
 //    (fewer calls with --quick), and the cost of a call whose pooled
 //    connection the server closed while it was idle (server idle timeout
 //    100 ms, the client waits 300 ms) next to a reused call.
-//    --quick: one run of 0.5 s per row (wrk 1 s), 5 stale samples, the memory
-//    row with the default pool only.
 // 3. --memory: RSS per call in flight, 10,000 calls against an emulator (in a
 //    child process) that delays every answer by 20 s.
+// Each figure is the median of N runs (3), min and max beside it; client and
+// wrk runs are interleaved so drift hits both alike. --quick: runs of 0.5 s
+// (wrk 1 s), 5 stale samples, no "256 calls on the default pool" row, the
+// memory row with the default pool only.
+#include "bench_util.hpp"
+
 #include <cbs/client.hpp>
 #include <cbs/emulator/emulator.hpp>
 
@@ -47,19 +51,13 @@
 
 namespace asio = boost::asio;
 namespace emu = cbs::emu;
+namespace json = boost::json;
 using namespace std::chrono;
+using cbs_bench::fmt3;
+using cbs_bench::stat3;
+using cbs_bench::summarize;
 
 namespace {
-
-struct stat3 {
-    double median = 0, min = 0, max = 0;
-};
-
-stat3 summarize(std::vector<double> v) {
-    if (v.empty()) return {};
-    std::sort(v.begin(), v.end());
-    return {v[v.size() / 2], v.front(), v.back()};
-}
 
 double percentile(std::vector<double>& v, double p) {
     if (v.empty()) return 0;
@@ -230,6 +228,7 @@ struct options {
     int runs = 3;
     double seconds = 2.0;
     std::string nginx, nginx_idle, ca, wrk = "wrk";
+    std::string json_path;  // --json FILE: the figures as JSON too
 };
 
 struct series {
@@ -247,13 +246,15 @@ struct series {
     }
 };
 
-std::string fmt3(const stat3& s, const char* f) {
-    char buf[128], a[32], b[32], c[32];
-    std::snprintf(a, sizeof a, f, s.median);
-    std::snprintf(b, sizeof b, f, s.min);
-    std::snprintf(c, sizeof c, f, s.max);
-    std::snprintf(buf, sizeof buf, "%s (%s-%s)", a, b, c);
-    return buf;
+json::object series_json(std::size_t conc, std::size_t pool, const series& s) {
+    return {{"concurrency", conc},
+            {"pool_max", pool},
+            {"calls_per_s", cbs_bench::to_json(s.rate)},
+            {"p50_ms", cbs_bench::to_json(s.p50)},
+            {"p99_ms", cbs_bench::to_json(s.p99)},
+            {"connections_opened", s.first.opened},
+            {"in_first_calls", s.first.opened_at_calls},
+            {"errors_and_retries", s.errors}};
 }
 
 void print_client_row(std::size_t conc, std::size_t pool, const series& s) {
@@ -276,7 +277,7 @@ std::vector<std::pair<std::size_t, std::size_t>> case_list(const options& o) {
     return cases;
 }
 
-void emulator_table(const options& o) {
+void emulator_table(const options& o, json::object& out) {
     const auto warm = o.quick ? 200ms : 300ms;
     const auto span = duration_cast<nanoseconds>(duration<double>(o.seconds));
     std::printf("### (a) Embedded emulator, limits off (server on a second thread)\n\n");
@@ -287,6 +288,7 @@ void emulator_table(const options& o) {
     std::printf("|---|---|---|---|---|---|---|\n");
     std::fflush(stdout);
     const auto cases = case_list(o);
+    json::array rows;
     for (auto [conc, pool] : cases) {
         emu_server server;  // fresh per concurrency: its group table stays small
         series s;
@@ -299,8 +301,10 @@ void emulator_table(const options& o) {
         std::printf("\n");
         if (s.errors) std::printf("<!-- first error: %s -->\n", s.first_error.c_str());
         std::fflush(stdout);
+        rows.push_back(series_json(conc, pool, s));
     }
     std::printf("\n");
+    out["emulator"] = std::move(rows);
 }
 
 cbs::client_params nginx_params(const std::string& url, const std::string& ca) {
@@ -312,7 +316,7 @@ cbs::client_params nginx_params(const std::string& url, const std::string& ca) {
     return p;
 }
 
-void nginx_table(const options& o) {
+void nginx_table(const options& o, json::object& out) {
     const auto warm = o.quick ? 200ms : 300ms;
     const auto span = duration_cast<nanoseconds>(duration<double>(o.seconds));
     const int wrk_seconds = std::max(1, int(o.seconds + 0.5));
@@ -326,6 +330,7 @@ void nginx_table(const options& o) {
     std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     std::fflush(stdout);
     const auto cases = case_list(o);
+    json::array rows;
     for (auto [conc, pool] : cases) {
         series s;
         std::vector<double> wr, wp50, wp99;
@@ -349,8 +354,17 @@ void nginx_table(const options& o) {
         if (s.errors) std::printf("<!-- first client error: %s -->\n", s.first_error.c_str());
         if (!werr.empty()) std::printf("<!-- wrk: %s -->\n", werr.c_str());
         std::fflush(stdout);
+        auto row = series_json(conc, pool, s);
+        if (!wr.empty()) {
+            row["wrk_req_per_s"] = cbs_bench::to_json(wr);
+            row["wrk_p50_ms"] = cbs_bench::to_json(wp50);
+            row["wrk_p99_ms"] = cbs_bench::to_json(wp99);
+            row["client_over_wrk"] = summarize(s.rate).median / w.median;
+        }
+        rows.push_back(std::move(row));
     }
     std::printf("\n");
+    out["nginx"] = std::move(rows);
 }
 
 // ---------------------------------------------------------------------------
@@ -396,7 +410,7 @@ stale_result measure_stale(cbs::client_params p, const std::string& disk, int sa
     return out;
 }
 
-void stale_table(const options& o) {
+void stale_table(const options& o, json::object& out) {
     const int samples = o.quick ? 5 : 20;
     const auto idle_wait = 300ms;
     std::printf("### Pool: a call that finds its pooled connection closed by the server\n\n");
@@ -405,8 +419,15 @@ void stale_table(const options& o) {
                 (long long)idle_wait.count(), samples);
     std::printf("| server | reused call us | call after server close us | extra us | connections opened | stale "
                 "retries | errors + retries |\n|---|---|---|---|---|---|---|\n");
+    json::array rows;
     auto row = [&](const char* name, const stale_result& r) {
         const auto a = summarize(r.reused), b = summarize(r.after_close);
+        rows.push_back(json::object{{"server", name},
+                                    {"reused_us", cbs_bench::to_json(a)},
+                                    {"after_server_close_us", cbs_bench::to_json(b)},
+                                    {"connections_opened", r.opened},
+                                    {"stale_retries", r.stale_retries},
+                                    {"errors_and_retries", r.errors + r.retries}});
         std::printf("| %s | %s | %s | %.0f | %llu | %llu | %llu |\n", name, fmt3(a, "%.0f").c_str(),
                     fmt3(b, "%.0f").c_str(), b.median - a.median, (unsigned long long)r.opened,
                     (unsigned long long)r.stale_retries, (unsigned long long)(r.errors + r.retries));
@@ -419,6 +440,7 @@ void stale_table(const options& o) {
     if (!o.nginx_idle.empty())
         row("nginx", measure_stale(nginx_params(o.nginx_idle, o.ca), "disk-a1b2c3d4", samples, idle_wait));
     std::printf("\n");
+    out["stale"] = std::move(rows);
 }
 
 // ---------------------------------------------------------------------------
@@ -477,7 +499,9 @@ child_emulator fork_emulator(milliseconds latency) {
     return c;
 }
 
-[[noreturn]] void memory_row(const child_emulator& e, std::size_t calls, std::size_t pool) {
+/// In a child process: `calls` calls in flight on one client, then
+/// "attempts open rss_before_kb rss_after_kb" to `out_fd`, and _exit.
+[[noreturn]] void memory_row(const child_emulator& e, std::size_t calls, std::size_t pool, int out_fd) {
     asio::io_context io(1);
     cbs::client_params p;
     p.endpoint = e.endpoint;
@@ -509,16 +533,16 @@ child_emulator fork_emulator(milliseconds latency) {
     io.run_for(300ms);
     const long after = rss_kb();
     const auto s = c.stats();
-    std::printf("| %zu | %zu | %llu | %zu | %ld MB | %ld MB | %.1f KB |\n", calls, pool,
-                (unsigned long long)s.attempts, s.open_connections, before / 1024, after / 1024,
-                double(after - before) / double(calls));
-    std::fflush(stdout);
+    char line[160];
+    const int len = std::snprintf(line, sizeof line, "%llu %zu %ld %ld\n", (unsigned long long)s.attempts,
+                                  s.open_connections, before, after);
+    const bool ok = ::write(out_fd, line, std::size_t(len)) == len;
     // The client must outlive its calls, and these cannot finish for 20 s:
     // end the process here, before any destructor runs.
-    ::_exit(0);
+    ::_exit(ok ? 0 : 1);
 }
 
-int memory_main(bool quick) {
+int memory_main(const options& o) {
     auto e = fork_emulator(20s);
     sigset_t set;
     sigemptyset(&set);
@@ -526,23 +550,57 @@ int memory_main(bool quick) {
     pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
     std::printf("### Memory per call in flight\n\nEmulator (in a child process) delays every CreateSnapshotGroup "
                 "answer by 20 s; RSS of the client process before spawning the calls and once all are in "
-                "flight.\n\n");
-    std::printf("| calls in flight | pool max | requests signed | connections open | RSS before | RSS after | per "
-                "call |\n|---|---|---|---|---|---|---|\n");
+                "flight. Median of %d runs (min-max), each in a fresh process.\n\n",
+                o.runs);
+    std::printf("| calls in flight | pool max | requests signed | connections open | RSS before MB | RSS after MB | "
+                "per call KB |\n|---|---|---|---|---|---|---|\n");
     std::fflush(stdout);
-    // Each row in its own child: ::_exit ends the calls still in flight.
-    auto run_child = [&](std::size_t calls, std::size_t pool) {
-        if (pid_t pid = ::fork(); pid == 0) {
-            memory_row(e, calls, pool);
-        } else {
+    json::array rows;
+    // Each run in its own child: ::_exit ends the calls still in flight.
+    auto row = [&](std::size_t calls, std::size_t pool) {
+        std::vector<double> before_mb, after_mb, per_call_kb;
+        unsigned long long attempts = 0;
+        std::size_t open = 0;
+        for (int r = 0; r < o.runs; ++r) {
+            int fds[2];
+            if (::pipe(fds) != 0) throw std::runtime_error("pipe");
+            const pid_t pid = ::fork();
+            if (pid == 0) {
+                ::close(fds[0]);
+                memory_row(e, calls, pool, fds[1]);
+            }
+            ::close(fds[1]);
+            char buf[160] = {};
+            const auto got = ::read(fds[0], buf, sizeof buf - 1);
+            ::close(fds[0]);
             ::waitpid(pid, nullptr, 0);
+            long before = 0, after = 0;
+            if (got <= 0 || std::sscanf(buf, "%llu %zu %ld %ld", &attempts, &open, &before, &after) != 4) {
+                std::fprintf(stderr, "call_bench: a memory run failed\n");
+                continue;
+            }
+            before_mb.push_back(double(before) / 1024);
+            after_mb.push_back(double(after) / 1024);
+            per_call_kb.push_back(double(after - before) / double(calls));
         }
+        std::printf("| %zu | %zu | %llu | %zu | %s | %s | %s |\n", calls, pool, attempts, open,
+                    fmt3(summarize(before_mb), "%.0f").c_str(), fmt3(summarize(after_mb), "%.0f").c_str(),
+                    fmt3(summarize(per_call_kb), "%.1f").c_str());
+        std::fflush(stdout);
+        rows.push_back(json::object{{"calls_in_flight", calls},
+                                    {"pool_max", pool},
+                                    {"requests_signed", attempts},
+                                    {"connections_open", open},
+                                    {"rss_before_mb", cbs_bench::to_json(before_mb)},
+                                    {"rss_after_mb", cbs_bench::to_json(after_mb)},
+                                    {"kb_per_call", cbs_bench::to_json(per_call_kb)}});
     };
-    run_child(10'000, 16);
-    if (!quick) run_child(1'000, 1'000);
+    row(10'000, 16);
+    if (!o.quick) row(1'000, 1'000);
     ::kill(e.pid, SIGTERM);
     ::waitpid(e.pid, nullptr, 0);
     std::printf("\n");
+    cbs_bench::write_json(o.json_path, json::object{{"bench", "memory"}, {"runs", o.runs}, {"rows", std::move(rows)}});
     return 0;
 }
 
@@ -557,7 +615,7 @@ int main(int argc, char** argv) {
             if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
             return argv[++i];
         };
-        if (a == "--quick") o.quick = true, o.runs = 1, o.seconds = 0.5;
+        if (a == "--quick") o.quick = true, o.seconds = 0.5;
         else if (a == "--runs") o.runs = std::max(1, std::stoi(next()));
         else if (a == "--seconds") o.seconds = std::stod(next());
         else if (a == "--nginx") o.nginx = next();
@@ -569,12 +627,13 @@ int main(int argc, char** argv) {
         else if (a == "--no-wrk") o.no_wrk = true;
         else if (a == "--concurrency") o.only_conc = std::stoul(next());
         else if (a == "--memory") memory = true;
+        else if (a == "--json") o.json_path = next();
         else {
             std::fprintf(stderr,
                          "usage: call_bench [--quick] [--runs N] [--seconds S] [--emulator-only] "
                          "[--nginx URL --nginx-idle URL --ca FILE [--wrk PATH]]\n"
-                         "                  [--nginx-only] [--no-wrk] [--concurrency N]\n"
-                         "       call_bench --memory [--quick]\n");
+                         "                  [--nginx-only] [--no-wrk] [--concurrency N] [--json FILE]\n"
+                         "       call_bench --memory [--quick] [--runs N] [--json FILE]\n");
             return 2;
         }
     }
@@ -585,9 +644,11 @@ int main(int argc, char** argv) {
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &set, nullptr);
-        return memory_main(o.quick);
+        return memory_main(o);
     }
-    if (!o.nginx_only) emulator_table(o);
-    if (!o.nginx.empty() && !o.emulator_only) nginx_table(o);
-    if (!o.only_conc) stale_table(o);
+    json::object out{{"bench", "calls"}, {"runs", o.runs}, {"seconds", o.seconds}};
+    if (!o.nginx_only) emulator_table(o, out);
+    if (!o.nginx.empty() && !o.emulator_only) nginx_table(o, out);
+    if (!o.only_conc) stale_table(o, out);
+    cbs_bench::write_json(o.json_path, out);
 }

@@ -2,12 +2,22 @@
 // emulator at the default limits, as a ratio to the ideal N/20 s, without and
 // with faults; and the client's memory with 100,000 instances queued.
 //
-//   fleet_bench [--instances N] [--rss-instances M] [--skip-rss] [--quick]
+//   fleet_bench [--instances N] [--rss-instances M] [--skip-rss] [--runs R]
+//               [--quick] [--json FILE]
+//
+// Each figure is the median of R runs (3), min and max beside it. The runs
+// go side by side: each fleet has its own emulator (own thread, own rate
+// windows) and its own client thread, and at 19 creates/s each the machine
+// is nearly idle, so they do not slow each other (the makespan is set by the
+// rate limit, not by CPU). The memory runs (child processes) go alongside.
+// --quick: 200 instances, and 10,000 queued for 3 s.
 //
 // The emulator runs in the same process on its own thread; its own memory is
 // measured before the fleet starts and reported apart.
 #include <cbs/emulator/emulator.hpp>
 #include <cbs/fleet.hpp>
+
+#include "bench_util.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -39,7 +49,8 @@ struct server {
     asio::io_context io;
     std::unique_ptr<emu::emulator> emu;
     std::thread thread;
-    server(std::size_t instances, bool faults) {
+    /// `seed`: of the fault RNG, so side-by-side runs draw different faults.
+    server(std::size_t instances, bool faults, std::uint64_t seed = 1) {
         emu::emulator_params p;
         p.fleet.instances = instances;
         p.fleet.creating_time = 2s;
@@ -48,6 +59,7 @@ struct server {
             create.transient = 0.10;
             create.reset_after = 0.05;
             p.faults.rules["CreateSnapshotGroup"] = create;
+            p.faults.seed = seed;
         }
         emu = std::make_unique<emu::emulator>(io.get_executor(), p);
         emu->start();
@@ -72,8 +84,13 @@ struct server {
     }
 };
 
-void makespan(std::size_t n, bool faults) {
-    server s(n, faults);
+struct makespan_result {
+    double create_s = 0;
+    std::size_t normal = 0, skipped = 0, failed = 0, adopted = 0, throttled = 0, duplicates = 0;
+};
+
+makespan_result makespan(std::size_t n, bool faults, std::uint64_t seed) {
+    server s(n, faults, seed);
     asio::io_context io;
     cbs::client c(io.get_executor(), s.client_params());
     cbs::fleet_params fp;
@@ -83,21 +100,71 @@ void makespan(std::size_t n, bool faults) {
     asio::co_spawn(io, [&]() -> asio::awaitable<void> { report = co_await cbs::async_snapshot_fleet(c, fp); },
                    [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
     io.run();
-    std::size_t throttled = 0;
-    for (const auto& r : s.emu->request_log()) throttled += r.outcome.rfind("RequestLimitExceeded", 0) == 0;
+    makespan_result r;
+    for (const auto& l : s.emu->request_log()) r.throttled += l.outcome.rfind("RequestLimitExceeded", 0) == 0;
     std::map<std::string, int> groups;
-    std::size_t duplicates = 0;
     s.emu->inspect([&](emu::fleet_state& st) {
-        for (const auto& g : st.groups()) duplicates += ++groups[g.instance_id] == 2;
+        for (const auto& g : st.groups()) r.duplicates += ++groups[g.instance_id] == 2;
     });
     const auto& sum = report->summary;
-    const double ideal = n / 20.0;
-    std::printf("| %5zu instances, %-9s | %8.1f s | %6.1f s | %5.3f | %5zu | %5zu | %4zu | %4zu | %9zu | %10zu |\n", n,
-                faults ? "faults" : "no faults", sum.create_s, ideal, sum.create_s / ideal, sum.normal, sum.skipped,
-                sum.failed + sum.unknown, sum.adopted, throttled, duplicates);
+    r.create_s = sum.create_s;
+    r.normal = sum.normal;
+    r.skipped = sum.skipped;
+    r.failed = sum.failed + sum.unknown;
+    r.adopted = sum.adopted;
+    return r;
 }
 
-void memory(std::size_t n) {
+/// `runs` fleets of `n` instances, with and without faults, all at once.
+void makespans(std::size_t n, int runs, boost::json::object& json) {
+    const auto count = static_cast<std::size_t>(runs);
+    std::vector<makespan_result> plain(count), faulty(count);
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < plain.size(); ++i) {
+        threads.emplace_back([&, i] { plain[i] = makespan(n, false, i + 1); });
+        threads.emplace_back([&, i] { faulty[i] = makespan(n, true, i + 1); });
+    }
+    for (auto& t : threads) t.join();
+    const double ideal = double(n) / 20.0;
+    boost::json::array rows;
+    for (bool f : {false, true}) {
+        const auto& rs = f ? faulty : plain;
+        std::vector<double> span, ratio, adopted;
+        std::size_t normal_min = n, skipped = 0, failed = 0, throttled = 0, duplicates = 0;
+        for (const auto& r : rs) {
+            span.push_back(r.create_s);
+            ratio.push_back(r.create_s / ideal);
+            adopted.push_back(double(r.adopted));
+            normal_min = std::min(normal_min, r.normal);
+            skipped = std::max(skipped, r.skipped);
+            failed += r.failed;
+            throttled += r.throttled;
+            duplicates += r.duplicates;
+        }
+        std::printf("| %zu instances, %s | %s s | %.1f s | %s | %zu | %zu | %zu | %s | %zu | %zu |\n", n,
+                    f ? "faults" : "no faults", cbs_bench::fmt3(cbs_bench::summarize(span), "%.1f").c_str(), ideal,
+                    cbs_bench::fmt3(cbs_bench::summarize(ratio), "%.3f").c_str(), normal_min, skipped, failed,
+                    cbs_bench::fmt3(cbs_bench::summarize(adopted), "%.0f").c_str(), throttled, duplicates);
+        rows.push_back(boost::json::object{{"case", f ? "faults" : "no faults"},
+                                           {"instances", n},
+                                           {"ideal_s", ideal},
+                                           {"create_s", cbs_bench::to_json(span)},
+                                           {"ratio_to_ideal", cbs_bench::to_json(ratio)},
+                                           {"adopted", cbs_bench::to_json(adopted)},
+                                           {"normal_min", normal_min},
+                                           {"failed_total", failed},
+                                           {"throttled_total", throttled},
+                                           {"duplicates_total", duplicates}});
+    }
+    std::fflush(stdout);
+    json["makespan"] = std::move(rows);
+}
+
+/// In a child process: discovery of `n` instances, then `creating` of
+/// creating with every instance queued. Writes "emulator_kb rss_kb peak_kb
+/// planned created" to `out_fd` and ends the process (the run cannot be
+/// cancelled yet).
+[[noreturn]] void memory(std::size_t n, seconds creating, int out_fd) {
     server s(n, false);
     const long emulator_kb = rss_kb("VmRSS:");
     asio::io_context io;
@@ -111,45 +178,116 @@ void memory(std::size_t n) {
         planned += e.what == cbs::fleet_event::planned;
         created += e.what == cbs::fleet_event::created;
     }), [](std::exception_ptr, cbs::fleet_report) {});
-    // Discovery (DescribeDisks at 95/s, ~3 pages per 100 instances), then 10 s
-    // of creating at 19/s with every instance queued.
+    // Discovery (DescribeDisks at 95/s, ~3 pages per 100 instances), then
+    // creating at 19/s with every instance queued.
     const auto start = steady_clock::now();
     while (planned < n && steady_clock::now() - start < 180s) io.run_for(1s);
-    io.run_for(10s);
-    const long peak_kb = rss_kb("VmHWM:"), now_kb = rss_kb("VmRSS:");
-    std::printf("\n| instances queued | planned | created | emulator RSS | process RSS now / peak | client side |\n"
-                "|---|---|---|---|---|---|\n"
-                "| %zu | %zu | %zu | %ld MB | %ld / %ld MB | ~%ld MB |\n",
-                n, planned, created, emulator_kb / 1024, now_kb / 1024, peak_kb / 1024, (now_kb - emulator_kb) / 1024);
+    io.run_for(creating);
+    char line[160];
+    const int len = std::snprintf(line, sizeof line, "%ld %ld %ld %zu %zu\n", emulator_kb, rss_kb("VmRSS:"),
+                                  rss_kb("VmHWM:"), planned, created);
+    const bool ok = ::write(out_fd, line, std::size_t(len)) == len;
+    ::_exit(ok ? 0 : 1);
+}
+
+struct memory_children {
+    std::size_t n = 0;
+    std::vector<std::pair<pid_t, int>> children;  // pid, read end of its pipe
+};
+
+/// Starts `runs` memory children side by side; they run while the makespans
+/// do (separate processes: their RSS is their own).
+memory_children start_memories(std::size_t n, seconds creating, int runs) {
+    memory_children m{n, {}};
+    for (int i = 0; i < runs; ++i) {
+        int fds[2];
+        if (::pipe(fds) != 0) throw std::runtime_error("pipe");
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            ::close(fds[0]);
+            memory(n, creating, fds[1]);
+        }
+        ::close(fds[1]);
+        m.children.push_back({pid, fds[0]});
+    }
+    return m;
+}
+
+/// Waits for the memory children and prints their table.
+void finish_memories(const memory_children& m, boost::json::object& json) {
+    const auto n = m.n;
+    std::vector<double> emulator_mb, now_mb, peak_mb, client_mb;
+    std::size_t planned = n, created = 0;
+    for (auto [pid, fd] : m.children) {
+        char buf[160] = {};
+        const auto got = ::read(fd, buf, sizeof buf - 1);
+        ::close(fd);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        long e = 0, r = 0, p = 0;
+        std::size_t pl = 0, cr = 0;
+        if (got <= 0 || std::sscanf(buf, "%ld %ld %ld %zu %zu", &e, &r, &p, &pl, &cr) != 5) {
+            std::fprintf(stderr, "fleet_bench: a memory run failed (status %d)\n", status);
+            continue;
+        }
+        emulator_mb.push_back(double(e) / 1024);
+        now_mb.push_back(double(r) / 1024);
+        peak_mb.push_back(double(p) / 1024);
+        client_mb.push_back(double(r - e) / 1024);
+        planned = std::min(planned, pl);
+        created = std::max(created, cr);
+    }
+    using cbs_bench::fmt3;
+    using cbs_bench::summarize;
+    std::printf("\nMemory: median of %zu runs (min-max), each a child process: discovery, then creating with every "
+                "instance queued.\n", m.children.size());
+    std::printf("\n| instances queued | planned (min) | created (max) | emulator RSS MB | process RSS MB | process peak "
+                "MB | client side MB (target <= 200) |\n"
+                "|---|---|---|---|---|---|---|\n"
+                "| %zu | %zu | %zu | %s | %s | %s | %s |\n",
+                n, planned, created, fmt3(summarize(emulator_mb), "%.0f").c_str(), fmt3(summarize(now_mb), "%.0f").c_str(),
+                fmt3(summarize(peak_mb), "%.0f").c_str(), fmt3(summarize(client_mb), "%.0f").c_str());
     std::fflush(stdout);
-    ::_exit(0);  // the run cannot be cancelled yet; end the process here
+    json["memory"] = boost::json::object{{"instances_queued", n},
+                                         {"planned_min", planned},
+                                         {"emulator_mb", cbs_bench::to_json(emulator_mb)},
+                                         {"process_mb", cbs_bench::to_json(now_mb)},
+                                         {"process_peak_mb", cbs_bench::to_json(peak_mb)},
+                                         {"client_mb", cbs_bench::to_json(client_mb)}};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     std::size_t n = 1000, rss_n = 100'000;
+    seconds creating = 10s;
+    int runs = 3;
     bool skip_rss = false;
+    std::string json_path;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--instances" && i + 1 < argc) n = std::stoul(argv[++i]);
         else if (a == "--rss-instances" && i + 1 < argc) rss_n = std::stoul(argv[++i]);
+        else if (a == "--runs" && i + 1 < argc) runs = std::max(1, std::stoi(argv[++i]));
+        else if (a == "--json" && i + 1 < argc) json_path = argv[++i];
         else if (a == "--skip-rss") skip_rss = true;
-        else if (a == "--quick") n = 200, rss_n = 20'000;
+        else if (a == "--quick") n = 200, rss_n = 10'000, creating = 3s;
         else {
-            std::fprintf(stderr, "usage: fleet_bench [--instances N] [--rss-instances M] [--skip-rss] [--quick]\n");
+            std::fprintf(stderr, "usage: fleet_bench [--instances N] [--rss-instances M] [--skip-rss] [--runs R] "
+                                 "[--quick] [--json FILE]\n");
             return 2;
         }
     }
-    std::printf("| case | create makespan | ideal N/20 | ratio | normal | skipped | failed | adopted | throttled | duplicates |\n");
+    boost::json::object json{{"bench", "fleet"}, {"runs", runs}};
+    memory_children mem;
+    if (!skip_rss) mem = start_memories(rss_n, creating, runs);  // forks: before any thread exists
+    std::printf("\nMedian of %d runs side by side (min-max); counts are the worst run (normal, skipped) or the sum "
+                "over runs (failed, throttled, duplicates).\n\n", runs);
+    std::printf("| case | create makespan | ideal N/20 | ratio | normal | skipped | failed | adopted | throttled | "
+                "duplicates |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
     std::fflush(stdout);
-    makespan(n, false);
-    makespan(n, true);
-    std::fflush(stdout);
-    if (!skip_rss) {
-        // In a child, so the _exit there does not end this process early.
-        if (pid_t pid = ::fork(); pid == 0) memory(rss_n);
-        else ::waitpid(pid, nullptr, 0);
-    }
+    makespans(n, runs, json);
+    if (!skip_rss) finish_memories(mem, json);
+    cbs_bench::write_json(json_path, json);
 }

@@ -1,17 +1,23 @@
 // Limiter benchmark: achieved rate vs configured, the most sends seen in any
 // 1-second window, and CPU per acquire with a deep queue of waiters.
 //
-//   limiter_bench [--quick] [--json]
+//   limiter_bench [--quick] [--runs N] [--json FILE]
 //
 // 1. simulated: the pure core under a saturated backlog for 60 simulated
-//    seconds (20/s and 1000/s): exact, no scheduler noise.
+//    seconds (20/s and 1000/s): exact, no scheduler noise, so one run.
 // 2. real time: the async limiter on a steady_clock io_context, a saturated
-//    backlog at 20/s for 60 s (10 s with --quick) and 1000/s for 10 s (3 s),
-//    with burst 1 and with the client's default burst 2.
+//    backlog at 20/s for 60 s (5 s with --quick) and 1000/s for 10 s (1 s),
+//    with burst 1 (the client's default) and burst 2. The 20/s runs go side
+//    by side, each on its own thread (they sleep between grants); the
+//    1000/s runs one after another.
 // 3. 100,000 waiters queued on one limiter at 1000/s: CPU time (getrusage)
 //    to queue them, and per grant while the queue stays deep.
+// Each real-time figure is the median of N runs (3), min and max beside it
+// (--quick: one run of the 100,000-waiter case).
 #include <cbs/detail/async_rate_limiter.hpp>
 #include <cbs/rate_limiter_core.hpp>
+
+#include "bench_util.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -25,18 +31,36 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace asio = boost::asio;
 using namespace std::chrono;
+using cbs_bench::stat3;
+using cbs_bench::summarize;
 
 namespace {
 
+/// One run of one case.
 struct row {
     std::string name;
     double configured = 0, achieved = 0;
     std::size_t max_window = 0;
     double cpu_ns_per_acquire = 0;
+};
+
+/// Several runs of one case.
+struct series {
+    std::string name;
+    double configured = 0;
+    std::vector<double> achieved, max_window, cpu_ns;
+    void add(const row& r) {
+        name = r.name;
+        configured = r.configured;
+        achieved.push_back(r.achieved);
+        if (r.max_window) max_window.push_back(double(r.max_window));
+        if (r.cpu_ns_per_acquire > 0) cpu_ns.push_back(r.cpu_ns_per_acquire);
+    }
 };
 
 /// Largest number of timestamps in any half-open window [t, t + 1 s).
@@ -66,9 +90,10 @@ row simulated(double rate, seconds span) {
             sends.size() / double(span.count()), max_in_window(sends), 0};
 }
 
+/// CPU time of the calling thread (the 20/s runs share the process).
 double cpu_seconds() {
     rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
+    getrusage(RUSAGE_THREAD, &ru);
     return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
@@ -126,51 +151,95 @@ std::vector<row> deep_queue(int waiters, seconds span) {
     lim.reset();  // cancels the rest
     io.restart();
     io.run();
-    return {{std::to_string(queued) + " waiters queued: enqueue", 0, 0, 0, enqueue_cpu * 1e9 / double(queued)},
-            {std::to_string(queued) + " waiters queued: grant at 1000/s", 1000, grants / wall, 0,
+    return {{std::to_string(waiters) + " waiters queued: enqueue", 0, 0, 0, enqueue_cpu * 1e9 / double(queued)},
+            {std::to_string(waiters) + " waiters queued: grant at 1000/s", 1000, grants / wall, 0,
              grant_cpu * 1e9 / double(grants)}};
+}
+
+/// `runs` real-time runs of one case at once, each on its own thread.
+series side_by_side(int runs, double rate, seconds span, int waiters, unsigned burst) {
+    std::vector<row> out(static_cast<std::size_t>(runs));
+    std::vector<std::thread> threads;
+    for (int i = 0; i < runs; ++i)
+        threads.emplace_back([&, i] { out[std::size_t(i)] = real_time(rate, span, waiters, burst); });
+    for (auto& t : threads) t.join();
+    series s;
+    for (const auto& r : out) s.add(r);
+    return s;
+}
+
+series one_after_another(int runs, double rate, seconds span, int waiters, unsigned burst) {
+    series s;
+    for (int i = 0; i < runs; ++i) s.add(real_time(rate, span, waiters, burst));
+    return s;
+}
+
+std::string cell(const std::vector<double>& v, const char* f) {
+    if (v.empty()) return "-";
+    if (v.size() == 1) {
+        char b[32];
+        std::snprintf(b, sizeof b, f, v.front());
+        return b;
+    }
+    return cbs_bench::fmt3(summarize(v), f);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool quick = false, json = false;
+    bool quick = false;
+    int runs = 3;
+    std::string json_path;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--quick")) quick = true;
-        else if (!std::strcmp(argv[i], "--json")) json = true;
+        else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
+        else if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
         else {
-            std::fprintf(stderr, "usage: limiter_bench [--quick] [--json]\n");
+            std::fprintf(stderr, "usage: limiter_bench [--quick] [--runs N] [--json FILE]\n");
             return 2;
         }
     }
-    std::vector<row> rows;
-    rows.push_back(simulated(20, seconds(60)));
-    rows.push_back(simulated(1000, seconds(60)));
-    rows.push_back(real_time(20, seconds(quick ? 10 : 60), 64, 1));  // the client's default burst
-    rows.push_back(real_time(1000, seconds(quick ? 3 : 10), 64, 1));
-    rows.push_back(real_time(1000, seconds(quick ? 3 : 10), 64, 2));
-    for (auto& r : deep_queue(100'000, seconds(quick ? 2 : 5))) rows.push_back(r);
-    if (json) {
-        std::printf("[");
-        for (std::size_t i = 0; i < rows.size(); ++i)
-            std::printf("%s{\"name\":\"%s\",\"configured\":%.1f,\"achieved\":%.2f,\"max_in_1s\":%zu,\"cpu_ns_per_acquire\":%.0f}",
-                        i ? "," : "", rows[i].name.c_str(), rows[i].configured, rows[i].achieved, rows[i].max_window,
-                        rows[i].cpu_ns_per_acquire);
-        std::printf("]\n");
-        return 0;
+    std::vector<series> rows;
+    auto single = [&](const row& r) {
+        series s;
+        s.add(r);
+        rows.push_back(std::move(s));
+    };
+    single(simulated(20, seconds(60)));
+    single(simulated(1000, seconds(60)));
+    rows.push_back(side_by_side(runs, 20, seconds(quick ? 5 : 60), 64, 1));  // the client's default burst
+    rows.push_back(one_after_another(runs, 1000, seconds(quick ? 1 : 10), 64, 1));
+    rows.push_back(one_after_another(runs, 1000, seconds(quick ? 1 : 10), 64, 2));
+    {
+        series enqueue, grant;
+        for (int i = 0; i < (quick ? 1 : runs); ++i) {
+            auto d = deep_queue(100'000, seconds(quick ? 1 : 5));
+            enqueue.add(d[0]);
+            grant.add(d[1]);
+        }
+        rows.push_back(std::move(enqueue));
+        rows.push_back(std::move(grant));
     }
-    std::printf("| %-44s | %10s | %10s | %8s | %9s | %12s |\n", "case", "configured", "achieved", "ratio", "max in 1s",
-                "CPU/acquire");
-    std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(12, '-').c_str(),
-                std::string(12, '-').c_str(), std::string(10, '-').c_str(), std::string(11, '-').c_str(),
-                std::string(14, '-').c_str());
+
+    std::printf("Real-time rows: median of %d runs (min-max)%s; simulated rows are exact (one run).\n\n", runs,
+                quick ? ", the 100,000-waiter rows one run" : "");
+    std::printf("| case | configured /s | achieved /s | ratio | max sends in any 1 s | CPU per acquire ns |\n");
+    std::printf("|---|---|---|---|---|---|\n");
+    boost::json::array json_rows;
     for (const auto& r : rows) {
-        char cpu[32] = "-", win[32] = "-";
-        if (r.cpu_ns_per_acquire > 0) std::snprintf(cpu, sizeof cpu, "%.0f ns", r.cpu_ns_per_acquire);
-        if (r.max_window > 0) std::snprintf(win, sizeof win, "%zu", r.max_window);
-        char ratio[32] = "-";
-        if (r.configured > 0) std::snprintf(ratio, sizeof ratio, "%.2f%%", 100.0 * r.achieved / r.configured);
-        std::printf("| %-44s | %10.0f | %10.2f | %8s | %9s | %12s |\n", r.name.c_str(), r.configured, r.achieved,
-                    ratio, win, cpu);
+        std::vector<double> ratio;
+        if (r.configured > 0)
+            for (double a : r.achieved) ratio.push_back(100.0 * a / r.configured);
+        char configured[32] = "-";
+        if (r.configured > 0) std::snprintf(configured, sizeof configured, "%.0f", r.configured);
+        std::printf("| %s | %s | %s | %s | %s | %s |\n", r.name.c_str(), configured,
+                    r.configured > 0 ? cell(r.achieved, "%.2f").c_str() : "-", cell(ratio, "%.2f%%").c_str(),
+                    cell(r.max_window, "%.0f").c_str(), cell(r.cpu_ns, "%.0f").c_str());
+        boost::json::object o{{"case", r.name}, {"configured_per_s", r.configured}};
+        if (r.configured > 0) o["achieved_per_s"] = cbs_bench::to_json(r.achieved);
+        if (!r.max_window.empty()) o["max_in_any_1s"] = cbs_bench::to_json(r.max_window);
+        if (!r.cpu_ns.empty()) o["cpu_ns_per_acquire"] = cbs_bench::to_json(r.cpu_ns);
+        json_rows.push_back(std::move(o));
     }
+    cbs_bench::write_json(json_path, boost::json::object{{"bench", "limiter"}, {"runs", runs}, {"rows", std::move(json_rows)}});
 }

@@ -8,10 +8,12 @@
 //           request) + HMAC-SHA256(kSigning, string to sign)
 //   cold:   the same with a new key     vs  the above + 3 HMACs of the key chain
 //
-//   sign_bench [--quick] [--json] [--runs N] [--profile]
+//   sign_bench [--quick] [--json FILE] [--runs N] [--profile]
 //
 // Each figure is the median of N runs (5; 3 with --quick), min and max beside it.
 // --profile signs 20,000 requests cached and 20,000 cold, for callgrind.
+#include "bench_util.hpp"
+
 #include <cbs/tc3_signer.hpp>
 
 #include <openssl/core_names.h>
@@ -39,14 +41,8 @@ const std::string secret_key = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLEKEY1";
 
 volatile std::size_t sink;  // keeps results alive
 
-struct stat3 {
-    double median = 0, min = 0, max = 0;
-};
-
-stat3 summarize(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return {v[v.size() / 2], v.front(), v.back()};
-}
+using cbs_bench::stat3;
+using cbs_bench::summarize;
 
 /// ns per iteration of f over a batch lasting about `span`.
 template <class F>
@@ -130,15 +126,16 @@ struct row {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool quick = false, json = false, profile = false;
+    bool quick = false, profile = false;
+    std::string json_path;
     int runs = 5;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--quick")) quick = true, runs = 3;
-        else if (!std::strcmp(argv[i], "--json")) json = true;
+        else if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
         else if (!std::strcmp(argv[i], "--profile")) profile = true;
         else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
         else {
-            std::fprintf(stderr, "usage: sign_bench [--quick] [--json] [--runs N] [--profile]\n");
+            std::fprintf(stderr, "usage: sign_bench [--quick] [--json FILE] [--runs N] [--profile]\n");
             return 2;
         }
     }
@@ -196,20 +193,18 @@ int main(int argc, char** argv) {
     const row rows[] = {{"cached derived key", summarize(cached_c), summarize(cached_f)},
                         {"cold key (derived each time)", summarize(cold_c), summarize(cold_f)}};
 
-    if (json) {
-        std::printf("{\"bench\":\"sign\",\"runs\":%d,\"payload_bytes\":%zu,\"canonical_bytes\":%zu,"
-                    "\"string_to_sign_bytes\":%zu,\"rows\":[",
-                    runs, payload.size(), trace.canonical_request.size(), trace.string_to_sign.size());
-        for (std::size_t i = 0; i < 2; ++i) {
-            const auto& r = rows[i];
-            std::printf("%s{\"case\":\"%s\",\"ns\":%.1f,\"ns_min\":%.1f,\"ns_max\":%.1f,\"floor_ns\":%.1f,"
-                        "\"floor_min\":%.1f,\"floor_max\":%.1f,\"ratio\":%.3f}",
-                        i ? "," : "", r.name, r.client.median, r.client.min, r.client.max, r.floor.median,
-                        r.floor.min, r.floor.max, r.client.median / r.floor.median);
-        }
-        std::printf("]}\n");
-        return 0;
-    }
+    boost::json::array json_rows;
+    for (const auto& r : rows)
+        json_rows.push_back(boost::json::object{{"case", r.name},
+                                                {"ns", cbs_bench::to_json(r.client)},
+                                                {"floor_ns", cbs_bench::to_json(r.floor)},
+                                                {"ratio", r.client.median / r.floor.median}});
+    cbs_bench::write_json(json_path, boost::json::object{{"bench", "signing"},
+                                                         {"runs", runs},
+                                                         {"payload_bytes", payload.size()},
+                                                         {"canonical_bytes", trace.canonical_request.size()},
+                                                         {"string_to_sign_bytes", trace.string_to_sign.size()},
+                                                         {"rows", std::move(json_rows)}});
     std::printf("Payload %zu bytes, canonical request %zu bytes, string to sign %zu bytes; median of %d runs "
                 "(min-max).\n\n",
                 payload.size(), trace.canonical_request.size(), trace.string_to_sign.size(), runs);
