@@ -226,6 +226,53 @@ TEST_CASE("client: a truncated response is a closed connection, and the connecti
     CHECK(server.connections_accepted() == 2);
 }
 
+TEST_CASE("client: bytes after a response mean the connection is not reused") {
+    // A server that sends more than one response's worth is out of step with
+    // the client: the next answer on that connection could be this junk.
+    asio::io_context io;
+    t::scripted_server server(io.get_executor());
+    server.add_connection({t::expect_request(), t::reply(ok() + "HTTP/1.1 200 OK\r\n"), t::stall()});
+    server.add_connection({t::serve([](const t::recorded_request&) { return ok(); })});
+    cbs::client c(io.get_executor(), params_for(server));
+    run(io, server, [&]() -> asio::awaitable<void> {
+        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        CHECK_FALSE(r.ec);
+        auto r2 = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        CHECK_FALSE(r2.ec);
+    });
+    CHECK(server.connections_accepted() == 2);
+    CHECK(c.stats().stale_retries == 0);
+}
+
+TEST_CASE("client: a chunked response is read whole; Connection: close is honoured") {
+    asio::io_context io;
+    t::scripted_server server(io.get_executor());
+    const std::string body = t::api_success_body("req-chunked", R"("SnapshotGroupId":"csnap-chunked1")");
+    const auto half = body.size() / 2;
+    char sizes[64];
+    std::snprintf(sizes, sizeof sizes, "%zx", half);
+    std::string first = sizes;
+    std::snprintf(sizes, sizeof sizes, "%zx", body.size() - half);
+    std::string second = sizes;
+    server.add_connection({t::expect_request(),
+                           t::reply("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: "
+                                    "chunked\r\nConnection: close\r\n\r\n" +
+                                    first + "\r\n" + body.substr(0, half) + "\r\n" + second + "\r\n" +
+                                    body.substr(half) + "\r\n0\r\n\r\n"),
+                           t::stall()});
+    server.add_connection({t::serve([](const t::recorded_request&) { return ok(); })});
+    cbs::client c(io.get_executor(), params_for(server));
+    run(io, server, [&]() -> asio::awaitable<void> {
+        auto r = co_await c.async_create_snapshot_group(one_disk(), std::nothrow);
+        REQUIRE_FALSE(r.ec);
+        CHECK(r.value.snapshot_group_id == "csnap-chunked1");
+        CHECK(r.diag.request_ids.back() == "req-chunked");
+        auto r2 = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        CHECK_FALSE(r2.ec);
+    });
+    CHECK(server.connections_accepted() == 2);  // the first one was closed as asked
+}
+
 TEST_CASE("client: a 502 HTML page from a gateway is an http_status error, not a parse crash") {
     asio::io_context io;
     t::scripted_server server(io.get_executor());
