@@ -13,6 +13,8 @@
 //        next to `wrk -t1 -c N` against the same nginx: the ceiling.
 //    Each run uses a fresh client; the pool's max_size is max(16, N) so the
 //    client keeps as many connections as wrk (rows "pool 16" keep the default).
+//    Full runs add rows against nginx with client_params::thread_safe off (no
+//    strand, no hop per call: what a single-threaded service can choose).
 // 2. Pool behaviour: connections opened in the first 10,000 calls of a run
 //    (fewer calls with --quick), and the cost of a call whose pooled
 //    connection the server closed while it was idle (server idle timeout
@@ -246,9 +248,16 @@ struct series {
     }
 };
 
-json::object series_json(std::size_t conc, std::size_t pool, const series& s) {
-    return {{"concurrency", conc},
-            {"pool_max", pool},
+/// One row: concurrency, the pool's max_size, and client_params::thread_safe.
+struct load_case {
+    std::size_t conc = 1, pool = 16;
+    bool thread_safe = true;
+};
+
+json::object series_json(const load_case& c, const series& s) {
+    return {{"concurrency", c.conc},
+            {"pool_max", c.pool},
+            {"thread_safe", c.thread_safe},
             {"calls_per_s", cbs_bench::to_json(s.rate)},
             {"p50_ms", cbs_bench::to_json(s.p50)},
             {"p99_ms", cbs_bench::to_json(s.p99)},
@@ -257,8 +266,9 @@ json::object series_json(std::size_t conc, std::size_t pool, const series& s) {
             {"errors_and_retries", s.errors}};
 }
 
-void print_client_row(std::size_t conc, std::size_t pool, const series& s) {
-    std::printf("| %zu | %zu | %s | %s | %s | %llu / %llu | %llu |", conc, pool,
+void print_client_row(const load_case& c, const series& s) {
+    std::printf("| %zu | %zu%s | %s | %s | %s | %llu / %llu | %llu |", c.conc, c.pool,
+                c.thread_safe ? "" : ", thread_safe off",
                 fmt3(summarize(s.rate), "%.0f").c_str(), fmt3(summarize(s.p50), "%.2f").c_str(),
                 fmt3(summarize(s.p99), "%.2f").c_str(), (unsigned long long)s.first.opened,
                 (unsigned long long)s.first.opened_at_calls, (unsigned long long)s.errors);
@@ -266,14 +276,19 @@ void print_client_row(std::size_t conc, std::size_t pool, const series& s) {
 
 const std::size_t concurrencies[] = {1, 8, 64, 256};
 
-/// (concurrency, pool max_size): the pool as large as the concurrency (at
-/// least the default 16), and in full runs 256 calls on the default pool.
-std::vector<std::pair<std::size_t, std::size_t>> case_list(const options& o) {
-    std::vector<std::pair<std::size_t, std::size_t>> cases;
+/// The pool as large as the concurrency (at least the default 16), the
+/// default thread_safe client; in full runs also 256 calls on the default
+/// pool, and (with `no_strand_rows`) 8, 64 and 256 without the strand.
+std::vector<load_case> case_list(const options& o, bool no_strand_rows) {
+    std::vector<load_case> cases;
     for (auto c : concurrencies)
         if (!o.only_conc || o.only_conc == c) cases.push_back({c, std::max<std::size_t>(16, c)});
     if (o.only_conc && cases.empty()) cases.push_back({o.only_conc, std::max<std::size_t>(16, o.only_conc)});
-    if (!o.quick && !o.only_conc) cases.push_back({256, 16});
+    if (!o.quick && !o.only_conc) {
+        cases.push_back({256, 16});
+        if (no_strand_rows)
+            for (std::size_t c : {8, 64, 256}) cases.push_back({c, c < 16 ? 16 : c, false});
+    }
     return cases;
 }
 
@@ -287,21 +302,22 @@ void emulator_table(const options& o, json::object& out) {
     std::printf("| concurrency | pool max | calls/s | p50 ms | p99 ms | opened / calls | errors + retries |\n");
     std::printf("|---|---|---|---|---|---|---|\n");
     std::fflush(stdout);
-    const auto cases = case_list(o);
+    const auto cases = case_list(o, false);
     json::array rows;
-    for (auto [conc, pool] : cases) {
+    for (const auto& lc : cases) {
         emu_server server;  // fresh per concurrency: its group table stays small
         series s;
         for (int r = 0; r < o.runs; ++r) {
             auto p = server.client_params();
-            p.pool.max_size = pool;
-            s.add(run_load(p, conc, server.disk, warm, span));
+            p.pool.max_size = lc.pool;
+            p.thread_safe = lc.thread_safe;
+            s.add(run_load(p, lc.conc, server.disk, warm, span));
         }
-        print_client_row(conc, pool, s);
+        print_client_row(lc, s);
         std::printf("\n");
         if (s.errors) std::printf("<!-- first error: %s -->\n", s.first_error.c_str());
         std::fflush(stdout);
-        rows.push_back(series_json(conc, pool, s));
+        rows.push_back(series_json(lc, s));
     }
     std::printf("\n");
     out["emulator"] = std::move(rows);
@@ -329,22 +345,23 @@ void nginx_table(const options& o, json::object& out) {
                 "| wrk p50 ms | wrk p99 ms | client / wrk (target >= 50%%) |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     std::fflush(stdout);
-    const auto cases = case_list(o);
+    const auto cases = case_list(o, true);
     json::array rows;
-    for (auto [conc, pool] : cases) {
+    for (const auto& lc : cases) {
         series s;
         std::vector<double> wr, wp50, wp99;
         std::string werr;
         for (int r = 0; r < o.runs; ++r) {
             auto p = nginx_params(o.nginx, o.ca);
-            p.pool.max_size = pool;
-            s.add(run_load(p, conc, disk, warm, span));
+            p.pool.max_size = lc.pool;
+            p.thread_safe = lc.thread_safe;
+            s.add(run_load(p, lc.conc, disk, warm, span));
             if (o.no_wrk) continue;
-            auto w = run_wrk(o.wrk, o.nginx + "/", conc, wrk_seconds);
+            auto w = run_wrk(o.wrk, o.nginx + "/", lc.conc, wrk_seconds);
             if (w.ok) wr.push_back(w.rate), wp50.push_back(w.p50_ms), wp99.push_back(w.p99_ms);
             if (!w.errors.empty()) werr = w.errors;
         }
-        print_client_row(conc, pool, s);
+        print_client_row(lc, s);
         const auto w = summarize(wr);
         if (wr.empty())
             std::printf(" - | - | - | - |\n");
@@ -354,7 +371,7 @@ void nginx_table(const options& o, json::object& out) {
         if (s.errors) std::printf("<!-- first client error: %s -->\n", s.first_error.c_str());
         if (!werr.empty()) std::printf("<!-- wrk: %s -->\n", werr.c_str());
         std::fflush(stdout);
-        auto row = series_json(conc, pool, s);
+        auto row = series_json(lc, s);
         if (!wr.empty()) {
             row["wrk_req_per_s"] = cbs_bench::to_json(wr);
             row["wrk_p50_ms"] = cbs_bench::to_json(wp50);

@@ -72,11 +72,11 @@ std::int64_t system_unix_time() {
 
 struct client::impl {
     impl(asio::any_io_executor ex, client_params p)
-        : strand_(asio::make_strand(ex)),
+        : exec_(p.thread_safe ? asio::any_io_executor(asio::make_strand(ex)) : std::move(ex)),
           params_(std::move(p)),
           ep_(checked_endpoint(params_)),
           host_(ep_.host_header()),
-          pool_(strand_, ep_, params_.pool),
+          pool_(exec_, ep_, params_.pool),
           budget_(params_.retry),
           uniform_(make_uniform_source(params_.jitter_seed ? params_.jitter_seed : std::random_device{}())) {}
 
@@ -90,7 +90,7 @@ struct client::impl {
             auto lp = default_limiter_params(action);
             if (auto o = params_.rate_overrides.find(action); o != params_.rate_overrides.end())
                 lp.rate_per_second = o->second;
-            it = limiters_.emplace(action, std::make_unique<limiter>(strand_, lp)).first;
+            it = limiters_.emplace(action, std::make_unique<limiter>(exec_, lp)).first;
         }
         return *it->second;
     }
@@ -211,13 +211,13 @@ struct client::impl {
             start + (opts.deadline.count() > 0 ? std::chrono::nanoseconds(opts.deadline) : params_.retry.deadline);
         retry_state retry(params_.retry, idempotent, start, deadline);
         limiter* lim = params_.rate_limit ? &limiter_for(action) : nullptr;
-        asio::steady_timer backoff(strand_);
+        asio::steady_timer backoff(exec_);
 
         for (;;) {
             if (lim) {
                 // The wait for a token is bounded by the call's deadline.
                 using namespace asio::experimental::awaitable_operators;
-                asio::steady_timer dl(strand_, deadline);
+                asio::steady_timer dl(exec_, deadline);
                 auto waited = co_await (lim->async_acquire() || dl.async_wait(asio::as_tuple(asio::use_awaitable)));
                 if (waited.index() == 1) {
                     out.ec = client_errc::deadline_exceeded;
@@ -290,7 +290,9 @@ struct client::impl {
         out.ec = client_errc::outcome_unknown;
     }
 
-    asio::strand<asio::any_io_executor> strand_;
+    // A strand of the user's executor (client_params::thread_safe), else
+    // that executor itself: every I/O object and timer of the client lives here.
+    asio::any_io_executor exec_;
     client_params params_;
     endpoint ep_;
     std::string host_;
@@ -335,9 +337,13 @@ std::string client::render_request(std::string_view action, const boost::json::o
 asio::awaitable<result<boost::json::object>> client::async_call(std::string action, boost::json::object body,
                                                                 std::nothrow_t, call_options opts) {
     auto payload = boost::json::serialize(body);
+    if (!impl_->params_.thread_safe) {
+        // The caller promised one thread at a time: run in its coroutine.
+        co_return co_await impl_->run(std::move(action), std::move(payload), std::move(opts));
+    }
     // Hop onto the client's strand for the whole call; co_spawn forwards the
     // caller's cancellation to it.
-    co_return co_await asio::co_spawn(impl_->strand_, impl_->run(std::move(action), std::move(payload), opts),
+    co_return co_await asio::co_spawn(impl_->exec_, impl_->run(std::move(action), std::move(payload), std::move(opts)),
                                       asio::use_awaitable);
 }
 

@@ -368,12 +368,15 @@ TEST_CASE("client: connection refused is reported with the address") {
     });
 }
 
-TEST_CASE("client: concurrent calls share at most max_size connections") {
+TEST_CASE("client: concurrent calls share at most max_size connections (with and without the strand)") {
+  for (const bool thread_safe : {true, false}) {
+    CAPTURE(thread_safe);
     asio::io_context io;
     t::scripted_server server(io.get_executor());
     server.set_default_script({t::serve([](const t::recorded_request&) { return ok(); })});
     auto p = params_for(server);
     p.pool.max_size = 2;
+    p.thread_safe = thread_safe;
     cbs::client c(io.get_executor(), p);
     int succeeded = 0;
     run(io, server, [&]() -> asio::awaitable<void> {
@@ -394,15 +397,20 @@ TEST_CASE("client: concurrent calls share at most max_size connections") {
     CHECK(succeeded == 20);
     CHECK(server.connections_accepted() <= 2);
     CHECK(c.stats().connections_opened <= 2);
+    CHECK(c.stats().calls == 20);
+  }
 }
 
-TEST_CASE("client: a call waiting for a pooled connection can be cancelled") {
+TEST_CASE("client: a call waiting for a pooled connection can be cancelled (with and without the strand)") {
+  for (const bool thread_safe : {true, false}) {
+    CAPTURE(thread_safe);
     using namespace asio::experimental::awaitable_operators;
     asio::io_context io;
     t::scripted_server server(io.get_executor());
     server.add_connection({t::expect_request(), t::stall(300ms), t::reply(ok())});
     auto p = params_for(server);
     p.pool.max_size = 1;
+    p.thread_safe = thread_safe;
     cbs::client c(io.get_executor(), p);
     run(io, server, [&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
@@ -419,6 +427,7 @@ TEST_CASE("client: a call waiting for a pooled connection can be cancelled") {
         CHECK(first_ok);
     });
     CHECK(server.requests().size() == 1);
+  }
 }
 
 TEST_CASE("client: configuration errors are named at construction") {

@@ -152,6 +152,10 @@ TEST_CASE("fleet: every instance gets exactly one group over its snapshotable di
 }
 
 TEST_CASE("fleet: with transient faults, gateway errors and creates committed then dropped: none missing, none twice") {
+  // Also with client_params::thread_safe off: the fleet then drives the
+  // client from its own strand on this single-threaded io_context.
+  for (const bool thread_safe : {true, false}) {
+    CAPTURE(thread_safe);
     auto p = fleet_emulator(60, 11);
     emu::fault_rule create;
     create.transient = 0.10;
@@ -169,7 +173,9 @@ TEST_CASE("fleet: with transient faults, gateway errors and creates committed th
     fp.instance_ids = instances;
     fp.run_id = "t2";
     fp.poll_interval = 100ms;
-    auto report = run_fleet(emu.client_params(), fp);
+    auto cp = emu.client_params();
+    cp.thread_safe = thread_safe;
+    auto report = run_fleet(cp, fp);
     CHECK(report.summary.failed == 0);
     CHECK(report.summary.unknown == 0);
     for (const auto& r : report.instances)
@@ -177,6 +183,7 @@ TEST_CASE("fleet: with transient faults, gateway errors and creates committed th
             FAIL_CHECK(r.instance_id << ": " << to_string(r.outcome) << ": " << r.error_message);
     CHECK(report.summary.adopted > 0);  // some creates were committed and their answer dropped
     check_exactly_once(emu, instances, "t2");
+  }
 }
 
 TEST_CASE("fleet: a run killed mid-way and resumed with its journal: none missing, none twice") {

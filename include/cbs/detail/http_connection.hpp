@@ -11,8 +11,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -40,15 +40,13 @@ public:
     /// verification against `ep.host`), each phase with its own timeout from
     /// `params`. Errors: the phase's timeout code (client_errc::*_timeout),
     /// Asio/SSL codes; `diag.client_message` names the phase and the address.
-    boost::asio::awaitable<error_code> async_connect(const endpoint& ep, const pool_params& params,
-                                                     diagnostics& diag);
+    boost::asio::awaitable<error_code> async_connect(const endpoint& ep, const pool_params& params, diagnostics& diag);
 
     /// Writes `request` (a whole HTTP/1.1 request, as built by the client)
     /// and reads one response, the whole exchange bounded by `timeout`, the
     /// body by `body_limit`. `request` must stay valid until this completes.
     /// Never throws.
-    boost::asio::awaitable<exchange_result> async_exchange(std::string_view request,
-                                                           std::chrono::milliseconds timeout,
+    boost::asio::awaitable<exchange_result> async_exchange(std::string_view request, std::chrono::milliseconds timeout,
                                                            std::size_t body_limit);
 
     /// True if the peer closed (or sent anything) while the connection sat
