@@ -1,6 +1,7 @@
 #include <cbs/detail/http_connection.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -27,7 +28,35 @@ using asio::ip::tcp;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 http_connection::http_connection(asio::any_io_executor ex, asio::ssl::context& tls)
-    : stream_(std::move(ex), tls) {}
+    : stream_(ex, tls), timer_(ex), watch_(std::make_shared<watch>()) {
+    watch_->socket = &stream_.next_layer();
+}
+
+http_connection::~http_connection() {
+    // A deadline handler still queued must not reach the destroyed socket.
+    watch_->socket = nullptr;
+}
+
+void http_connection::arm(std::chrono::steady_clock::duration d) {
+    watch_->timed_out = false;
+    const auto gen = ++watch_->generation;
+    timer_.expires_after(d);
+    timer_.async_wait([w = watch_, gen](const boost::system::error_code& ec) {
+        // Fired, not cancelled, for this operation (not a later one), and the
+        // connection still exists: close the socket, which fails the pending
+        // read or write at once.
+        if (ec || gen != w->generation || !w->socket) return;
+        w->timed_out = true;
+        boost::system::error_code ignored;
+        w->socket->close(ignored);
+    });
+}
+
+bool http_connection::disarm() {
+    ++watch_->generation;
+    timer_.cancel();
+    return watch_->timed_out;
+}
 
 asio::awaitable<error_code> http_connection::async_connect(const endpoint& ep, const pool_params& params,
                                                            diagnostics& diag) {
@@ -51,14 +80,19 @@ asio::awaitable<error_code> http_connection::async_connect(const endpoint& ep, c
     }
 
     // 2. TCP connect (every resolved address in turn, one overall deadline).
-    auto& tcp_layer = stream_.next_layer();
-    tcp_layer.expires_after(params.connect_timeout);
-    auto [cec, connected] = co_await tcp_layer.async_connect(results, tuple_awaitable);
+    auto& socket = stream_.next_layer();
+    arm(params.connect_timeout);
+    auto [cec, connected] = co_await asio::async_connect(socket, results, tuple_awaitable);
+    if (disarm()) {
+        diag.client_message = "connecting to " + where;
+        co_return client_errc::connect_timeout;
+    }
     if (cec) {
         diag.client_message = "connecting to " + where + ": " + cec.message();
-        co_return cec == beast::error::timeout ? error_code(client_errc::connect_timeout) : cec;
+        co_return cec;
     }
-    tcp_layer.socket().set_option(tcp::no_delay(true));
+    boost::system::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);  // latency only: not worth failing over
 
     // 3. TLS: SNI (not for IP literals, RFC 6066), chain + host-name check.
     boost::system::error_code not_ip;
@@ -74,14 +108,16 @@ asio::awaitable<error_code> http_connection::async_connect(const endpoint& ep, c
     } else {
         stream_.set_verify_mode(asio::ssl::verify_none);
     }
-    tcp_layer.expires_after(params.handshake_timeout);
+    arm(params.handshake_timeout);
     auto [hec] = co_await stream_.async_handshake(asio::ssl::stream_base::client, tuple_awaitable);
+    if (disarm()) {
+        diag.client_message = "TLS handshake with " + where;
+        co_return client_errc::handshake_timeout;
+    }
     if (hec) {
         diag.client_message = "TLS handshake with " + where + ": " + hec.message();
-        if (hec == beast::error::timeout) co_return client_errc::handshake_timeout;
         co_return hec;
     }
-    tcp_layer.expires_never();
     co_return error_code{};
 }
 
@@ -127,14 +163,15 @@ asio::awaitable<exchange_result> http_connection::async_exchange(std::string_vie
                                                                  std::size_t body_limit) {
     exchange_result r;
     ++exchanges_;
-    auto& tcp_layer = stream_.next_layer();
-    tcp_layer.expires_after(timeout);
+    // One deadline for the whole exchange (one timer wait, not one per read
+    // and write as beast::tcp_stream would start).
+    arm(timeout);
 
     // One contiguous buffer: asio::ssl writes one buffer per TLS record.
     auto [wec, written] = co_await asio::async_write(stream_, asio::buffer(request), tuple_awaitable);
     r.written = written > 0;
     if (wec) {
-        r.ec = wec == beast::error::timeout ? error_code(client_errc::request_timeout) : wec;
+        r.ec = disarm() ? error_code(client_errc::request_timeout) : wec;
         co_return r;
     }
 
@@ -146,12 +183,12 @@ asio::awaitable<exchange_result> http_connection::async_exchange(std::string_vie
     parser.body_limit(body_limit);
     auto [rec, read] = co_await http::async_read(stream_, read_buffer_, parser, tuple_awaitable);
     r.got_response_bytes = parser.got_some() || read_buffer_.size() > 0;
-    tcp_layer.expires_never();
+    const bool timed_out = disarm();
     if (rec) {
         r.status = 0;
         r.body.clear();
         r.content_type.clear();
-        if (rec == beast::error::timeout)
+        if (timed_out)
             r.ec = client_errc::request_timeout;
         else if (rec == http::error::body_limit)
             r.ec = client_errc::response_too_large;
@@ -168,7 +205,7 @@ asio::awaitable<exchange_result> http_connection::async_exchange(std::string_vie
 }
 
 bool http_connection::peer_closed_while_idle() {
-    auto& socket = stream_.next_layer().socket();
+    auto& socket = stream_.next_layer();
     if (!socket.is_open()) return true;
     char c;
     auto n = ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -179,8 +216,8 @@ bool http_connection::peer_closed_while_idle() {
 
 void http_connection::close() noexcept {
     boost::system::error_code ignored;
-    stream_.next_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.next_layer().socket().close(ignored);
+    stream_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.next_layer().close(ignored);
 }
 
 }  // namespace cbs::detail

@@ -13,6 +13,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
@@ -20,6 +21,9 @@
 #include <doctest/doctest.h>
 
 #include <optional>
+#include <vector>
+
+#include <sys/socket.h>
 
 namespace asio = boost::asio;
 namespace t = cbs::test;
@@ -348,6 +352,36 @@ TEST_CASE("client: a server that never completes the handshake hits the handshak
         auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
         CHECK(r.ec == client_errc::handshake_timeout);
     });
+}
+
+TEST_CASE("client: a listener whose accept queue is full hits the connect timeout") {
+    // Linux drops SYNs for a listener whose accept queue is full, so the
+    // client's connect neither succeeds nor fails: only the deadline ends it.
+    asio::io_context io;
+    asio::ip::tcp::acceptor full(io, {asio::ip::make_address("127.0.0.1"), 0});
+    full.listen(0);  // backlog 0: the kernel queues one connection at most
+    std::vector<asio::ip::tcp::socket> fillers;
+    for (int i = 0; i < 4; ++i) {
+        fillers.emplace_back(io);
+        fillers.back().open(asio::ip::tcp::v4());
+        fillers.back().non_blocking(true);
+        // The raw call: Asio's connect() would wait for the outcome.
+        const auto to = full.local_endpoint();
+        (void)::connect(fillers.back().native_handle(), to.data(), to.size());  // queued, or SYN dropped
+    }
+    t::scripted_server server(io.get_executor());
+    auto p = params_for(server);
+    p.endpoint = "https://127.0.0.1:" + std::to_string(full.local_endpoint().port());
+    p.pool.connect_timeout = 300ms;
+    cbs::client c(io.get_executor(), p);
+    run(io, server, [&]() -> asio::awaitable<void> {
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        CHECK(r.ec == client_errc::connect_timeout);
+        CHECK(r.diag.client_message.find("connecting to 127.0.0.1:") != std::string::npos);
+        CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    });
+    CHECK(c.stats().open_connections == 0);
 }
 
 TEST_CASE("client: connection refused is reported with the address") {

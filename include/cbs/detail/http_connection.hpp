@@ -11,11 +11,13 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -35,6 +37,9 @@ struct exchange_result {
 class http_connection {
 public:
     http_connection(boost::asio::any_io_executor ex, boost::asio::ssl::context& tls);
+    ~http_connection();
+    http_connection(const http_connection&) = delete;
+    http_connection& operator=(const http_connection&) = delete;
 
     /// Resolves, connects and performs the TLS handshake (SNI and host-name
     /// verification against `ep.host`), each phase with its own timeout from
@@ -60,7 +65,24 @@ public:
     std::uint64_t exchanges() const noexcept { return exchanges_; }
 
 private:
-    boost::asio::ssl::stream<boost::beast::tcp_stream> stream_;
+    /// What the deadline handler may touch: shared with it, so a handler
+    /// still queued after the connection is gone finds `socket` null.
+    struct watch {
+        boost::asio::ip::tcp::socket* socket = nullptr;
+        std::uint64_t generation = 0;  // bumped by arm() and disarm(): stale handlers do nothing
+        bool timed_out = false;
+    };
+
+    /// Starts the deadline of the operation about to run: if it passes before
+    /// disarm(), the socket is closed, failing whatever is pending.
+    void arm(std::chrono::steady_clock::duration d);
+    /// Stops the deadline; true if it had passed (the operation's error is
+    /// then the timeout, whatever the socket reported).
+    bool disarm();
+
+    boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
+    boost::asio::steady_timer timer_;
+    std::shared_ptr<watch> watch_;
     boost::beast::flat_buffer read_buffer_;  // reused by every exchange
     std::uint64_t exchanges_ = 0;
 };
