@@ -8,6 +8,7 @@
 #include <cbs/tc3_signer.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -61,6 +62,12 @@ endpoint checked_endpoint(const client_params& p) {
     if (p.request_timeout.count() <= 0) config_error(client_errc::invalid_config, "request_timeout must be positive");
     if (p.pool.max_size == 0) config_error(client_errc::invalid_config, "pool.max_size must be at least 1");
     return ep;
+}
+
+/// True once the calling coroutine's cancellation slot has been signalled.
+asio::awaitable<bool> cancel_requested() {
+    auto state = co_await asio::this_coro::cancellation_state;
+    co_return state.cancelled() != asio::cancellation_type::none;
 }
 
 std::int64_t system_unix_time() {
@@ -182,6 +189,13 @@ struct client::impl {
                 out.ec = ec;
                 co_return;
             }
+            if (co_await cancel_requested()) {
+                // Cancelled as the connection came: send nothing.
+                lease.release(true);
+                out.ec = client_errc::cancelled;
+                out.diag.client_message = "cancelled before " + action + " was sent";
+                co_return;
+            }
             auto r = co_await lease->async_exchange(req, timeout, params_.pool.max_response_body);
             const bool reused = lease.reused();
             lease.release(!r.ec && r.reusable);
@@ -201,6 +215,11 @@ struct client::impl {
     }
 
     asio::awaitable<result<boost::json::object>> run(std::string action, std::string payload, call_options opts) {
+        // Errors, not exceptions: with Asio's default, every co_await after a
+        // cancellation would throw, even one that must still run (the
+        // connect a pool waiter was just handed). Cancellation is checked
+        // explicitly below before anything new is started.
+        co_await asio::this_coro::throw_if_cancelled(false);
         result<boost::json::object> out;
         ++calls_;
         if ((out.ec = check_call(action, payload, out.diag))) co_return out;
@@ -214,6 +233,11 @@ struct client::impl {
         asio::steady_timer backoff(exec_);
 
         for (;;) {
+            if (co_await cancel_requested()) {
+                out.ec = client_errc::cancelled;
+                out.diag.client_message = "cancelled before attempt " + std::to_string(out.diag.attempts + 1);
+                co_return out;
+            }
             if (lim) {
                 // The wait for a token is bounded by the call's deadline.
                 using namespace asio::experimental::awaitable_operators;
@@ -264,7 +288,7 @@ struct client::impl {
             if (opts.on_retry) opts.on_retry(cls, d.delay, out.diag.attempts);
             backoff.expires_after(d.delay);
             auto [tec] = co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
-            if (tec) {
+            if (tec || co_await cancel_requested()) {
                 out.diag.client_message = "cancelled during the backoff after " + describe(out) + " (attempt " +
                                           std::to_string(out.diag.attempts) + ")";
                 out.ec = client_errc::cancelled;
@@ -339,7 +363,12 @@ asio::awaitable<result<boost::json::object>> client::async_call(std::string acti
     auto payload = boost::json::serialize(body);
     if (!impl_->params_.thread_safe) {
         // The caller promised one thread at a time: run in its coroutine.
-        co_return co_await impl_->run(std::move(action), std::move(payload), std::move(opts));
+        // run() turns throw_if_cancelled off for the coroutine thread it runs
+        // in, here the caller's: give the caller its setting back.
+        const bool caller_throws = co_await asio::this_coro::throw_if_cancelled();
+        auto r = co_await impl_->run(std::move(action), std::move(payload), std::move(opts));
+        co_await asio::this_coro::throw_if_cancelled(caller_throws);
+        co_return r;
     }
     // Hop onto the client's strand for the whole call; co_spawn forwards the
     // caller's cancellation to it.

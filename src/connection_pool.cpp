@@ -164,6 +164,14 @@ asio::awaitable<pooled_connection> connection_pool::async_lease(error_code& ec, 
                 ++reuses_;
                 co_return make_lease(w.woken->conn, true);
             }
+            // Handed a slot to connect in, but cancelled meanwhile: pass the
+            // slot on instead of connecting for nobody.
+            if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+                if (auto next = core_.on_connect_failed(w.woken->conn)) hand_over(*next);
+                ec = client_errc::cancelled;
+                diag.client_message = "cancelled while waiting for a pooled connection";
+                co_return pooled_connection{};
+            }
             co_return co_await connect_new(w.woken->conn, ec, diag);
         }
         core_.cancel(action.waiter);

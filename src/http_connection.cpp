@@ -7,6 +7,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
@@ -93,6 +94,8 @@ asio::awaitable<error_code> http_connection::async_connect(const endpoint& ep, c
     }
     boost::system::error_code nodelay_ec;
     socket.set_option(tcp::no_delay(true), nodelay_ec);  // latency only: not worth failing over
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+        co_return client_errc::cancelled;  // connected just as the call was cancelled: no handshake
 
     // 3. TLS: SNI (not for IP literals, RFC 6066), chain + host-name check.
     boost::system::error_code not_ip;

@@ -9,6 +9,8 @@
 #include <cbs/client.hpp>
 #include <cbs/tc3_signer.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -462,6 +464,47 @@ TEST_CASE("client: a call waiting for a pooled connection can be cancelled (with
     });
     CHECK(server.requests().size() == 1);
   }
+}
+
+TEST_CASE("client: a pool waiter cancelled as it is handed a slot to connect in ends cancelled, without throwing") {
+    // A holds the only connection; B waits for it. A's exchange fails, so the
+    // pool hands B the freed slot to connect in, and in the same turn (before
+    // B resumes) B's caller cancels B. Asio's default would make B's next
+    // co_await throw "Operation canceled" out of the client.
+    // thread_safe = false: the order of these steps is then deterministic.
+    asio::io_context io;
+    t::scripted_server server(io.get_executor());
+    server.add_connection({t::expect_request(), t::reset_connection()});
+    server.set_default_script({t::serve([](const t::recorded_request&) { return ok(); })});
+    auto p = params_for(server);
+    p.pool.max_size = 1;
+    p.thread_safe = false;
+    cbs::client c(io.get_executor(), p);
+    asio::cancellation_signal cancel_b;
+    std::optional<cbs::result<boost::json::object>> a, b;
+    std::exception_ptr b_threw;
+    run(io, server, [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        // co_spawn starts each at once (dispatch): A takes the slot, B queues.
+        asio::co_spawn(ex, c.async_call("DescribeDisks", {}, std::nothrow), [&](std::exception_ptr, auto r) {
+            a = std::move(r);
+            cancel_b.emit(asio::cancellation_type::terminal);  // B's wake-up is queued, not yet run
+        });
+        asio::co_spawn(ex, c.async_call("DescribeDisks", {}, std::nothrow),
+                       asio::bind_cancellation_slot(cancel_b.slot(), [&](std::exception_ptr e, auto r) {
+                           b_threw = e;
+                           b = std::move(r);
+                       }));
+        asio::steady_timer settle(ex, 300ms);
+        co_await settle.async_wait(asio::use_awaitable);
+    });
+    REQUIRE(a);
+    CHECK(a->ec);  // the reset
+    CHECK_FALSE(b_threw);
+    REQUIRE(b);
+    CHECK(b->ec == client_errc::cancelled);
+    CHECK(server.connections_accepted() == 1);  // B did not connect for nobody
+    CHECK(c.stats().open_connections == 0);
 }
 
 TEST_CASE("client: configuration errors are named at construction") {
