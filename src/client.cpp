@@ -64,10 +64,10 @@ endpoint checked_endpoint(const client_params& p) {
     return ep;
 }
 
-/// True once the calling coroutine's cancellation slot has been signalled.
-asio::awaitable<bool> cancel_requested() {
-    auto state = co_await asio::this_coro::cancellation_state;
-    co_return state.cancelled() != asio::cancellation_type::none;
+/// True once the call's cancellation slot has been signalled. `state` is
+/// the calling coroutine's (a handle: it sees later cancellations).
+bool cancel_requested(const asio::cancellation_state& state) {
+    return state.cancelled() != asio::cancellation_type::none;
 }
 
 std::int64_t system_unix_time() {
@@ -176,7 +176,8 @@ struct client::impl {
     /// One attempt: sign with a fresh timestamp, lease, exchange. Sets
     /// `written` if any request byte reached a socket.
     asio::awaitable<void> attempt(const std::string& action, const std::string& payload, bool idempotent,
-                                  std::chrono::milliseconds timeout, result<boost::json::object>& out,
+                                  std::chrono::milliseconds timeout, const asio::cancellation_state& cancel,
+                                  result<boost::json::object>& out,
                                   bool& written) {
         auto req = build(action, payload, now(), signer_);
         ++out.diag.attempts;
@@ -189,7 +190,7 @@ struct client::impl {
                 out.ec = ec;
                 co_return;
             }
-            if (co_await cancel_requested()) {
+            if (cancel_requested(cancel)) {
                 // Cancelled as the connection came: send nothing.
                 lease.release(true);
                 out.ec = client_errc::cancelled;
@@ -220,6 +221,7 @@ struct client::impl {
         // connect a pool waiter was just handed). Cancellation is checked
         // explicitly below before anything new is started.
         co_await asio::this_coro::throw_if_cancelled(false);
+        const auto cancel = co_await asio::this_coro::cancellation_state;
         result<boost::json::object> out;
         ++calls_;
         if ((out.ec = check_call(action, payload, out.diag))) co_return out;
@@ -233,7 +235,7 @@ struct client::impl {
         asio::steady_timer backoff(exec_);
 
         for (;;) {
-            if (co_await cancel_requested()) {
+            if (cancel_requested(cancel)) {
                 out.ec = client_errc::cancelled;
                 out.diag.client_message = "cancelled before attempt " + std::to_string(out.diag.attempts + 1);
                 co_return out;
@@ -255,7 +257,7 @@ struct client::impl {
                 }
             }
             bool written = false;
-            co_await attempt(action, payload, idempotent, timeout, out, written);
+            co_await attempt(action, payload, idempotent, timeout, cancel, out, written);
             if (!out.ec) {
                 retry.on_success(budget_);
                 if (lim) lim->on_success();
@@ -288,7 +290,7 @@ struct client::impl {
             if (opts.on_retry) opts.on_retry(cls, d.delay, out.diag.attempts);
             backoff.expires_after(d.delay);
             auto [tec] = co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
-            if (tec || co_await cancel_requested()) {
+            if (tec || cancel_requested(cancel)) {
                 out.diag.client_message = "cancelled during the backoff after " + describe(out) + " (attempt " +
                                           std::to_string(out.diag.attempts) + ")";
                 out.ec = client_errc::cancelled;
