@@ -18,7 +18,9 @@
 // Cancellation: every operation supports Asio per-operation cancellation
 // (terminal, e.g. via `awaitable_operators` `||` or `bind_cancellation_slot`);
 // a cancelled call completes with client_errc::cancelled, or with
-// client_errc::outcome_unknown if a non-idempotent request had been written.
+// client_errc::outcome_unknown if a non-idempotent request had been written
+// (never with an exception: the throwing forms throw cbs::error). Once
+// cancelled, a call starts nothing new: no attempt, no connect, no backoff.
 //
 // Errors: the throwing forms throw cbs::error (an error_code + diagnostics);
 // the `std::nothrow` forms return them in a cbs::result. See error.hpp.
@@ -82,10 +84,11 @@ struct client_params {
     /// Serialise the client's work on an internal strand of the executor
     /// given to the constructor, so calls may come from any threads running
     /// its execution context. Default true. false: no strand and no hop onto
-    /// it per call (about 10% more calls per second on one thread, see
-    /// bench/README.md); every call, stats() included, must then come from one
-    /// thread at a time, e.g. coroutines on a single-threaded io_context,
-    /// and the executor given should be that context's.
+    /// it per call (15-20% more calls per second on one thread at 8-64
+    /// connections, see bench/README.md); every call, stats() included, must
+    /// then come from one thread at a time, e.g. coroutines on a
+    /// single-threaded io_context, and the executor given should be that
+    /// context's.
     bool thread_safe = true;
 
     /// Timeout of one attempt's exchange (write request + read response).
