@@ -8,11 +8,11 @@
 #include <cbs/tc3_signer.hpp>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -177,8 +177,7 @@ struct client::impl {
     /// `written` if any request byte reached a socket.
     asio::awaitable<void> attempt(const std::string& action, const std::string& payload, bool idempotent,
                                   std::chrono::milliseconds timeout, const asio::cancellation_state& cancel,
-                                  result<boost::json::object>& out,
-                                  bool& written) {
+                                  result<boost::json::object>& out, bool& written) {
         auto req = build(action, payload, now(), signer_);
         ++out.diag.attempts;
         ++attempts_;
@@ -310,7 +309,8 @@ struct client::impl {
 
     void set_outcome_unknown(result<boost::json::object>& out) {
         ++outcome_unknown_;
-        out.diag.client_message = describe(out) + (out.diag.client_message.empty() ? "" : " (" + out.diag.client_message + ")") +
+        out.diag.client_message = describe(out) +
+                                  (out.diag.client_message.empty() ? "" : " (" + out.diag.client_message + ")") +
                                   "; the request was sent, so it may have been carried out: reconcile before "
                                   "sending it again";
         out.ec = client_errc::outcome_unknown;
@@ -335,7 +335,9 @@ client::client(asio::any_io_executor ex, client_params params)
 
 client::~client() = default;
 
-const client_params& client::params() const noexcept { return impl_->params_; }
+const client_params& client::params() const noexcept {
+    return impl_->params_;
+}
 
 client_stats client::stats() const {
     auto p = impl_->pool_.get_stats();
@@ -390,8 +392,8 @@ asio::awaitable<result<create_snapshot_group_response>> client::async_create_sna
     co_return co_await async_invoke(std::move(req), std::nothrow, opts);
 }
 
-asio::awaitable<create_snapshot_group_response> client::async_create_snapshot_group(
-    create_snapshot_group_request req, call_options opts) {
+asio::awaitable<create_snapshot_group_response> client::async_create_snapshot_group(create_snapshot_group_request req,
+                                                                                    call_options opts) {
     auto r = co_await async_create_snapshot_group(std::move(req), std::nothrow, opts);
     if (r.ec) throw error(r.ec, std::move(r.diag));
     co_return std::move(r.value);
