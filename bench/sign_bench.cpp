@@ -158,9 +158,9 @@ int main(int argc, char** argv) {
     // 1,024 distinct secret keys of the same length, for the cold case.
     std::vector<std::string> keys;
     for (int i = 0; i < 1024; ++i) {
-        std::string k = secret_key;
-        std::snprintf(k.data() + k.size() - 4, 5, "%04d", i);
-        keys.push_back(k);
+        char suffix[16];
+        std::snprintf(suffix, sizeof suffix, "%04d", i);  // 0000-1023: always 4 characters
+        keys.push_back(secret_key.substr(0, secret_key.size() - 4) + suffix);
     }
     floor_ops fl(trace.canonical_request.size(), trace.string_to_sign.size(), keys);
 
