@@ -29,6 +29,10 @@ public:
         case client_errc::outcome_unknown: return "request sent but outcome unknown (no answer)";
         case client_errc::pool_exhausted: return "no connection available in time";
         case client_errc::deadline_exceeded: return "the call's deadline passed";
+        case client_errc::http_throttled: return "HTTP 429 Too Many Requests (throttled by a gateway)";
+        case client_errc::http_rejected: return "HTTP 4xx: the request was refused before the API saw it";
+        case client_errc::journal_failed: return "the fleet journal could not be written";
+        case client_errc::run_in_progress: return "another run holds this run's journal lock";
         }
         return "unknown cbs client error";
     }

@@ -166,9 +166,13 @@ error_class classify(const error_code& ec, bool request_written,
         case client_errc::request_timeout:
         case client_errc::connection_closed:
             return network;
-        case client_errc::http_status:
+        case client_errc::http_status:  // 5xx (and other non-4xx statuses): a gateway fault
         case client_errc::bad_response:
             return error_class::transient;
+        case client_errc::http_throttled:
+            return error_class::throttle;
+        case client_errc::http_rejected:
+            return error_class::fatal;
         case client_errc::invalid_request:
         case client_errc::invalid_config:
         case client_errc::credentials_missing:
@@ -178,6 +182,8 @@ error_class classify(const error_code& ec, bool request_written,
         case client_errc::cancelled:
         case client_errc::outcome_unknown:
         case client_errc::deadline_exceeded:
+        case client_errc::journal_failed:
+        case client_errc::run_in_progress:
             return error_class::fatal;
         }
         return error_class::fatal;

@@ -44,6 +44,10 @@ enum class client_errc {
     outcome_unknown,       ///< a non-idempotent request was sent but no answer came
     pool_exhausted,        ///< no connection became available in time
     deadline_exceeded,     ///< the call's deadline passed (waiting for the limiter or before a retry)
+    http_throttled,        ///< HTTP 429 from a gateway: refused before the API acted; retried as a throttle
+    http_rejected,         ///< another HTTP 4xx (e.g. 403 from a proxy or WAF): not retried
+    journal_failed,        ///< the fleet journal could not be written or synced
+    run_in_progress,       ///< another process holds the run's journal lock
 };
 
 const boost::system::error_category& client_category() noexcept;
