@@ -88,7 +88,7 @@ struct disk {
     bool snapshot_ability = true, migrating = false, rollbacking = false, encrypt = false;
     int migrate_percent = 0, rollback_percent = 0;
     std::int64_t size_gib = 0;
-    std::int64_t age_seconds = 0;  // CreateTime = wall origin - age
+    std::int64_t age_seconds = 0;    // CreateTime = wall origin - age
     std::size_t snapshot_count = 0;  // live snapshots of this disk
     // A snapshot is being created on the disk until then (group creation or
     // set_disk_busy). Deleting a group never lowers it: CREATING groups can't
@@ -135,16 +135,16 @@ struct fleet_impl {
     fleet_params cfg;
     rng random;
 
-    std::vector<std::string> instances;                                 // fleet order
-    std::vector<disk> disks;                                            // fleet order; never removed
-    std::unordered_map<std::string, std::size_t> disk_by_id;            // -> ordinal
+    std::vector<std::string> instances;                                           // fleet order
+    std::vector<disk> disks;                                                      // fleet order; never removed
+    std::unordered_map<std::string, std::size_t> disk_by_id;                      // -> ordinal
     std::unordered_map<std::string, std::vector<std::size_t>> disks_by_instance;  // "" = unattached
 
-    std::map<std::uint64_t, group> groups;                              // by seq = creation order
+    std::map<std::uint64_t, group> groups;  // by seq = creation order
     std::unordered_map<std::string, std::uint64_t> group_by_id;
     std::unordered_map<std::string, std::set<std::uint64_t>> groups_by_name;
 
-    std::map<std::uint64_t, snapshot> snapshots;                        // by seq = creation order
+    std::map<std::uint64_t, snapshot> snapshots;  // by seq = creation order
     std::unordered_map<std::string, std::uint64_t> snapshot_by_id;
     std::unordered_map<std::string, std::set<std::uint64_t>> snapshots_by_disk;
 
@@ -166,6 +166,9 @@ struct fleet_impl {
     std::string disk_create_time(const disk& d) const;
 
     bool creating(const group& g, clock::time_point now) const { return now < g.ready_at; }
+    /// Shown by DescribeSnapshotGroups / DescribeSnapshots at `now` (listing lag).
+    bool listed(const group& g, clock::time_point now) const { return now >= g.created + cfg.list_lag; }
+    bool listed(const snapshot& s, clock::time_point now) const { return now >= s.created + cfg.list_lag; }
     int percent(clock::time_point created, clock::time_point ready_at, clock::time_point now) const;
 
     // actions (fleet_disks.cpp, fleet_groups.cpp, fleet_snapshots.cpp)

@@ -14,11 +14,13 @@ std::vector<tag> read_tags(const json::object& params) {
     std::size_t i = 0;
     for (const auto& e : it->value().get_array()) {
         const std::string path = "Tags." + std::to_string(i++);
-        if (!e.is_object()) fail("InvalidParameter", "The value type of parameter `" + path + "` is not valid, expected Tag.");
+        if (!e.is_object())
+            fail("InvalidParameter", "The value type of parameter `" + path + "` is not valid, expected Tag.");
         const auto& obj = e.get_object();
         for (const auto& kv : obj)
             if (kv.key() != "Key" && kv.key() != "Value")
-                fail("UnknownParameter", "The parameter `" + path + "." + std::string(kv.key()) + "` is not recognized.");
+                fail("UnknownParameter",
+                     "The parameter `" + path + "." + std::string(kv.key()) + "` is not recognized.");
         // Tag.Key and Tag.Value are both required in the Tag model.
         auto key = get_string(obj, "Key");
         if (!key) fail("MissingParameter", "The request is missing a required parameter `" + path + ".Key`.");
@@ -171,14 +173,19 @@ json::object fleet_impl::describe_snapshot_groups(const json::object& params, cl
     std::vector<const group*> matched;
     for (auto seq : candidates) {
         const group& g = groups.at(seq);
+        if (!listed(g, now)) continue;  // listing lag: exists, not yet listed
         const std::string state = creating(g, now) ? "CREATING" : "NORMAL";
         bool ok = true;
         for (const auto& f : all_filters) {
-            if (f.name == "snapshot-group-id") ok = f.matches(g.id);
-            else if (f.name == "snapshot-group-name") ok = f.matches(g.name);
-            else if (f.name == "snapshot-group-state") ok = f.matches(state);
+            if (f.name == "snapshot-group-id")
+                ok = f.matches(g.id);
+            else if (f.name == "snapshot-group-name")
+                ok = f.matches(g.name);
+            else if (f.name == "snapshot-group-state")
+                ok = f.matches(state);
             else if (f.name == "snapshot-id")
-                ok = std::any_of(g.snapshot_ids.begin(), g.snapshot_ids.end(), [&](const auto& s) { return f.matches(s); });
+                ok = std::any_of(g.snapshot_ids.begin(), g.snapshot_ids.end(),
+                                 [&](const auto& s) { return f.matches(s); });
             if (!ok) break;
         }
         if (ok) matched.push_back(&g);
@@ -206,7 +213,8 @@ json::object fleet_impl::describe_snapshot_groups(const json::object& params, cl
         j["AutoSnapshotPolicyId"] = nullptr;
         set.push_back(std::move(j));
     }
-    return json::object{{"TotalCount", static_cast<std::int64_t>(matched.size())}, {"SnapshotGroupSet", std::move(set)}};
+    return json::object{{"TotalCount", static_cast<std::int64_t>(matched.size())},
+                        {"SnapshotGroupSet", std::move(set)}};
 }
 
 json::object fleet_impl::delete_snapshot_group(const json::object& params, clock::time_point now) {
@@ -218,20 +226,22 @@ json::object fleet_impl::delete_snapshot_group(const json::object& params, clock
     if (one) ids.push_back(*one);
     if (many) ids.insert(ids.end(), many->begin(), many->end());
     if (ids.empty())
-        fail("MissingParameter", "The request is missing a required parameter `SnapshotGroupId` or `SnapshotGroupIds`.");
+        fail("MissingParameter",
+             "The request is missing a required parameter `SnapshotGroupId` or `SnapshotGroupIds`.");
 
     // Check every id before deleting anything: the call is all-or-nothing.
     std::vector<std::uint64_t> seqs;
     for (const auto& id : ids) {
-        if (!well_formed_id(id, "csnap-"))
-            fail("InvalidParameter", "The snapshot group id `" + id + "` is malformed.");
+        if (!well_formed_id(id, "csnap-")) fail("InvalidParameter", "The snapshot group id `" + id + "` is malformed.");
         auto it = group_by_id.find(id);
-        if (it == group_by_id.end()) fail("InvalidSnapshotId.NotFound", "The snapshot group `" + id + "` does not exist.");
+        if (it == group_by_id.end())
+            fail("InvalidSnapshotId.NotFound", "The snapshot group `" + id + "` does not exist.");
         // Assumed, not documented in detail: the service refuses to delete a
         // group still being created (its snapshots can't be deleted while
         // CREATING either, see DeleteSnapshots), with the documented StateError.
         if (creating(groups.at(it->second), now))
-            fail("UnsupportedOperation.StateError", "The snapshot group `" + id + "` is being created and cannot be deleted.");
+            fail("UnsupportedOperation.StateError",
+                 "The snapshot group `" + id + "` is being created and cannot be deleted.");
         seqs.push_back(it->second);
     }
     sort_unique(seqs);  // the same id twice deletes it once

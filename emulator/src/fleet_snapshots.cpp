@@ -8,8 +8,8 @@ namespace {
 // Documented DescribeSnapshots filters this emulator does not implement.
 const std::unordered_set<std::string_view> unsupported_snapshot_filters{"disk-usage", "project-id", "encrypt",
                                                                         "snapshot-type"};
-const std::unordered_set<std::string_view> snapshot_states{"NORMAL", "CREATING", "ROLLBACKING",
-                                                           "COPYING_FROM_REMOTE", "CHECKING_COPIED", "TORECYCLE"};
+const std::unordered_set<std::string_view> snapshot_states{
+    "NORMAL", "CREATING", "ROLLBACKING", "COPYING_FROM_REMOTE", "CHECKING_COPIED", "TORECYCLE"};
 
 }  // namespace
 
@@ -18,7 +18,8 @@ json::object fleet_impl::describe_snapshots(const json::object& params, clock::t
     const auto snapshot_ids = get_string_array(params, "SnapshotIds");
     const auto filters = get_filters(params);
     if (snapshot_ids && filters)
-        fail("InvalidParameterValue", "The parameters `Filters` and `SnapshotIds` cannot be specified at the same time.");
+        fail("InvalidParameterValue",
+             "The parameters `Filters` and `SnapshotIds` cannot be specified at the same time.");
     const auto order_field = get_string(params, "OrderField");
     if (order_field && *order_field != "CREATE_TIME" && *order_field != "DEADLINE")
         fail("InvalidParameterValue", "The parameter `OrderField` must be CREATE_TIME or DEADLINE.");
@@ -53,8 +54,8 @@ json::object fleet_impl::describe_snapshots(const json::object& params, clock::t
             } else if (f.name == "snapshot-state") {
                 for (const auto& v : f.values)
                     if (!snapshot_states.count(v))
-                        fail("InvalidParameterValue", "The value `" + v + "` of filter `snapshot-state`" + where +
-                                                          " is not a snapshot state.");
+                        fail("InvalidParameterValue",
+                             "The value `" + v + "` of filter `snapshot-state`" + where + " is not a snapshot state.");
                 continue;
             } else if (f.name == "snapshot-name") {
                 continue;
@@ -79,13 +80,18 @@ json::object fleet_impl::describe_snapshots(const json::object& params, clock::t
     std::vector<const snapshot*> matched;
     for (auto seq : candidates) {
         const snapshot& s = snapshots.at(seq);
+        if (!listed(s, now)) continue;  // listing lag, as for its group
         const std::string state = now < s.ready_at ? "CREATING" : "NORMAL";
         bool ok = true;
         for (const auto& f : all_filters) {
-            if (f.name == "snapshot-id") ok = f.matches(s.id);
-            else if (f.name == "disk-id") ok = f.matches(s.disk_id);
-            else if (f.name == "snapshot-state") ok = f.matches(state);
-            else if (f.name == "snapshot-name") ok = f.matches(s.name);
+            if (f.name == "snapshot-id")
+                ok = f.matches(s.id);
+            else if (f.name == "disk-id")
+                ok = f.matches(s.disk_id);
+            else if (f.name == "snapshot-state")
+                ok = f.matches(state);
+            else if (f.name == "snapshot-name")
+                ok = f.matches(s.name);
             if (!ok) break;
         }
         if (ok) matched.push_back(&s);

@@ -149,7 +149,9 @@ std::string fleet_impl::wall_time(clock::time_point t) const {
     return format_unix_beijing(wall_origin + offset);
 }
 
-std::string fleet_impl::disk_create_time(const disk& d) const { return format_unix_beijing(wall_origin - d.age_seconds); }
+std::string fleet_impl::disk_create_time(const disk& d) const {
+    return format_unix_beijing(wall_origin - d.age_seconds);
+}
 
 int fleet_impl::percent(clock::time_point created, clock::time_point ready_at, clock::time_point now) const {
     if (now >= ready_at) return 100;
@@ -170,6 +172,7 @@ group_view fleet_impl::view(const group& g) const {
     v.snapshot_ids = g.snapshot_ids;
     v.instance_id = g.instance_id;
     v.percent = percent(g.created, g.ready_at, latest_now);
+    v.listed = listed(g, latest_now);
     return v;
 }
 
@@ -205,7 +208,9 @@ action_result fleet_state::handle(std::string_view action, const boost::json::ob
     return result;
 }
 
-std::vector<std::string> fleet_state::instance_ids() const { return impl_->instances; }
+std::vector<std::string> fleet_state::instance_ids() const {
+    return impl_->instances;
+}
 
 namespace {
 disk_view to_view(const detail::disk& d) {
@@ -241,6 +246,14 @@ std::vector<group_view> fleet_state::groups_of(std::string_view instance_id) con
     return out;
 }
 
+std::vector<group_view> fleet_state::groups_named(std::string_view name) const {
+    std::vector<group_view> out;
+    auto it = impl_->groups_by_name.find(std::string(name));
+    if (it == impl_->groups_by_name.end()) return out;
+    for (auto seq : it->second) out.push_back(impl_->view(impl_->groups.at(seq)));
+    return out;
+}
+
 void fleet_state::set_disk_busy(std::string_view disk_id, clock::time_point until) {
     auto& d = impl_->disk_at(disk_id);
     if (until > d.busy_until) d.busy_until = until;
@@ -262,7 +275,9 @@ void fleet_state::set_rollbacking(std::string_view disk_id, bool rollbacking) {
     d.rollback_percent = rollbacking ? 50 : 0;
 }
 
-std::size_t fleet_state::snapshot_count() const { return impl_->snapshots.size(); }
+std::size_t fleet_state::snapshot_count() const {
+    return impl_->snapshots.size();
+}
 
 void fleet_state::set_time_origin(clock::time_point steady, std::chrono::system_clock::time_point wall) {
     impl_->steady_origin = steady;

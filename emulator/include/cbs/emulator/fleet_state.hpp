@@ -20,15 +20,22 @@ using clock = std::chrono::steady_clock;
 
 /// Shape of the synthetic fleet. Same seed, same fleet.
 struct fleet_params {
-    std::uint64_t seed = 1;                 ///< default 1
-    std::size_t instances = 200;            ///< instances "ins-xxxxxxxx"; default 200
-    std::size_t unattached_disks = 10;      ///< extra UNATTACHED data disks; default 10
-    double no_snapshot_ability = 0.02;      ///< fraction of data disks with SnapshotAbility=false; default 0.02
-    double migrating = 0.0;                 ///< fraction of attached disks Migrating=true; default 0
-    double rollbacking = 0.0;               ///< fraction of attached disks Rollbacking=true; default 0
-    std::size_t snapshot_quota = 100000;    ///< max live snapshots in the account; default 100000
+    std::uint64_t seed = 1;                         ///< default 1
+    std::size_t instances = 200;                    ///< instances "ins-xxxxxxxx"; default 200
+    std::size_t unattached_disks = 10;              ///< extra UNATTACHED data disks; default 10
+    double no_snapshot_ability = 0.02;              ///< fraction of data disks with SnapshotAbility=false; default 0.02
+    double migrating = 0.0;                         ///< fraction of attached disks Migrating=true; default 0
+    double rollbacking = 0.0;                       ///< fraction of attached disks Rollbacking=true; default 0
+    std::size_t snapshot_quota = 100000;            ///< max live snapshots in the account; default 100000
     std::chrono::milliseconds creating_time{3000};  ///< CREATING -> NORMAL after this; default 3 s
-    std::string region = "ap-guangzhou";    ///< Placement.Zone prefix; default ap-guangzhou
+    std::string region = "ap-guangzhou";            ///< Placement.Zone prefix; default ap-guangzhou
+    /// Listing lag: a group created at steady time T is left out of every
+    /// DescribeSnapshotGroups answer (by id, by name, unfiltered) until
+    /// T + list_lag, and its snapshots out of DescribeSnapshots, as an
+    /// eventually consistent listing would. It exists meanwhile: it counts
+    /// against the quota, keeps its disks busy and can be deleted by id once
+    /// it is no longer CREATING. Default 0 (listed at once).
+    std::chrono::milliseconds list_lag{0};
     /// Wall-clock time (Unix seconds, UTC) that the first `now` seen stands
     /// for, unless set_time_origin() says otherwise. Times in responses
     /// (CreateTime, ...) are derived from it, so output is deterministic.
@@ -58,6 +65,7 @@ struct group_view {
     std::vector<std::string> disk_ids, snapshot_ids;
     std::string instance_id;  ///< the instance the disks were attached to at creation
     int percent = 0;          ///< creation progress, 100 once NORMAL
+    bool listed = true;       ///< DescribeSnapshotGroups shows it (false during the listing lag)
 };
 
 class fleet_state {
@@ -79,6 +87,9 @@ public:
     std::vector<group_view> groups() const;
     /// Groups whose disks belong to `instance_id`.
     std::vector<group_view> groups_of(std::string_view instance_id) const;
+    /// Every group named exactly `name`, listed or not (the true state,
+    /// whatever the listing lag), in creation order.
+    std::vector<group_view> groups_named(std::string_view name) const;
     /// Marks a disk busy as if a snapshot were being created on it until `until`.
     /// Throws std::invalid_argument for an unknown disk (as do the setters below).
     void set_disk_busy(std::string_view disk_id, clock::time_point until);
