@@ -8,12 +8,18 @@ namespace cbs {
 
 std::string_view to_string(instance_outcome o) noexcept {
     switch (o) {
-    case instance_outcome::pending: return "pending";
-    case instance_outcome::skipped: return "skipped";
-    case instance_outcome::created: return "created";
-    case instance_outcome::normal: return "normal";
-    case instance_outcome::failed: return "failed";
-    case instance_outcome::unknown: return "unknown";
+        case instance_outcome::pending:
+            return "pending";
+        case instance_outcome::skipped:
+            return "skipped";
+        case instance_outcome::created:
+            return "created";
+        case instance_outcome::normal:
+            return "normal";
+        case instance_outcome::failed:
+            return "failed";
+        case instance_outcome::unknown:
+            return "unknown";
     }
     return "?";
 }
@@ -32,9 +38,12 @@ boost::json::object to_json(const fleet_report& report) {
     json::array instances;
     instances.reserve(report.instances.size());
     for (const auto& r : report.instances) {
-        json::array disks, skipped, rids;
+        json::array disks, skipped, rids, dups, deleted;
         for (const auto& d : r.disk_ids) disks.emplace_back(d);
-        for (const auto& s : r.skipped_disks) skipped.push_back(json::object{{"disk_id", s.disk_id}, {"reason", s.reason}});
+        for (const auto& id : r.duplicate_group_ids) dups.emplace_back(id);
+        for (const auto& id : r.deleted_group_ids) deleted.emplace_back(id);
+        for (const auto& s : r.skipped_disks)
+            skipped.push_back(json::object{{"disk_id", s.disk_id}, {"reason", s.reason}});
         for (const auto& id : r.request_ids) rids.emplace_back(id);
         json::object o{{"instance_id", r.instance_id},
                        {"outcome", to_string(r.outcome)},
@@ -45,20 +54,36 @@ boost::json::object to_json(const fleet_report& report) {
                        {"group_state", r.group_state},
                        {"adopted", r.adopted},
                        {"attempts", r.attempts},
-                       {"request_ids", std::move(rids)}};
-        if (!r.error_code.empty()) {
-            o["error_code"] = r.error_code;
-            o["error_message"] = r.error_message;
-        }
+                       {"sends", r.sends},
+                       {"request_ids", std::move(rids)},
+                       {"duplicate_group_ids", std::move(dups)},
+                       {"deleted_group_ids", std::move(deleted)}};
+        // Each on its own: a note (duplicates deleted, found by the sweep) has no code.
+        if (!r.error_code.empty()) o["error_code"] = r.error_code;
+        if (!r.error_message.empty()) o["error_message"] = r.error_message;
         if (r.created_s >= 0) o["created_s"] = r.created_s;
         if (r.normal_s >= 0) o["normal_s"] = r.normal_s;
         instances.push_back(std::move(o));
     }
     const auto& s = report.summary;
-    json::object summary{{"instances", s.instances}, {"normal", s.normal},   {"created", s.created},
-                         {"skipped", s.skipped},     {"failed", s.failed},   {"unknown", s.unknown},
-                         {"pending", s.pending},     {"adopted", s.adopted}, {"discover_s", s.discover_s},
-                         {"create_s", s.create_s},   {"total_s", s.total_s}, {"all_ok", report.all_ok}};
+    json::object summary{{"instances", s.instances},
+                         {"normal", s.normal},
+                         {"created", s.created},
+                         {"skipped", s.skipped},
+                         {"failed", s.failed},
+                         {"unknown", s.unknown},
+                         {"pending", s.pending},
+                         {"adopted", s.adopted},
+                         {"duplicates_found", s.duplicates_found},
+                         {"duplicates_deleted", s.duplicates_deleted},
+                         {"creates_sent", s.creates_sent},
+                         {"discover_s", s.discover_s},
+                         {"create_s", s.create_s},
+                         {"total_s", s.total_s},
+                         {"all_ok", report.all_ok},
+                         {"interrupted", report.interrupted}};
+    if (!report.journal_error.empty()) summary["journal_error"] = report.journal_error;
+    if (!report.sweep_error.empty()) summary["sweep_error"] = report.sweep_error;
     return {{"run_id", report.run_id}, {"summary", std::move(summary)}, {"instances", std::move(instances)}};
 }
 

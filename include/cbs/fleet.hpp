@@ -5,28 +5,36 @@
 //   fp.run_id = "20261129";
 //   auto report = co_await cbs::async_snapshot_fleet(client, fp);
 //
-// What it does, in order (DESIGN.md "Fleet snapshotting"):
+// The promise: every instance covered, none twice, and a report that tells
+// the truth, with listing lag, lost answers, resumed and concurrent runs.
+// In order (docs/fleet.md tells the whole story; the decision table is in
+// include/cbs/detail/fleet_core.hpp):
 //  1. discover: DescribeDisks filtered by instance-id, 100 ids per call,
 //     paginated; disks that cannot be snapshotted are left out and reported;
+//     migrating / rolling-back / attaching disks are waited for up to
+//     busy_disk_wait, then left out with the reason;
 //  2. plan: one group per instance named <prefix>-<instance-id>-<run-id>;
-//  3. create: all instances concurrently (a fixed pool of workers, so memory
-//     does not grow with the fleet), paced by the client's limiters and
-//     retried by its retry policy; after an "outcome unknown" the group is
-//     looked up by name and created again only if it does not exist;
-//  4. wait: DescribeSnapshotGroups by batches of 100 ids until NORMAL;
-//  5. report: one record per instance and a summary.
-// With a journal, a run killed at any point and started again with the same
-// run id creates nothing twice: every planned name is looked up first.
+//  3. look up every planned name (100 names per call), journal or not: what
+//     an earlier or concurrent run with this run id created is adopted;
+//  4. create: a bounded pool of workers paced by the client's limiters; each
+//     send is journaled ("intent", durable) first. After an unknown outcome
+//     the exact name is looked up over consistency_window (growing gaps) and
+//     sent again only if it never appeared, at most max_resends times;
+//  5. wait: DescribeSnapshotGroups by batches of 100 ids until NORMAL;
+//  6. sweep: once the window (or the longest listing lag seen) has passed
+//     since the last create, every planned name is listed again; an instance
+//     with more than one group keeps the oldest, the others are deleted
+//     (journaled, reported) unless keep_duplicates;
+//  7. report: one record per instance and a summary.
 //
 // Threading: runs on a strand of the awaiting coroutine's executor; the
 // progress callback is called on it (must not block).
 //
 // Cancellation (Asio per-operation, terminal; what cbsctl does on Ctrl-C):
-// no new instance is started; calls in flight are cancelled; an instance
-// whose create was not sent stays `pending`, one whose create was sent and
-// not answered is `unknown` (journaled, so a re-run looks it up by name);
-// the report of what happened is returned normally. A run killed outright
-// resumes the same way from its journal.
+// no new create is sent; calls in flight are cancelled; an instance whose
+// create was not sent stays `pending`, one whose create was sent and not
+// confirmed is `unknown` (journaled, and a re-run looks every name up first);
+// the report is returned normally with interrupted = true.
 #pragma once
 
 #include <cbs/actions.hpp>
@@ -37,11 +45,14 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace cbs {
+
+class journal_sink;
 
 struct fleet_params {
     /// The instances to snapshot ("ins-xxxxxxxx"). Empty with all_instances:
@@ -55,22 +66,55 @@ struct fleet_params {
     std::optional<tag> tag_filter{};
     /// Group names are <name_prefix>-<instance-id>-<run_id>. Default "fleet".
     std::string name_prefix = "fleet";
-    /// Identifies the run; required. The same run id with the same journal resumes.
+    /// Identifies the run; required. Every run with a run id looks up the
+    /// names it plans before creating anything, so the same run id resumes.
     std::string run_id{};
     /// Leave system disks out. Default false (all snapshotable disks).
     bool data_disks_only = false;
     /// Wait until every created group is NORMAL. Default true.
     bool wait = true;
-    /// Per instance: how long a create may keep retrying busy disks. Default 10 min.
+    /// Per instance: how long creates may keep being refused because a
+    /// snapshot is being created on a disk (InvalidDisk.SnapshotCreating and
+    /// other busy answers) before the instance fails. Default 10 min.
     std::chrono::milliseconds instance_deadline{std::chrono::minutes(10)};
-    /// How long to wait for the groups to become NORMAL. Default 1 h.
+    /// How long to wait for the groups to become NORMAL, and for the sweep to
+    /// see a duplicate leave CREATING so it can be deleted. Default 1 h.
     std::chrono::milliseconds wait_timeout{std::chrono::hours(1)};
     /// Polling interval of DescribeSnapshotGroups while waiting. Default 2 s.
     std::chrono::milliseconds poll_interval{2000};
     /// Creates in flight at once (workers). Default 64: far more than the
     /// 20/s limit needs, so workers waiting on busy disks do not stall the rest.
     std::size_t concurrency = 64;
-    /// Append-only journal file; empty: none. Default empty.
+    /// After a create whose outcome is unknown (or a journaled intent with no
+    /// result), how long the exact name is looked up (gaps of window/16,
+    /// doubling) before the create may be sent again; also how long after
+    /// the last create the final sweep waits (longer if a longer listing lag
+    /// was seen). Default 15 s.
+    std::chrono::milliseconds consistency_window{15000};
+    /// Sends of one instance's create after the first, each once the window
+    /// passed without the name appearing; then the instance is `unknown`.
+    /// Default 2.
+    unsigned max_resends = 2;
+    /// The sweep only reports duplicate groups (the instance is `failed`)
+    /// instead of deleting the newer ones. Default false.
+    bool keep_duplicates = false;
+    /// An empty fleet (no instance given or found) is a report with nothing
+    /// in it instead of an error. Default false.
+    bool allow_empty = false;
+    /// How long planning waits for disks that are migrating, rolling back or
+    /// attaching (DescribeDisks polled every poll_interval) before leaving
+    /// them out of the group (the reason is reported; an instance with no
+    /// disk left fails); also the deadline of one create's busy retries.
+    /// Default 60 s.
+    std::chrono::milliseconds busy_disk_wait{60000};
+    /// How long a create waits for its journaled intent to be durable; past
+    /// it the journal counts as failed (no create is sent blind). Default 30 s.
+    std::chrono::milliseconds journal_timeout{30000};
+    /// The journal (tests inject one). Default null: journal_path opens a
+    /// file journal, or there is none.
+    std::shared_ptr<journal_sink> journal{};
+    /// Append-only journal file, locked for the run; empty: none. Ignored
+    /// when `journal` is set. Default empty.
     std::string journal_path{};
     /// Tags added to every group (plus cbs-fleet-run-id=<run_id>).
     std::vector<tag> tags{};
@@ -78,12 +122,12 @@ struct fleet_params {
 
 /// What became of one instance.
 enum class instance_outcome {
-    pending,   ///< not reached (the run was cancelled)
-    skipped,   ///< nothing to snapshot (no snapshotable disk)
-    created,   ///< group created (or found) but not seen NORMAL (no wait, or wait timed out)
-    normal,    ///< group NORMAL
-    failed,    ///< a clear error (see error_code / error_message)
-    unknown,   ///< a create was sent, its answer lost, and the group not found afterwards
+    pending,  ///< never started (the run was interrupted or stopped creating)
+    skipped,  ///< nothing to snapshot (no snapshotable disk)
+    created,  ///< group created (or found) but not seen NORMAL (no wait, or wait timed out)
+    normal,   ///< group NORMAL
+    failed,   ///< a clear error (see error_code / error_message), or left with two groups
+    unknown,  ///< a create was sent, its answer lost, and the group not found afterwards
 };
 std::string_view to_string(instance_outcome o) noexcept;
 
@@ -94,24 +138,30 @@ struct skipped_disk {
 
 struct instance_report {
     std::string instance_id;
-    std::vector<std::string> disk_ids;          ///< disks in the group
-    std::vector<skipped_disk> skipped_disks;    ///< disks left out, and why
+    std::vector<std::string> disk_ids;        ///< disks in the group
+    std::vector<skipped_disk> skipped_disks;  ///< disks left out, and why
     std::string group_name;
     std::string group_id;
-    std::string group_state;                    ///< last seen: CREATING / NORMAL
+    std::string group_state;  ///< last seen: CREATING / NORMAL
     instance_outcome outcome = instance_outcome::pending;
-    bool adopted = false;                       ///< found by name, not created by this call
-    unsigned attempts = 0;                      ///< CreateSnapshotGroup attempts
-    std::string error_code;                     ///< service or client code, if failed/unknown
-    std::string error_message;
-    std::vector<std::string> request_ids;       ///< RequestIds of the create attempts
-    double created_s = -1;                      ///< seconds from run start to created (-1: never)
-    double normal_s = -1;                       ///< seconds from run start to NORMAL
+    bool adopted = false;                          ///< found by name, not created by an answered create
+    unsigned attempts = 0;                         ///< CreateSnapshotGroup HTTP attempts
+    unsigned sends = 0;                            ///< CreateSnapshotGroup calls (journaled intents included)
+    std::string error_code;                        ///< service or client code, if failed/unknown
+    std::string error_message;                     ///< what went wrong, or a note (duplicates deleted)
+    std::vector<std::string> request_ids;          ///< RequestIds of the create attempts
+    std::vector<std::string> duplicate_group_ids;  ///< groups found beside group_id under its name
+    std::vector<std::string> deleted_group_ids;    ///< of those, the ones the sweep deleted
+    double created_s = -1;                         ///< seconds from run start to created (-1: never)
+    double normal_s = -1;                          ///< seconds from run start to NORMAL
 };
 
 struct fleet_summary {
     std::size_t instances = 0, normal = 0, created = 0, skipped = 0, failed = 0, unknown = 0, pending = 0;
     std::size_t adopted = 0;
+    std::size_t duplicates_found = 0;    ///< extra groups found by the sweep (or the first lookup)
+    std::size_t duplicates_deleted = 0;  ///< of those, deleted
+    std::size_t creates_sent = 0;        ///< CreateSnapshotGroup calls of this run
     double discover_s = 0, create_s = 0, total_s = 0;
 };
 
@@ -119,24 +169,51 @@ struct fleet_report {
     std::string run_id;
     std::vector<instance_report> instances;
     fleet_summary summary;
-    /// True when every instance is NORMAL, or created when not waiting (skipped ones count as fine).
+    /// True when every instance is NORMAL, or created when not waiting
+    /// (skipped ones count as fine), none is left with two groups, the run
+    /// was not interrupted and the journal did not fail.
     bool all_ok = false;
+    /// The run was cancelled (Ctrl-C): what was pending is counted as such.
+    bool interrupted = false;
+    /// Non-empty: the journal failed (this message), so the run stopped
+    /// sending creates; those in flight were finished and reported.
+    std::string journal_error;
+    /// Non-empty: the final sweep could not list the run's groups (this
+    /// message), so duplicates may remain unseen.
+    std::string sweep_error;
 };
 
 /// Progress, for a display or metrics.
 struct fleet_event {
-    enum kind { discovered, planned, created, adopted, retrying, normal, failed, unknown, skipped } what;
+    enum kind {
+        discovered,
+        planned,
+        created,
+        adopted,
+        retrying,  ///< a create is retried (detail: the class or code), or busy disks are waited for
+        normal,
+        failed,
+        unknown,
+        skipped,
+        looking_up,  ///< an unknown outcome: the name is being looked up (detail: the group name)
+        duplicate,   ///< the sweep found an extra group (detail: its id)
+        deleted,     ///< the sweep deleted an extra group (detail: its id)
+    } what;
     std::string_view instance_id;  ///< empty for run-wide events
     std::string_view detail;       ///< e.g. the retried code, the group id
 };
 
 using fleet_progress = std::function<void(const fleet_event&)>;
 
-/// Runs the whole fleet. Fails as a whole (cbs::error) only for a bad
-/// parameter (no run id, duplicate or malformed ids, unreadable journal) or a
-/// discovery that cannot complete; per-instance failures are in the report.
-boost::asio::awaitable<fleet_report> async_snapshot_fleet(client& c, fleet_params params,
-                                                          fleet_progress progress = {});
+/// Runs the whole fleet. Fails as a whole (cbs::error) only before anything
+/// is created: a bad parameter (no run id, duplicate ids, an empty fleet
+/// without allow_empty), a journal that cannot be opened or belongs to another
+/// run (invalid_config naming the field) or is locked by a running run
+/// (run_in_progress), or a discovery / first lookup that cannot complete.
+/// Everything later (per-instance failures, a journal that fails midway,
+/// cancellation) is in the report. See detail/fleet_driver.hpp for the form
+/// generic over the client (tests drive it with a scripted one).
+boost::asio::awaitable<fleet_report> async_snapshot_fleet(client& c, fleet_params params, fleet_progress progress = {});
 
 /// The report as JSON (what `cbsctl snapshot-fleet --report` writes).
 boost::json::object to_json(const fleet_report& report);
