@@ -9,9 +9,7 @@
 
 #include <openssl/evp.h>
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -123,8 +121,6 @@ error_code parse_journal(std::string_view text, std::string_view source, journal
         ++out.records;
         apply(out.instances[std::string(instance)], type, str(o, "name"), str(o, "group_id"), int64(o, "ms"));
     }
-    out.run_id = out.header.run_id;
-    out.name_prefix = out.header.name_prefix;
     return {};
 }
 
@@ -214,55 +210,6 @@ error_code make_directories(const std::string& dir, diagnostics& diag) {
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         diag.client_message = "'" + dir + "' is not a directory";
         return client_errc::invalid_config;
-    }
-    return {};
-}
-
-// ---- deprecated version-1 writer --------------------------------------------
-
-journal_writer::~journal_writer() {
-    if (fd_ >= 0) ::close(fd_);
-}
-
-error_code journal_writer::open(const std::string& path, std::string_view run_id, std::string_view name_prefix,
-                                diagnostics& diag) {
-    path_ = path;
-    run_id_ = run_id;
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd_ < 0) {
-        diag.client_message = "cannot open journal '" + path + "' for appending: " + std::strerror(errno);
-        return client_errc::invalid_config;
-    }
-    struct stat st {};
-    if (::fstat(fd_, &st) == 0 && st.st_size == 0) {
-        boost::json::object o{{"type", "run"}, {"run_id", run_id}, {"name_prefix", name_prefix}};
-        return append(boost::json::serialize(o) + "\n", diag);
-    }
-    return {};
-}
-
-error_code journal_writer::record(std::string_view state, std::string_view instance_id, std::string_view group_name,
-                                  std::string_view group_id, diagnostics& diag) {
-    if (fd_ < 0) return {};
-    boost::json::object o{{"type", state}, {"run_id", run_id_}, {"instance", instance_id}, {"name", group_name}};
-    if (!group_id.empty()) o["group_id"] = group_id;
-    return append(boost::json::serialize(o) + "\n", diag);
-}
-
-error_code journal_writer::append(const std::string& line, diagnostics& diag) {
-    std::size_t done = 0;
-    while (done < line.size()) {
-        auto n = ::write(fd_, line.data() + done, line.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            diag.client_message = "cannot write journal '" + path_ + "': " + std::strerror(errno);
-            return client_errc::journal_failed;
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    if (::fdatasync(fd_) != 0) {
-        diag.client_message = "cannot flush journal '" + path_ + "': " + std::strerror(errno);
-        return client_errc::journal_failed;
     }
     return {};
 }

@@ -262,8 +262,6 @@ std::unique_ptr<journal_sink> open_file_journal(const std::string& path, const j
         if (int err = sync_dir(parent_dir(path)))
             return fail(io_error(diag, "cannot sync the directory of journal", path, err));
         existing.header = header;
-        existing.run_id = header.run_id;
-        existing.name_prefix = header.name_prefix;
     }
     return std::make_unique<file_journal>(fd, path, params);
 }

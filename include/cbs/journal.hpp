@@ -74,10 +74,6 @@ struct journal_contents {
     std::size_t records = 0;      ///< instance records (the header is not counted)
     std::size_t valid_bytes = 0;  ///< length of the text up to the last complete line
     bool torn_tail = false;       ///< a last line without its newline was ignored
-
-    /// Deprecated (version-1 API, used by the old fleet engine): copies of
-    /// header.run_id / header.name_prefix. Removed once nothing reads them.
-    std::string run_id, name_prefix;
 };
 
 /// Pure parser (tests, fuzzing). `source` names the text in messages. A torn
@@ -198,27 +194,6 @@ public:
 private:
     struct impl;
     std::unique_ptr<impl> impl_;
-};
-
-/// Deprecated (version-1 API, used by the old fleet engine until it moves to
-/// journal_sink): a blocking writer, one fdatasync per record, no lock.
-class journal_writer {
-public:
-    journal_writer() = default;
-    ~journal_writer();
-    journal_writer(const journal_writer&) = delete;
-    journal_writer& operator=(const journal_writer&) = delete;
-
-    error_code open(const std::string& path, std::string_view run_id, std::string_view name_prefix, diagnostics& diag);
-    bool is_open() const noexcept { return fd_ >= 0; }
-    error_code record(std::string_view state, std::string_view instance_id, std::string_view group_name,
-                      std::string_view group_id, diagnostics& diag);
-
-private:
-    error_code append(const std::string& line, diagnostics& diag);
-    int fd_ = -1;
-    std::string path_;
-    std::string run_id_;
 };
 
 }  // namespace cbs
