@@ -217,9 +217,8 @@ std::unique_ptr<journal_sink> open_file_journal(const std::string& path, const j
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK) {
-            diag.client_message = "journal '" + path +
-                                  "' is locked: another run with this run id is in progress (wait for it, or use "
-                                  "another --run-id)";
+            diag.client_message =
+                "journal '" + path + "' is locked by a run in progress (wait for it to end, or use another --run-id)";
             return fail(client_errc::run_in_progress);
         }
         return fail(io_error(diag, "cannot lock journal", path, errno));
