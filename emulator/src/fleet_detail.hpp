@@ -77,19 +77,38 @@ std::vector<T> slice(const std::vector<T>& items, const page& p) {
     return {first, last};
 }
 
+/// Most ids in one DiskIds (CreateSnapshotGroup, DescribeDisks): more is
+/// InvalidParameterValue, as a strict server answers.
+inline constexpr std::size_t max_disk_ids = 64;
+
 /// "prefix-" followed by 8 of [a-z0-9].
 bool well_formed_id(std::string_view id, std::string_view prefix);
 
 // ---- model ----
 
+struct tag {
+    std::string key, value;
+};
+
+/// A state change under way on a disk (realistic mode). Its times are
+/// offsets from the steady origin (the first request), which is not known
+/// yet when the fleet is built.
+enum class change_kind { none, migrating, rollbacking, attaching, detaching };
+
 struct disk {
     std::size_t ordinal = 0;  // position in fleet order
     std::string id, name, instance_id, usage, type, state, zone;
+    std::string charge_type = "POSTPAID_BY_HOUR";
+    std::int64_t project_id = 0;
+    std::vector<tag> tags;  // the instance's at creation (set_instance_tags updates both)
     bool snapshot_ability = true, migrating = false, rollbacking = false, encrypt = false;
     int migrate_percent = 0, rollback_percent = 0;
     std::int64_t size_gib = 0;
-    std::int64_t age_seconds = 0;    // CreateTime = wall origin - age
-    std::size_t snapshot_count = 0;  // live snapshots of this disk
+    std::int64_t age_seconds = 0;        // CreateTime = wall origin - age
+    std::int64_t prepaid_days_left = 0;  // PREPAID: DeadlineTime = wall origin + this
+    change_kind change = change_kind::none;
+    clock::duration change_from{}, change_to{};  // offsets from the steady origin
+    std::size_t snapshot_count = 0;              // live snapshots of this disk
     // A snapshot is being created on the disk until then (group creation or
     // set_disk_busy). Deleting a group never lowers it: CREATING groups can't
     // be deleted, and a NORMAL group's time is already past.
@@ -102,17 +121,23 @@ struct snapshot {
     clock::time_point created{}, ready_at{};
 };
 
-struct tag {
-    std::string key, value;
-};
-
 struct group {
     std::uint64_t seq = 0;
     std::string id, name, instance_id;
     std::vector<std::string> disk_ids, snapshot_ids;
     std::vector<tag> tags;
     bool contains_root = false;
-    clock::time_point created{}, ready_at{};
+    // CREATING until ready_at; then NORMAL, or FAILED if `fails` (ready_at is
+    // then the failure time, before nominal_end). Percent follows a
+    // piecewise-linear curve from created to nominal_end through `knots`.
+    bool fails = false;
+    clock::time_point created{}, ready_at{}, nominal_end{};
+    std::vector<std::pair<double, double>> knots;  // (time fraction, percent), rising; empty: linear
+};
+
+struct instance_info {
+    std::string name, ip;
+    std::vector<tag> tags;
 };
 
 /// Deterministic generator (splitmix64): portable, unlike the std
@@ -135,7 +160,8 @@ struct fleet_impl {
     fleet_params cfg;
     rng random;
 
-    std::vector<std::string> instances;                                           // fleet order
+    std::vector<std::string> instances;  // fleet order
+    std::unordered_map<std::string, instance_info> instance_by_id;
     std::vector<disk> disks;                                                      // fleet order; never removed
     std::unordered_map<std::string, std::size_t> disk_by_id;                      // -> ordinal
     std::unordered_map<std::string, std::vector<std::size_t>> disks_by_instance;  // "" = unattached
@@ -151,28 +177,52 @@ struct fleet_impl {
     std::unordered_set<std::string> used_ids;  // ids are never reused
     std::uint64_t next_seq = 1;
 
-    // Wall-clock mapping: `steady_origin` stands for `wall_origin` (Unix s).
+    rng timing;                         // per-group draws (duration, failure, curve), in request order
+    std::vector<std::size_t> changing;  // disks with a pending change
+    std::set<std::pair<clock::time_point, std::uint64_t>> failing;  // (failure time, group seq)
+
+    // Wall-clock mapping: `steady_origin` stands for `wall_origin_ms` (Unix ms).
     std::optional<clock::time_point> steady_origin;
-    std::int64_t wall_origin = 0;
+    std::int64_t wall_origin_ms = 0;
     clock::time_point latest_now{};  // for the inspection views
 
+    /// Fixes the time origin on the first call, then applies every state
+    /// change due by `now` (disk changes, group failures).
     void observe(clock::time_point now);
+    void settle(clock::time_point now);
+    void drop_snapshots(group& g);  // removes g's member snapshots from the account
+    clock::duration scaled(clock::duration d) const;
+    clock::time_point at_offset(clock::duration offset) const { return steady_origin.value_or(latest_now) + offset; }
+
+    // fleet building (fleet_build.cpp)
+    void build();
+    void make_realistic();
+    void move_disk(disk& d, const std::string& to_instance);  // re-index under another instance ("" = none)
+
     std::string new_id(std::string_view prefix);
     disk& disk_at(std::string_view id);  // std::invalid_argument if unknown
     const disk* find_disk(std::string_view id) const;
 
-    /// "YYYY-MM-DD HH:MM:SS" in Beijing time (UTC+8), as the service writes it.
+    /// "YYYY-MM-DD HH:MM:SS" in the configured zone (Beijing time by default), as the service writes it.
     std::string wall_time(clock::time_point t) const;
     std::string disk_create_time(const disk& d) const;
+    std::string disk_deadline_time(const disk& d) const;
 
     bool creating(const group& g, clock::time_point now) const { return now < g.ready_at; }
+    /// CREATING | NORMAL | FAILED
+    const char* group_state(const group& g, clock::time_point now) const {
+        return creating(g, now) ? "CREATING" : g.fails ? "FAILED" : "NORMAL";
+    }
+    /// Draws a new group's timeline (duration, failure, Percent curve) from `timing`.
+    void draw_timeline(group& g, clock::time_point now);
     /// Shown by DescribeSnapshotGroups / DescribeSnapshots at `now` (listing lag).
     bool listed(const group& g, clock::time_point now) const { return now >= g.created + cfg.list_lag; }
     bool listed(const snapshot& s, clock::time_point now) const { return now >= s.created + cfg.list_lag; }
-    int percent(clock::time_point created, clock::time_point ready_at, clock::time_point now) const;
+    int percent(const group& g, clock::time_point now) const;
 
     // actions (fleet_disks.cpp, fleet_groups.cpp, fleet_snapshots.cpp)
     json::object describe_disks(const json::object& params, clock::time_point now);
+    bool disk_matches(const disk& d, const std::vector<filter>& filters) const;
     json::object create_snapshot_group(const json::object& params, clock::time_point now);
     json::object describe_snapshot_groups(const json::object& params, clock::time_point now);
     json::object delete_snapshot_group(const json::object& params, clock::time_point now);

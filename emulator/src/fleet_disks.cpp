@@ -5,56 +5,130 @@ namespace cbs::emu::detail {
 
 namespace {
 
-// Documented DescribeDisks filters this emulator does not implement: they are
-// answered with InvalidFilter (saying so) rather than silently ignored, which
-// would return the wrong disks.
-const std::unordered_set<std::string_view> unsupported_disk_filters{
-    "disk-charge-type", "portable", "project-id", "disk-name", "disk-type", "zone",
-    "instance-ip-address", "instance-name", "tag-key", "tag-value", "dedicated-cluster-id", "cluster-group-id"};
+const std::unordered_set<std::string_view> disk_states{"UNATTACHED", "ATTACHING",   "ATTACHED",  "DETACHING",
+                                                       "EXPANDING",  "ROLLBACKING", "TORECYCLE", "DUMPING"};
+const std::unordered_set<std::string_view> charge_types{"PREPAID", "POSTPAID_BY_HOUR", "CDCPAID",
+                                                        "DEDICATED_CLUSTER_PAID"};
+const std::unordered_set<std::string_view> disk_types{"CLOUD_BASIC", "CLOUD_PREMIUM", "CLOUD_BSSD",
+                                                      "CLOUD_SSD",   "CLOUD_HSSD",    "CLOUD_TSSD"};
+const std::unordered_set<std::string_view> usages{"SYSTEM_DISK", "DATA_DISK"};
+const std::unordered_set<std::string_view> booleans{"TRUE", "FALSE"};
 
-const std::unordered_set<std::string_view> disk_states{"UNATTACHED", "ATTACHING", "ATTACHED", "DETACHING",
-                                                       "EXPANDING", "ROLLBACKING", "TORECYCLE", "DUMPING"};
+// Filters whose values are free text (names, ids, zones, tags).
+const std::unordered_set<std::string_view> free_filters{"instance-id",
+                                                        "disk-id",
+                                                        "disk-name",
+                                                        "zone",
+                                                        "instance-name",
+                                                        "instance-ip-address",
+                                                        "tag-key",
+                                                        "tag-value",
+                                                        "dedicated-cluster-id",
+                                                        "cluster-group-id"};
 
+bool is_tag_filter(const std::string& name) {
+    return name.rfind("tag:", 0) == 0;
+}
+
+bool decimal(const std::string& v) {
+    return !v.empty() && v.size() <= 18 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Every documented filter; values checked where the documentation gives a
+// set (InvalidParameterValue naming the filter); any other name InvalidFilter.
 void check_disk_filters(const std::vector<filter>& filters) {
     for (std::size_t i = 0; i < filters.size(); ++i) {
         const auto& f = filters[i];
-        if (f.name == "instance-id" || f.name == "disk-id") continue;
-        if (f.name == "disk-usage") {
+        const std::string where = " (Filters." + std::to_string(i) + ")";
+        auto check_set = [&](const std::unordered_set<std::string_view>& allowed, const char* what) {
             for (const auto& v : f.values)
-                if (v != "SYSTEM_DISK" && v != "DATA_DISK")
-                    fail("InvalidParameterValue", "The value `" + v + "` of filter `disk-usage` (Filters." +
-                                                      std::to_string(i) + ") must be SYSTEM_DISK or DATA_DISK.");
+                if (!allowed.count(v))
+                    fail("InvalidParameterValue",
+                         "The value `" + v + "` of filter `" + f.name + "`" + where + " is not " + what + ".");
+        };
+        if (free_filters.count(f.name)) continue;
+        if (is_tag_filter(f.name)) {
+            if (f.name.size() == 4) fail("InvalidFilter", "The filter `tag:`" + where + " names no tag key.");
             continue;
         }
-        if (f.name == "disk-state") {
+        if (f.name == "disk-usage")
+            check_set(usages, "SYSTEM_DISK or DATA_DISK");
+        else if (f.name == "disk-state")
+            check_set(disk_states, "a disk state");
+        else if (f.name == "disk-charge-type")
+            check_set(charge_types, "a disk charge type");
+        else if (f.name == "disk-type")
+            check_set(disk_types, "a disk type");
+        else if (f.name == "portable")
+            check_set(booleans, "TRUE or FALSE");
+        else if (f.name == "project-id") {
             for (const auto& v : f.values)
-                if (!disk_states.count(v))
-                    fail("InvalidParameterValue", "The value `" + v + "` of filter `disk-state` (Filters." +
-                                                      std::to_string(i) + ") is not a disk state.");
-            continue;
+                if (!decimal(v))
+                    fail("InvalidParameterValue",
+                         "The value `" + v + "` of filter `project-id`" + where + " is not a project id.");
+        } else {
+            fail("InvalidFilter", "The filter `" + f.name + "` is not valid for DescribeDisks.");
         }
-        if (unsupported_disk_filters.count(f.name) || f.name.rfind("tag:", 0) == 0)
-            fail("InvalidFilter", "The filter `" + f.name + "` is not supported by the CBS emulator.");
-        fail("InvalidFilter", "The filter `" + f.name + "` is not valid for DescribeDisks.");
     }
 }
 
-bool disk_matches(const disk& d, const std::vector<filter>& filters) {
-    for (const auto& f : filters) {
-        const std::string* field = nullptr;
-        if (f.name == "instance-id") field = &d.instance_id;
-        else if (f.name == "disk-id") field = &d.id;
-        else if (f.name == "disk-state") field = &d.state;
-        else if (f.name == "disk-usage") field = &d.usage;
-        if (field && !f.matches(*field)) return false;  // AND across filters, OR within Values
-    }
-    return true;
+bool has_tag(const disk& d, const filter& f, bool by_key, bool by_value) {
+    return std::any_of(d.tags.begin(), d.tags.end(),
+                       [&](const tag& t) { return (by_key && f.matches(t.key)) || (by_value && f.matches(t.value)); });
 }
 
 }  // namespace
 
+// AND across filters, OR within a filter's Values.
+bool fleet_impl::disk_matches(const disk& d, const std::vector<filter>& filters) const {
+    const instance_info* ins = nullptr;
+    if (auto it = instance_by_id.find(d.instance_id); it != instance_by_id.end()) ins = &it->second;
+    static const std::string none;
+    for (const auto& f : filters) {
+        bool ok = true;
+        if (f.name == "instance-id")
+            ok = f.matches(d.instance_id);
+        else if (f.name == "disk-id")
+            ok = f.matches(d.id);
+        else if (f.name == "disk-state")
+            ok = f.matches(d.state);
+        else if (f.name == "disk-usage")
+            ok = f.matches(d.usage);
+        else if (f.name == "disk-name")
+            ok = f.matches(d.name);
+        else if (f.name == "disk-type")
+            ok = f.matches(d.type);
+        else if (f.name == "disk-charge-type")
+            ok = f.matches(d.charge_type);
+        else if (f.name == "zone")
+            ok = f.matches(d.zone);
+        else if (f.name == "portable")
+            ok = f.matches(d.usage == "DATA_DISK" ? "TRUE" : "FALSE");
+        else if (f.name == "project-id")
+            ok = f.matches(std::to_string(d.project_id));
+        else if (f.name == "instance-name")
+            ok = ins && f.matches(ins->name);
+        else if (f.name == "instance-ip-address")
+            ok = ins && f.matches(ins->ip);
+        else if (f.name == "tag-key")
+            ok = has_tag(d, f, true, false);
+        else if (f.name == "tag-value")
+            ok = has_tag(d, f, false, true);
+        else if (is_tag_filter(f.name)) {
+            const auto key = f.name.substr(4);
+            ok = std::any_of(d.tags.begin(), d.tags.end(),
+                             [&](const tag& t) { return t.key == key && f.matches(t.value); });
+        } else if (f.name == "dedicated-cluster-id" || f.name == "cluster-group-id") {
+            ok = f.matches(none);  // emulated disks are in no dedicated cluster
+        }
+        if (!ok) return false;
+    }
+    return true;
+}
+
 json::object fleet_impl::describe_disks(const json::object& params, clock::time_point /*now*/) {
-    check_known(params, {"DiskIds", "Filters", "Limit", "Offset", "OrderField", "Order", "ReturnBindAutoSnapshotPolicy"});
+    check_known(params,
+                {"DiskIds", "Filters", "Limit", "Offset", "OrderField", "Order", "ReturnBindAutoSnapshotPolicy"});
     const auto disk_ids = get_string_array(params, "DiskIds");
     const auto filters = get_filters(params);
     // DescribeDisks documents InvalidFilter, InvalidParameterValue,
@@ -77,6 +151,9 @@ json::object fleet_impl::describe_disks(const json::object& params, clock::time_
     bool all = true;
     if (disk_ids) {
         all = false;
+        if (disk_ids->size() > max_disk_ids)
+            fail("InvalidParameterValue", "The parameter `DiskIds` takes at most " + std::to_string(max_disk_ids) +
+                                              " disk ids, got " + std::to_string(disk_ids->size()) + ".");
         for (const auto& id : *disk_ids) {
             if (!well_formed_id(id, "disk-"))
                 fail("InvalidParameterValue", "The disk id `" + id + "` in `DiskIds` is malformed.");
@@ -129,8 +206,8 @@ json::object fleet_impl::describe_disks(const json::object& params, clock::time_
         j["DiskUsage"] = d.usage;
         j["DiskType"] = d.type;
         j["DiskState"] = d.state;
-        j["DiskChargeType"] = "POSTPAID_BY_HOUR";
-        j["Attached"] = !d.instance_id.empty();
+        j["DiskChargeType"] = d.charge_type;
+        j["Attached"] = !d.instance_id.empty() && d.state != "ATTACHING";  // attached once the attach completes
         j["InstanceId"] = d.instance_id;
         j["InstanceType"] = "CVM";
         j["InstanceIdList"] = d.instance_id.empty() ? json::array{} : json::array{json::value(d.instance_id)};
@@ -143,11 +220,17 @@ json::object fleet_impl::describe_disks(const json::object& params, clock::time_
         j["Shareable"] = false;
         j["Encrypt"] = d.encrypt;
         j["DiskSize"] = d.size_gib;
-        j["Placement"] = json::object{{"Zone", d.zone}, {"ProjectId", 0}};
+        j["Placement"] = json::object{{"Zone", d.zone}, {"ProjectId", d.project_id}};
         j["SnapshotCount"] = static_cast<std::int64_t>(d.snapshot_count);  // int64, as parsed JSON would be
         j["CreateTime"] = disk_create_time(d);
-        j["Tags"] = json::array{};
-        j["DeadlineTime"] = nullptr;  // nullable in the API; pay-as-you-go disks have none
+        json::array tags;
+        for (const auto& t : d.tags) tags.push_back(json::object{{"Key", t.key}, {"Value", t.value}});
+        j["Tags"] = std::move(tags);
+        // Nullable in the API: pay-as-you-go disks have none.
+        if (d.charge_type == "PREPAID")
+            j["DeadlineTime"] = disk_deadline_time(d);
+        else
+            j["DeadlineTime"] = nullptr;
         if (with_policies) j["AutoSnapshotPolicyIds"] = json::array{};
         set.push_back(std::move(j));
     }

@@ -42,6 +42,9 @@ json::object fleet_impl::create_snapshot_group(const json::object& params, clock
     // An empty DiskIds is "missing": in the form/GET encoding an empty
     // DiskIds.N is indistinguishable from an absent one.
     if (!ids || ids->empty()) fail("MissingParameter", "The request is missing a required parameter `DiskIds`.");
+    if (ids->size() > max_disk_ids)
+        fail("InvalidParameterValue", "The parameter `DiskIds` takes at most " + std::to_string(max_disk_ids) +
+                                          " disk ids, got " + std::to_string(ids->size()) + ".");
 
     std::unordered_set<std::string> seen;
     for (const auto& id : *ids) {
@@ -74,6 +77,12 @@ json::object fleet_impl::create_snapshot_group(const json::object& params, clock
         if (!d->snapshot_ability)
             fail("InvalidDisk.NotSupported", "The disk `" + d->id + "` does not support snapshots.");
     for (const disk* d : members) {
+        // A disk being attached or detached can't be snapshotted meanwhile;
+        // the action's documented code for a busy resource is ResourceInUse.
+        if (d->state == "ATTACHING" || d->state == "DETACHING")
+            fail("ResourceInUse", "The disk `" + d->id + "` is " +
+                                      (d->state == "ATTACHING" ? "being attached" : "being detached") +
+                                      ", please try again later.");
         if (d->migrating) fail("ResourceInUse.DiskMigrating", "The disk `" + d->id + "` is being migrated.");
         if (d->rollbacking) fail("ResourceInUse.DiskRollbacking", "The disk `" + d->id + "` is rolling back.");
     }
@@ -90,14 +99,14 @@ json::object fleet_impl::create_snapshot_group(const json::object& params, clock
     group g;
     g.seq = next_seq++;
     g.id = new_id("csnap-");
-    // Without a name the service falls back to its default name, as
-    // CreateSnapshot does ("Unnamed" on the international site). Duplicate
-    // names are allowed, as in the service.
-    g.name = name_param && !name_param->empty() ? *name_param : "Unnamed";
+    // SnapshotGroupName is optional and documented with no default: a group
+    // without one has an empty name (a placeholder such as "Unnamed" would
+    // make a later look-up by name find unrelated groups). Duplicate names
+    // are allowed, as in the service.
+    g.name = name_param.value_or("");
     g.instance_id = instance;
     g.tags = tags;
-    g.created = now;
-    g.ready_at = now + cfg.creating_time;
+    draw_timeline(g, now);
     for (std::size_t i = 0; i < members.size(); ++i) {
         disk& d = *members[i];
         snapshot s;
@@ -150,9 +159,10 @@ json::object fleet_impl::describe_snapshot_groups(const json::object& params, cl
                         from_this.push_back(group_by_id.at(snapshots.at(it->second).group_id));
             } else if (f.name == "snapshot-group-state") {
                 for (const auto& v : f.values)
-                    if (v != "NORMAL" && v != "CREATING" && v != "ROLLBACKING")
+                    if (v != "NORMAL" && v != "CREATING" && v != "ROLLBACKING" && v != "FAILED")
                         fail("InvalidParameter", "The value `" + v + "` of filter `snapshot-group-state` (Filters." +
-                                                     std::to_string(i) + ") must be NORMAL, CREATING or ROLLBACKING.");
+                                                     std::to_string(i) +
+                                                     ") must be NORMAL, CREATING, FAILED or ROLLBACKING.");
                 continue;  // not indexed: checked per candidate below
             } else {
                 fail("InvalidFilter", "The filter `" + f.name + "` is not valid for DescribeSnapshotGroups.");
@@ -174,7 +184,7 @@ json::object fleet_impl::describe_snapshot_groups(const json::object& params, cl
     for (auto seq : candidates) {
         const group& g = groups.at(seq);
         if (!listed(g, now)) continue;  // listing lag: exists, not yet listed
-        const std::string state = creating(g, now) ? "CREATING" : "NORMAL";
+        const std::string state = group_state(g, now);
         bool ok = true;
         for (const auto& f : all_filters) {
             if (f.name == "snapshot-group-id")
@@ -201,8 +211,8 @@ json::object fleet_impl::describe_snapshot_groups(const json::object& params, cl
         j["SnapshotGroupType"] = "NORMAL";
         j["ContainRootSnapshot"] = g->contains_root;
         j["SnapshotIdSet"] = std::move(snap_ids);
-        j["SnapshotGroupState"] = is_creating ? "CREATING" : "NORMAL";
-        j["Percent"] = percent(g->created, g->ready_at, now);
+        j["SnapshotGroupState"] = group_state(*g, now);
+        j["Percent"] = percent(*g, now);
         j["CreateTime"] = wall_time(g->created);
         j["ModifyTime"] = wall_time(is_creating ? g->created : g->ready_at);
         j["Images"] = json::array{};
@@ -236,9 +246,10 @@ json::object fleet_impl::delete_snapshot_group(const json::object& params, clock
         auto it = group_by_id.find(id);
         if (it == group_by_id.end())
             fail("InvalidSnapshotId.NotFound", "The snapshot group `" + id + "` does not exist.");
-        // Assumed, not documented in detail: the service refuses to delete a
-        // group still being created (its snapshots can't be deleted while
-        // CREATING either, see DeleteSnapshots), with the documented StateError.
+        // A group still being created can't be deleted (its snapshots can't
+        // be deleted while CREATING either): the action's documented
+        // UnsupportedOperation.StateError, and nothing changes. The caller
+        // waits until it is NORMAL or FAILED.
         if (creating(groups.at(it->second), now))
             fail("UnsupportedOperation.StateError",
                  "The snapshot group `" + id + "` is being created and cannot be deleted.");
@@ -249,16 +260,7 @@ json::object fleet_impl::delete_snapshot_group(const json::object& params, clock
     for (auto seq : seqs) {
         auto git = groups.find(seq);
         group& g = git->second;
-        for (const auto& sid : g.snapshot_ids) {
-            auto sit = snapshot_by_id.find(sid);
-            const snapshot& s = snapshots.at(sit->second);
-            if (auto d = disk_by_id.find(s.disk_id); d != disk_by_id.end()) --disks[d->second].snapshot_count;
-            auto& by_disk = snapshots_by_disk[s.disk_id];
-            by_disk.erase(s.seq);
-            if (by_disk.empty()) snapshots_by_disk.erase(s.disk_id);
-            snapshots.erase(sit->second);
-            snapshot_by_id.erase(sit);
-        }
+        drop_snapshots(g);
         auto& by_name = groups_by_name[g.name];
         by_name.erase(seq);
         if (by_name.empty()) groups_by_name.erase(g.name);

@@ -82,7 +82,8 @@ std::optional<std::int64_t> get_int(const json::object& params, std::string_view
     // Strict: "20" or 20.0 are client bugs (the typed SDKs send integers).
     if (v->is_int64()) return v->get_int64();
     if (v->is_uint64()) {
-        if (v->get_uint64() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) wrong_type(name, "Integer");
+        if (v->get_uint64() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+            wrong_type(name, "Integer");
         return static_cast<std::int64_t>(v->get_uint64());
     }
     wrong_type(name, "Integer");
@@ -108,10 +109,12 @@ std::optional<std::vector<filter>> get_filters(const json::object& params) {
         check_known_nested(obj, path, {"Name", "Values"});
         filter f;
         auto name = get_string(obj, "Name");
-        if (!name) fail("MissingParameter", "The request is missing a required parameter " + quoted(path + ".Name") + ".");
+        if (!name)
+            fail("MissingParameter", "The request is missing a required parameter " + quoted(path + ".Name") + ".");
         f.name = *name;
         const auto* values = find(obj, "Values");
-        if (!values) fail("MissingParameter", "The request is missing a required parameter " + quoted(path + ".Values") + ".");
+        if (!values)
+            fail("MissingParameter", "The request is missing a required parameter " + quoted(path + ".Values") + ".");
         if (!values->is_array()) wrong_type(path + ".Values", "Array of String");
         std::size_t j = 0;
         for (const auto& val : values->get_array()) {

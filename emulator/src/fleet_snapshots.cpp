@@ -107,7 +107,7 @@ json::object fleet_impl::describe_snapshots(const json::object& params, clock::t
         j["SnapshotId"] = s->id;
         j["SnapshotName"] = s->name;
         j["SnapshotState"] = is_creating ? "CREATING" : "NORMAL";
-        j["Percent"] = percent(s->created, s->ready_at, now);
+        j["Percent"] = percent(groups.at(group_by_id.at(s->group_id)), now);
         j["DiskId"] = s->disk_id;
         j["DiskUsage"] = d ? d->usage : "DATA_DISK";
         j["DiskSize"] = d ? d->size_gib : 0;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,11 +37,46 @@ struct fleet_params {
     /// against the quota, keeps its disks busy and can be deleted by id once
     /// it is no longer CREATING. Default 0 (listed at once).
     std::chrono::milliseconds list_lag{0};
-    /// Wall-clock time (Unix seconds, UTC) that the first `now` seen stands
-    /// for, unless set_time_origin() says otherwise. Times in responses
-    /// (CreateTime, ...) are derived from it, so output is deterministic.
-    /// Default 1717200000 (2024-06-01 00:00:00 UTC).
-    std::int64_t wall_origin_unix = 1717200000;
+    /// The system clock that times in responses (CreateTime, ModifyTime,
+    /// DeadlineTime) come from: the first `now` passed to handle() stands
+    /// for system_now() at that moment (unless set_time_origin() says
+    /// otherwise), later steady times are offset from it. Default empty:
+    /// std::chrono::system_clock::now. Tests inject a fixed clock.
+    std::function<std::chrono::system_clock::time_point()> system_now;
+    /// Offset of the time zone the times are written in, "YYYY-MM-DD hh:mm:ss"
+    /// as the service writes them (Beijing time). Default +8 h.
+    std::chrono::minutes utc_offset{8 * 60};
+
+    /// Multiplies every seeded duration (creation times with
+    /// uneven_creation, the state changes of realistic mode) and the fixed
+    /// creating_time, so tests can run a realistic timeline fast. > 0.
+    /// Default 1.
+    double time_scale = 1.0;
+    /// Creation time per group drawn from a seeded long-tailed distribution
+    /// around creating_time (with the default 3 s: most groups take 1.5-6 s,
+    /// about one in eight 6-60 s, one in fifty 1-5 min), and Percent rising
+    /// unevenly (a seeded piecewise curve per group). Default false: every
+    /// group takes exactly creating_time with a linear Percent.
+    bool uneven_creation = false;
+    /// Fraction of groups that end FAILED (SnapshotGroupState FAILED) part way
+    /// through creation instead of NORMAL: Percent stops where it was, the
+    /// member snapshots are gone, the disks are free again, the group can be
+    /// deleted. Drawn per group from the seed. In [0, 1]. Default 0.
+    double failed_fraction = 0.0;
+    /// Realistic fleet, seeded: implies uneven_creation; per odd kind about
+    /// odd_fraction of the instances (at least one each when there are 10 or
+    /// more) have a disk that is migrating (CreateSnapshotGroup answers
+    /// ResourceInUse.DiskMigrating until the migration ends), rolling back
+    /// (ResourceInUse.DiskRollbacking, DiskState ROLLBACKING), attaching
+    /// (DiskState ATTACHING, ResourceInUse, then ATTACHED) or detaching
+    /// (DETACHING, ResourceInUse, then UNATTACHED and gone from the
+    /// instance); as many instances get 8-20 data disks. Each change happens
+    /// at a seeded time (seconds to minutes, times time_scale) after the
+    /// first request. Default false.
+    bool realistic = false;
+    /// Share of the instances per odd kind in realistic mode, in [0, 0.2].
+    /// Default 0.03.
+    double odd_fraction = 0.03;
 };
 
 /// An API-level failure: the envelope's Error.Code and Error.Message.
@@ -58,13 +94,22 @@ struct action_result {
 struct disk_view {
     std::string disk_id, instance_id, disk_usage, disk_state;
     bool snapshot_ability = true, migrating = false, rollbacking = false;
+    /// Realistic mode: the disk's state changes at this steady time
+    /// (migration or rollback ends, attach or detach completes); nullopt if
+    /// nothing is pending.
+    std::optional<clock::time_point> changes_at;
+};
+
+/// A tag on an instance, a disk or a group.
+struct tag_view {
+    std::string key, value;
 };
 
 struct group_view {
-    std::string group_id, name, state;  // state CREATING | NORMAL
+    std::string group_id, name, state;  // state CREATING | NORMAL | FAILED
     std::vector<std::string> disk_ids, snapshot_ids;
     std::string instance_id;  ///< the instance the disks were attached to at creation
-    int percent = 0;          ///< creation progress, 100 once NORMAL
+    int percent = 0;          ///< creation progress, 100 once NORMAL (frozen once FAILED)
     bool listed = true;       ///< DescribeSnapshotGroups shows it (false during the listing lag)
 };
 
@@ -101,11 +146,16 @@ public:
     void set_snapshot_ability(std::string_view disk_id, bool able);
     void set_migrating(std::string_view disk_id, bool migrating);
     void set_rollbacking(std::string_view disk_id, bool rollbacking);
+    /// Sets the instance's tags and those of every disk attached to it (the
+    /// DescribeDisks tag filters look at disk tags). std::invalid_argument
+    /// for an unknown instance.
+    void set_instance_tags(std::string_view instance_id, const std::vector<tag_view>& tags);
+    std::vector<tag_view> instance_tags(std::string_view instance_id) const;
     /// Live snapshots in the account (what the quota counts).
     std::size_t snapshot_count() const;
     /// Maps steady time to wall time for the times in responses: `steady`
-    /// stands for `wall`. The server calls it once at start with the real
-    /// clocks; without it the first `now` stands for params.wall_origin_unix.
+    /// stands for `wall`. Without it the first `now` passed to handle()
+    /// stands for params.system_now() at that moment.
     void set_time_origin(clock::time_point steady, std::chrono::system_clock::time_point wall);
 
 private:
