@@ -16,7 +16,8 @@ void print_emulator_usage(std::ostream& os) {
     os << "cbsctl emulator [--listen ADDR:PORT] [--instances N] [--seed S] [--region R]\n"
           "                [--state-dir DIR] [--secret-id ID --secret-key KEY [--token T]]\n"
           "                [--no-rate-limit] [--rate ACTION=N]... [--creating-ms MS]\n"
-          "                [--list-lag-ms MS]\n"
+          "                [--list-lag-ms MS] [--realistic] [--uneven-creation] [--time-scale X]\n"
+          "                [--failed-fraction P] [--odd-fraction P]\n"
           "                [--fault-transient P] [--fault-502 P] [--fault-reset-before P]\n"
           "                [--fault-reset-after P] [--fault-slow P] [--fault-latency P]\n"
           "                [--fault-action ACTION] [--fault-seed S] [--latency-ms MS] [--slow-ms MS]\n"
@@ -32,6 +33,17 @@ void print_emulator_usage(std::ostream& os) {
           "  --creating-ms  how long a snapshot group stays CREATING (default 3000)\n"
           "  --list-lag-ms  a new snapshot group is missing from DescribeSnapshotGroups (and its\n"
           "                 snapshots from DescribeSnapshots) for this long (default 0)\n"
+          "  --realistic    seeded odd disks: a few instances each with a disk migrating, rolling back,\n"
+          "                 attaching or detaching (refused by CreateSnapshotGroup until the change\n"
+          "                 ends, seconds to minutes in), instances with 8-20 data disks; implies\n"
+          "                 --uneven-creation\n"
+          "  --uneven-creation  each group's creation time drawn around --creating-ms with a long tail\n"
+          "                 (up to 100 x), Percent rising unevenly\n"
+          "  --time-scale   multiply every seeded duration and --creating-ms by X (default 1;\n"
+          "                 0.1 runs a realistic timeline ten times faster)\n"
+          "  --failed-fraction  share of snapshot groups that end FAILED (default 0)\n"
+          "  --odd-fraction share of the instances per odd-disk kind with --realistic (default 0.03,\n"
+          "                 at most 0.2)\n"
           "  --fault-*      probability (0..1) of each fault per request: transient error codes,\n"
           "                 a gateway 502, a reset before / after the action runs, a slow answer,\n"
           "                 added latency\n"
@@ -51,6 +63,14 @@ double parse_probability(std::string_view name, const std::string& text) {
     auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec != std::errc{} || p != text.data() + text.size() || !(v >= 0 && v <= 1))
         throw usage_error(std::string(name) + " expects a probability between 0 and 1, got '" + text + "'");
+    return v;
+}
+
+double parse_time_scale(const std::string& text) {
+    double v = -1;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || p != text.data() + text.size() || !(v > 0 && v <= 1000))
+        throw usage_error("--time-scale expects a factor above 0 and at most 1000, got '" + text + "'");
     return v;
 }
 
@@ -90,6 +110,14 @@ int run_emulator(args& a) {
             p.rate_limits.overrides[v->substr(0, eq)] = static_cast<unsigned>(parse_number("--rate", v->substr(eq + 1)));
         } else if (auto v = a.value("--creating-ms")) p.fleet.creating_time = std::chrono::milliseconds(parse_number("--creating-ms", *v));
         else if (auto v = a.value("--list-lag-ms")) p.fleet.list_lag = std::chrono::milliseconds(parse_number("--list-lag-ms", *v));
+        else if (a.flag("--realistic")) p.fleet.realistic = true;
+        else if (a.flag("--uneven-creation")) p.fleet.uneven_creation = true;
+        else if (auto v = a.value("--time-scale")) p.fleet.time_scale = parse_time_scale(*v);
+        else if (auto v = a.value("--failed-fraction")) p.fleet.failed_fraction = parse_probability("--failed-fraction", *v);
+        else if (auto v = a.value("--odd-fraction")) {
+            p.fleet.odd_fraction = parse_probability("--odd-fraction", *v);
+            if (p.fleet.odd_fraction > 0.2) throw usage_error("--odd-fraction must be at most 0.2, got '" + *v + "'");
+        }
         else if (auto v = a.value("--fault-transient")) rule.transient = parse_probability("--fault-transient", *v);
         else if (auto v = a.value("--fault-502")) rule.gateway_502 = parse_probability("--fault-502", *v);
         else if (auto v = a.value("--fault-reset-before")) rule.reset_before = parse_probability("--fault-reset-before", *v);
