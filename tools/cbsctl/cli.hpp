@@ -3,6 +3,7 @@
 
 #include <cbs/client.hpp>
 
+#include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -74,5 +75,15 @@ void print_emulator_usage(std::ostream& os);
 
 /// Parses a non-negative number for --name, or throws usage_error naming it.
 long long parse_number(std::string_view name, const std::string& text);
+
+/// Longest duration parse_duration returns: larger values are clamped to it
+/// (30 days: "forever" for a CLI run, far from any clock overflow).
+inline constexpr std::chrono::milliseconds max_duration = std::chrono::hours(24 * 30);
+
+/// Parses a duration option: a whole number with a unit, `500ms`, `90s`,
+/// `10m`, `1h`, or a bare number of seconds. Zero, negative, empty, a
+/// fraction or an unknown unit throw usage_error naming `option` and the
+/// text; values above max_duration (any number of digits) are clamped.
+std::chrono::milliseconds parse_duration(std::string_view text, std::string_view option);
 
 }  // namespace cbsctl

@@ -30,6 +30,41 @@ bool connection_options::parse(args& a) {
     return true;
 }
 
+std::chrono::milliseconds parse_duration(std::string_view text, std::string_view option) {
+    const auto bad = [&](std::string_view why) {
+        return usage_error(std::string(option) + " " + std::string(why) + ", got '" + std::string(text) + "'");
+    };
+    const char* syntax = "expects a duration like 500ms, 90s, 10m or 1h (a bare number is seconds)";
+    std::size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    if (!text.empty() && text.front() == '-') throw bad("must be positive");
+    if (digits == 0) throw bad(syntax);
+    const auto unit = text.substr(digits);
+    long long per_unit_ms = 0;
+    if (unit == "ms")
+        per_unit_ms = 1;
+    else if (unit.empty() || unit == "s")
+        per_unit_ms = 1000;
+    else if (unit == "m")
+        per_unit_ms = 60'000;
+    else if (unit == "h")
+        per_unit_ms = 3'600'000;
+    else
+        throw bad(syntax);
+    // Saturating: no number of digits overflows.
+    const long long cap = max_duration.count();
+    long long n = 0;
+    bool zero = true;
+    for (std::size_t i = 0; i < digits; ++i) {
+        const int d = text[i] - '0';
+        zero = zero && d == 0;
+        if (n <= cap) n = n * 10 + d;  // stops growing once past the cap
+    }
+    if (zero) throw bad("must be positive");
+    if (n > cap / per_unit_ms) return max_duration;
+    return std::chrono::milliseconds(n * per_unit_ms);
+}
+
 cbs::client_params make_client_params(const connection_options& o) {
     cbs::credentials_options copts;
     copts.profile = o.profile;

@@ -55,6 +55,8 @@ void print_usage(std::ostream& os) {
     cbsctl::print_demo_usage(os);
     os << "\n";
     cbsctl::print_emulator_usage(os);
+    os << "\nexit status (every command): 0 success, 1 failure (a call failed, or some instances did not\n"
+          "finish), 2 usage or configuration error, 130 interrupted (snapshot-fleet, demo)\n";
 }
 
 }  // namespace
@@ -80,5 +82,11 @@ int main(int argc, char** argv) {
     } catch (const cbsctl::usage_error& e) {
         std::cerr << "cbsctl: " << e.what() << "\n";
         return cbsctl::exit_usage;
+    } catch (const cbs::error& e) {  // a failure no command turned into a message of its own
+        std::cerr << "cbsctl: " << e.diag().to_string(e.code()) << "\n";
+        return cbsctl::exit_failed;
+    } catch (const std::exception& e) {
+        std::cerr << "cbsctl: " << e.what() << "\n";
+        return cbsctl::exit_failed;
     }
 }
