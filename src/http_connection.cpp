@@ -2,10 +2,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -15,7 +13,9 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/read.hpp>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -61,20 +61,22 @@ bool http_connection::disarm() {
 
 asio::awaitable<error_code> http_connection::async_connect(const endpoint& ep, const pool_params& params,
                                                            diagnostics& diag) {
-    using namespace asio::experimental::awaitable_operators;
-    auto ex = co_await asio::this_coro::executor;
     const std::string where = ep.host + ":" + std::to_string(ep.port);
 
-    // 1. Resolve, raced against its timeout.
-    tcp::resolver resolver(ex);
-    asio::steady_timer timer(ex, params.resolve_timeout);
-    auto raced = co_await (resolver.async_resolve(ep.host, std::to_string(ep.port), tuple_awaitable) ||
-                           timer.async_wait(tuple_awaitable));
-    if (raced.index() == 1) {
-        diag.client_message = "resolving " + where;
-        co_return client_errc::resolve_timeout;
+    // 1. Resolve. The lookup runs on a thread of its own and the wait is
+    // bounded by resolve_timeout (and cancellable) whatever the system
+    // resolver does; a stalled lookup finishes in the background.
+    std::vector<tcp::endpoint> results;
+    const auto rec = co_await async_resolve_bounded(resolve_, ep.host, ep.port, params.resolve_timeout, results);
+    if (rec == client_errc::resolve_timeout) {
+        diag.client_message =
+            "resolving " + where + ": no answer within " + std::to_string(params.resolve_timeout.count()) + " ms";
+        co_return rec;
     }
-    auto [rec, results] = std::get<0>(std::move(raced));
+    if (rec == client_errc::cancelled) {
+        diag.client_message = "cancelled while resolving " + where;
+        co_return rec;
+    }
     if (rec) {
         diag.client_message = "resolving " + where + ": " + rec.message();
         co_return rec;
@@ -107,7 +109,16 @@ asio::awaitable<error_code> http_connection::async_connect(const endpoint& ep, c
     }
     if (params.verify_peer) {
         stream_.set_verify_mode(asio::ssl::verify_peer);
-        stream_.set_verify_callback(asio::ssl::host_name_verification(ep.host));
+        // OpenSSL's own name check (not a verify callback): a mismatch is then
+        // recorded as the verify result, so the error can say "hostname
+        // mismatch" rather than only "certificate verify failed".
+        auto* param = SSL_get0_param(stream_.native_handle());
+        const int set = ip_literal ? X509_VERIFY_PARAM_set1_ip_asc(param, ep.host.c_str())
+                                   : X509_VERIFY_PARAM_set1_host(param, ep.host.c_str(), ep.host.size());
+        if (set != 1) {
+            diag.client_message = "setting the TLS host name check for " + ep.host;
+            co_return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+        }
     } else {
         stream_.set_verify_mode(asio::ssl::verify_none);
     }
@@ -119,6 +130,10 @@ asio::awaitable<error_code> http_connection::async_connect(const endpoint& ep, c
     }
     if (hec) {
         diag.client_message = "TLS handshake with " + where + ": " + hec.message();
+        // Why the certificate was refused (unknown CA, expired, hostname mismatch, ...).
+        const long verify = SSL_get_verify_result(stream_.native_handle());
+        if (params.verify_peer && verify != X509_V_OK)
+            diag.client_message += std::string(": ") + X509_verify_cert_error_string(verify);
         co_return hec;
     }
     co_return error_code{};
@@ -182,29 +197,60 @@ asio::awaitable<exchange_result> http_connection::async_exchange(std::string_vie
     // exchange to the next. Keep-alive without pipelining leaves it empty
     // after each response; anything left over means the peer misbehaved.
     read_buffer_.clear();
-    response_reader parser(r);
-    parser.body_limit(body_limit);
-    auto [rec, read] = co_await http::async_read(stream_, read_buffer_, parser, tuple_awaitable);
-    r.got_response_bytes = parser.got_some() || read_buffer_.size() > 0;
-    const bool timed_out = disarm();
-    if (rec) {
-        r.status = 0;
+    // Interim (1xx) responses precede the final one on the same connection
+    // and never end the exchange (RFC 9110 15.2): each is parsed whole (it has
+    // no body) and dropped, and the next response is read from what follows.
+    // A bound on their number keeps a peer from holding the exchange with an
+    // endless stream of them before the deadline (which still applies).
+    constexpr int max_interim = 16;
+    bool got_bytes = false;
+    for (int interim = 0;; ++interim) {
+        response_reader parser(r);
+        parser.body_limit(body_limit);
+        auto [rec, read] = co_await http::async_read(stream_, read_buffer_, parser, tuple_awaitable);
+        got_bytes = got_bytes || parser.got_some() || read_buffer_.size() > 0;
+        r.got_response_bytes = got_bytes;
+        if (rec) {
+            const bool timed_out = disarm();
+            r.status = 0;
+            r.body.clear();
+            r.content_type.clear();
+            if (timed_out)
+                r.ec = client_errc::request_timeout;
+            else if (rec == http::error::body_limit)
+                r.ec = client_errc::response_too_large;
+            else if (rec == http::error::end_of_stream || rec == asio::error::eof ||
+                     rec == http::error::partial_message || rec == asio::ssl::error::stream_truncated ||
+                     rec == asio::error::connection_reset)
+                r.ec = client_errc::connection_closed;
+            else
+                r.ec = rec;  // unparseable: the connection is retired (not reusable)
+            co_return r;
+        }
+        if (r.status == 101) {
+            // Switching Protocols was never asked for: what follows is not
+            // HTTP/1.1. Returned as a non-200 status (the client reports it)
+            // on a connection that is retired.
+            disarm();
+            r.body.clear();
+            co_return r;
+        }
+        if (r.status < 100 || r.status > 199) {
+            disarm();
+            r.reusable = parser.keep_alive() && !parser.need_eof() && read_buffer_.size() == 0;
+            co_return r;
+        }
+        if (interim + 1 >= max_interim) {
+            disarm();
+            r.status = 0;
+            r.content_type.clear();
+            r.ec = client_errc::bad_response;
+            co_return r;
+        }
+        r.status = 0;  // an interim response: skip it, read the next one
         r.body.clear();
         r.content_type.clear();
-        if (timed_out)
-            r.ec = client_errc::request_timeout;
-        else if (rec == http::error::body_limit)
-            r.ec = client_errc::response_too_large;
-        else if (rec == http::error::end_of_stream || rec == asio::error::eof ||
-                 rec == http::error::partial_message || rec == asio::ssl::error::stream_truncated ||
-                 rec == asio::error::connection_reset)
-            r.ec = client_errc::connection_closed;
-        else
-            r.ec = rec;
-        co_return r;
     }
-    r.reusable = parser.keep_alive() && !parser.need_eof() && read_buffer_.size() == 0;
-    co_return r;
 }
 
 bool http_connection::peer_closed_while_idle() {
@@ -212,8 +258,8 @@ bool http_connection::peer_closed_while_idle() {
     if (!socket.is_open()) return true;
     char c;
     auto n = ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0) return true;   // FIN: closed by the peer
-    if (n > 0) return true;    // TLS close_notify or junk: not a clean idle connection
+    if (n == 0) return true;  // FIN: closed by the peer
+    if (n > 0) return true;   // TLS close_notify or junk: not a clean idle connection
     return !(errno == EAGAIN || errno == EWOULDBLOCK);
 }
 

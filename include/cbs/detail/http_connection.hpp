@@ -3,6 +3,7 @@
 // Heavy header (Asio SSL, Beast): include only from .cpp files.
 #pragma once
 
+#include <cbs/detail/bounded_resolve.hpp>
 #include <cbs/endpoint.hpp>
 #include <cbs/error.hpp>
 #include <cbs/pool_params.hpp>
@@ -43,8 +44,11 @@ public:
 
     /// Resolves, connects and performs the TLS handshake (SNI and host-name
     /// verification against `ep.host`), each phase with its own timeout from
-    /// `params`. Errors: the phase's timeout code (client_errc::*_timeout),
-    /// Asio/SSL codes; `diag.client_message` names the phase and the address.
+    /// `params`. Errors: the phase's timeout code (client_errc::*_timeout,
+    /// resolve_timeout on time even if the lookup itself stalls),
+    /// client_errc::cancelled (cancelled while resolving), Asio/SSL codes;
+    /// `diag.client_message` names the phase and the address (and, for a
+    /// refused certificate, the verification result, e.g. "hostname mismatch").
     boost::asio::awaitable<error_code> async_connect(const endpoint& ep, const pool_params& params, diagnostics& diag);
 
     /// Writes `request` (a whole HTTP/1.1 request, as built by the client)
@@ -63,6 +67,10 @@ public:
     void close() noexcept;
 
     std::uint64_t exchanges() const noexcept { return exchanges_; }
+
+    /// The blocking lookup async_connect runs (on a background thread, see
+    /// bounded_resolve.hpp). Default system_resolve; tests stall it.
+    void set_resolve_function(resolve_function fn) noexcept { resolve_ = fn; }
 
 private:
     /// What the deadline handler may touch: shared with it, so a handler
@@ -85,6 +93,7 @@ private:
     std::shared_ptr<watch> watch_;
     boost::beast::flat_buffer read_buffer_;  // reused by every exchange
     std::uint64_t exchanges_ = 0;
+    resolve_function resolve_ = &system_resolve;
 };
 
 }  // namespace cbs::detail
