@@ -1,6 +1,11 @@
 // Pure retry decisions (see retry_policy.hpp).
 #include <cbs/retry_policy.hpp>
 
+#include <boost/asio/ssl/error.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -17,33 +22,73 @@ bool is_code_family(std::string_view code, std::string_view prefix) noexcept {
 
 // `action` starts with the verb `verb` followed by an upper-case letter.
 bool starts_with_verb(std::string_view action, std::string_view verb) noexcept {
-    return action.size() > verb.size() && action.starts_with(verb) &&
-           action[verb.size()] >= 'A' && action[verb.size()] <= 'Z';
+    return action.size() > verb.size() && action.starts_with(verb) && action[verb.size()] >= 'A' &&
+           action[verb.size()] <= 'Z';
 }
 
 }  // namespace
 
+bool is_permanent_tls_failure(const error_code& ec) noexcept {
+    if (ec.category() != boost::asio::error::get_ssl_category()) return false;
+    const auto packed = static_cast<unsigned long>(static_cast<unsigned int>(ec.value()));
+    if (ERR_GET_LIB(packed) != ERR_LIB_SSL) return false;
+    switch (ERR_GET_REASON(packed)) {
+        // The peer's certificate: chain, expiry, host name (all reported as a
+        // verification failure; the verify result names which).
+        case SSL_R_CERTIFICATE_VERIFY_FAILED:
+        // No protocol version or cipher both sides accept, said by either side.
+        case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+        case SSL_R_UNSUPPORTED_PROTOCOL:
+        case SSL_R_VERSION_TOO_LOW:
+        case SSL_R_NO_PROTOCOLS_AVAILABLE:
+        case SSL_R_NO_CIPHERS_AVAILABLE:
+        case SSL_R_NO_SHARED_CIPHER:
+        case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+        case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+        case SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY:
+        case SSL_R_TLSV1_UNRECOGNIZED_NAME:
+        case SSL_R_DH_KEY_TOO_SMALL:
+        case SSL_R_UNSAFE_LEGACY_RENEGOTIATION_DISABLED:
+            return true;
+        default:
+            return false;
+    }
+}
+
 std::string_view to_string(error_class c) noexcept {
     switch (c) {
-    case error_class::none: return "none";
-    case error_class::throttle: return "throttle";
-    case error_class::transient: return "transient";
-    case error_class::busy: return "busy";
-    case error_class::network_before_send: return "network_before_send";
-    case error_class::network_ambiguous: return "network_ambiguous";
-    case error_class::fatal: return "fatal";
+        case error_class::none:
+            return "none";
+        case error_class::throttle:
+            return "throttle";
+        case error_class::transient:
+            return "transient";
+        case error_class::busy:
+            return "busy";
+        case error_class::network_before_send:
+            return "network_before_send";
+        case error_class::network_ambiguous:
+            return "network_ambiguous";
+        case error_class::fatal:
+            return "fatal";
     }
     return "unknown";
 }
 
 std::string_view to_string(give_up_reason r) noexcept {
     switch (r) {
-    case give_up_reason::none: return "none";
-    case give_up_reason::not_retryable: return "not_retryable";
-    case give_up_reason::not_idempotent: return "not_idempotent";
-    case give_up_reason::max_attempts: return "max_attempts";
-    case give_up_reason::deadline: return "deadline";
-    case give_up_reason::budget_exhausted: return "budget_exhausted";
+        case give_up_reason::none:
+            return "none";
+        case give_up_reason::not_retryable:
+            return "not_retryable";
+        case give_up_reason::not_idempotent:
+            return "not_idempotent";
+        case give_up_reason::max_attempts:
+            return "max_attempts";
+        case give_up_reason::deadline:
+            return "deadline";
+        case give_up_reason::budget_exhausted:
+            return "budget_exhausted";
     }
     return "unknown";
 }
@@ -52,72 +97,72 @@ error_class classify(api_errc code) noexcept {
     // No default: -Wswitch flags a code added to api_error_codes.inc and not
     // classified here (and the unit test checks every code against a table).
     switch (code) {
-    case api_errc::request_limit_exceeded:
-    case api_errc::request_limit_global_uin:
-    case api_errc::request_limit_ip:
-    case api_errc::request_limit_uin:
-        return error_class::throttle;
+        case api_errc::request_limit_exceeded:
+        case api_errc::request_limit_global_uin:
+        case api_errc::request_limit_ip:
+        case api_errc::request_limit_uin:
+            return error_class::throttle;
 
-    case api_errc::internal_error:
-    case api_errc::internal_error_component:
-    case api_errc::service_unavailable:
-        return error_class::transient;
+        case api_errc::internal_error:
+        case api_errc::internal_error_component:
+        case api_errc::service_unavailable:
+            return error_class::transient;
 
-    case api_errc::invalid_disk_snapshot_creating:
-    case api_errc::invalid_disk_busy:
-    case api_errc::resource_busy:
-    case api_errc::resource_in_use:
-    case api_errc::resource_in_use_disk_migrating:
-    case api_errc::resource_in_use_disk_rollbacking:
-    case api_errc::resource_unavailable_snapshot_creating:
-    case api_errc::resource_unavailable_too_many_creating:
-        return error_class::busy;
+        case api_errc::invalid_disk_snapshot_creating:
+        case api_errc::invalid_disk_busy:
+        case api_errc::resource_busy:
+        case api_errc::resource_in_use:
+        case api_errc::resource_in_use_disk_migrating:
+        case api_errc::resource_in_use_disk_rollbacking:
+        case api_errc::resource_unavailable_snapshot_creating:
+        case api_errc::resource_unavailable_too_many_creating:
+            return error_class::busy;
 
-    case api_errc::unrecognized:
-    case api_errc::action_offline:
-    case api_errc::auth_invalid_authorization:
-    case api_errc::auth_invalid_secret_id:
-    case api_errc::auth_mfa_failure:
-    case api_errc::auth_secret_id_not_found:
-    case api_errc::auth_signature_expire:  // fresh signatures already; a skewed clock stays skewed
-    case api_errc::auth_signature_failure:
-    case api_errc::auth_token_failure:
-    case api_errc::auth_unauthorized_operation:
-    case api_errc::dry_run_operation:
-    case api_errc::failed_operation:
-    case api_errc::invalid_action:
-    case api_errc::invalid_parameter:
-    case api_errc::invalid_parameter_value:
-    case api_errc::invalid_request:
-    case api_errc::invalid_filter:
-    case api_errc::ip_in_blacklist:
-    case api_errc::ip_not_in_whitelist:
-    case api_errc::limit_exceeded:
-    case api_errc::missing_parameter:
-    case api_errc::no_such_product:
-    case api_errc::no_such_version:
-    case api_errc::request_size_limit_exceeded:
-    case api_errc::response_size_limit_exceeded:
-    case api_errc::resource_insufficient:
-    case api_errc::resource_not_found:
-    case api_errc::resource_unavailable:
-    case api_errc::unauthorized_operation:
-    case api_errc::unknown_parameter:
-    case api_errc::unsupported_operation:
-    case api_errc::unsupported_protocol:
-    case api_errc::unsupported_region:
-    case api_errc::insufficient_snapshot_quota:
-    case api_errc::invalid_account_insufficient_balance:
-    case api_errc::invalid_disk_not_supported:
-    case api_errc::invalid_disk_id_not_found:
-    case api_errc::invalid_snapshot_id_not_found:
-    case api_errc::resource_not_found_not_found:
-    case api_errc::resource_unavailable_not_supported:
-    case api_errc::resource_unavailable_chain_too_large:
-    case api_errc::unsupported_operation_binded_image:
-    case api_errc::unsupported_operation_state_error:
-    case api_errc::unsupported_operation_multi_instance:
-        return error_class::fatal;
+        case api_errc::unrecognized:
+        case api_errc::action_offline:
+        case api_errc::auth_invalid_authorization:
+        case api_errc::auth_invalid_secret_id:
+        case api_errc::auth_mfa_failure:
+        case api_errc::auth_secret_id_not_found:
+        case api_errc::auth_signature_expire:  // fresh signatures already; a skewed clock stays skewed
+        case api_errc::auth_signature_failure:
+        case api_errc::auth_token_failure:
+        case api_errc::auth_unauthorized_operation:
+        case api_errc::dry_run_operation:
+        case api_errc::failed_operation:
+        case api_errc::invalid_action:
+        case api_errc::invalid_parameter:
+        case api_errc::invalid_parameter_value:
+        case api_errc::invalid_request:
+        case api_errc::invalid_filter:
+        case api_errc::ip_in_blacklist:
+        case api_errc::ip_not_in_whitelist:
+        case api_errc::limit_exceeded:
+        case api_errc::missing_parameter:
+        case api_errc::no_such_product:
+        case api_errc::no_such_version:
+        case api_errc::request_size_limit_exceeded:
+        case api_errc::response_size_limit_exceeded:
+        case api_errc::resource_insufficient:
+        case api_errc::resource_not_found:
+        case api_errc::resource_unavailable:
+        case api_errc::unauthorized_operation:
+        case api_errc::unknown_parameter:
+        case api_errc::unsupported_operation:
+        case api_errc::unsupported_protocol:
+        case api_errc::unsupported_region:
+        case api_errc::insufficient_snapshot_quota:
+        case api_errc::invalid_account_insufficient_balance:
+        case api_errc::invalid_disk_not_supported:
+        case api_errc::invalid_disk_id_not_found:
+        case api_errc::invalid_snapshot_id_not_found:
+        case api_errc::resource_not_found_not_found:
+        case api_errc::resource_unavailable_not_supported:
+        case api_errc::resource_unavailable_chain_too_large:
+        case api_errc::unsupported_operation_binded_image:
+        case api_errc::unsupported_operation_state_error:
+        case api_errc::unsupported_operation_multi_instance:
+            return error_class::fatal;
     }
     return error_class::fatal;  // a value outside the enumeration
 }
@@ -125,16 +170,13 @@ error_class classify(api_errc code) noexcept {
 error_class classify_code(std::string_view server_code) noexcept {
     if (server_code.empty()) return error_class::none;
     const error_code ec = api_error_from_string(server_code);
-    if (ec.value() != static_cast<int>(api_errc::unrecognized))
-        return classify(static_cast<api_errc>(ec.value()));
+    if (ec.value() != static_cast<int>(api_errc::unrecognized)) return classify(static_cast<api_errc>(ec.value()));
     // An unknown code: its family decides. Only retryable families are listed;
     // everything else is fatal (retrying an unknown error risks a duplicate).
     if (is_code_family(server_code, "RequestLimitExceeded")) return error_class::throttle;
-    if (is_code_family(server_code, "InternalError") ||
-        is_code_family(server_code, "ServiceUnavailable"))
+    if (is_code_family(server_code, "InternalError") || is_code_family(server_code, "ServiceUnavailable"))
         return error_class::transient;
-    if (is_code_family(server_code, "ResourceBusy") ||
-        is_code_family(server_code, "ResourceInUse"))
+    if (is_code_family(server_code, "ResourceBusy") || is_code_family(server_code, "ResourceInUse"))
         return error_class::busy;
     return error_class::fatal;
 }
@@ -145,49 +187,49 @@ error_class classify_http_status(unsigned status) noexcept {
     return error_class::fatal;
 }
 
-error_class classify(const error_code& ec, bool request_written,
-                     std::string_view server_code) noexcept {
+error_class classify(const error_code& ec, bool request_written, std::string_view server_code) noexcept {
     if (!ec) return error_class::none;
-    const auto network = request_written ? error_class::network_ambiguous
-                                         : error_class::network_before_send;
+    const auto network = request_written ? error_class::network_ambiguous : error_class::network_before_send;
     if (ec.category() == api_category()) {
         const auto code = static_cast<api_errc>(ec.value());
-        if (code == api_errc::unrecognized && !server_code.empty())
-            return classify_code(server_code);
+        if (code == api_errc::unrecognized && !server_code.empty()) return classify_code(server_code);
         return classify(code);
     }
     if (ec.category() == client_category()) {
         switch (static_cast<client_errc>(ec.value())) {
-        case client_errc::resolve_timeout:
-        case client_errc::connect_timeout:
-        case client_errc::handshake_timeout:
-        case client_errc::pool_exhausted:
-            return error_class::network_before_send;
-        case client_errc::request_timeout:
-        case client_errc::connection_closed:
-            return network;
-        case client_errc::http_status:  // 5xx (and other non-4xx statuses): a gateway fault
-        case client_errc::bad_response:
-            return error_class::transient;
-        case client_errc::http_throttled:
-            return error_class::throttle;
-        case client_errc::http_rejected:
-            return error_class::fatal;
-        case client_errc::invalid_request:
-        case client_errc::invalid_config:
-        case client_errc::credentials_missing:
-        case client_errc::credentials_invalid:
-        case client_errc::response_too_large:
-        case client_errc::plain_http_refused:
-        case client_errc::cancelled:
-        case client_errc::outcome_unknown:
-        case client_errc::deadline_exceeded:
-        case client_errc::journal_failed:
-        case client_errc::run_in_progress:
-            return error_class::fatal;
+            case client_errc::resolve_timeout:
+            case client_errc::connect_timeout:
+            case client_errc::handshake_timeout:
+            case client_errc::pool_exhausted:
+                return error_class::network_before_send;
+            case client_errc::request_timeout:
+            case client_errc::connection_closed:
+                return network;
+            case client_errc::http_status:  // 5xx (and other non-4xx statuses): a gateway fault
+            case client_errc::bad_response:
+                return error_class::transient;
+            case client_errc::http_throttled:
+                return error_class::throttle;
+            case client_errc::http_rejected:
+                return error_class::fatal;
+            case client_errc::invalid_request:
+            case client_errc::invalid_config:
+            case client_errc::credentials_missing:
+            case client_errc::credentials_invalid:
+            case client_errc::response_too_large:
+            case client_errc::plain_http_refused:
+            case client_errc::cancelled:
+            case client_errc::outcome_unknown:
+            case client_errc::deadline_exceeded:
+            case client_errc::journal_failed:
+            case client_errc::run_in_progress:
+                return error_class::fatal;
         }
         return error_class::fatal;
     }
+    // A TLS handshake refused for a reason that the next attempt would meet
+    // again (certificate, host name, protocol version, ciphers).
+    if (is_permanent_tls_failure(ec)) return error_class::fatal;
     // asio::error::operation_aborted is ECANCELED: a cancellation, not a fault.
     if (ec == boost::system::errc::operation_canceled) return error_class::fatal;
     return network;
@@ -201,33 +243,33 @@ bool is_idempotent(std::string_view action) noexcept {
 
 retry_class_limits limits_for(const retry_params& p, error_class c) noexcept {
     switch (c) {
-    case error_class::throttle:
-        return {p.throttle_base, p.throttle_cap, p.throttle_max_attempts, p.throttle_cost};
-    case error_class::transient:
-        return {p.transient_base, p.transient_cap, p.transient_max_attempts, p.transient_cost};
-    case error_class::busy:
-        return {p.busy_base, p.busy_cap, p.busy_max_attempts, p.busy_cost};
-    case error_class::network_before_send:
-        return {p.network_base, p.network_cap, p.network_max_attempts, p.network_before_send_cost};
-    case error_class::network_ambiguous:
-        return {p.network_base, p.network_cap, p.network_max_attempts, p.network_ambiguous_cost};
-    case error_class::none:
-    case error_class::fatal:
-        break;
+        case error_class::throttle:
+            return {p.throttle_base, p.throttle_cap, p.throttle_max_attempts, p.throttle_cost};
+        case error_class::transient:
+            return {p.transient_base, p.transient_cap, p.transient_max_attempts, p.transient_cost};
+        case error_class::busy:
+            return {p.busy_base, p.busy_cap, p.busy_max_attempts, p.busy_cost};
+        case error_class::network_before_send:
+            return {p.network_base, p.network_cap, p.network_max_attempts, p.network_before_send_cost};
+        case error_class::network_ambiguous:
+            return {p.network_base, p.network_cap, p.network_max_attempts, p.network_ambiguous_cost};
+        case error_class::none:
+        case error_class::fatal:
+            break;
     }
     return {};
 }
 
-std::chrono::nanoseconds backoff_ceiling(std::chrono::nanoseconds base,
-                                         std::chrono::nanoseconds cap, unsigned n) noexcept {
+std::chrono::nanoseconds backoff_ceiling(std::chrono::nanoseconds base, std::chrono::nanoseconds cap,
+                                         unsigned n) noexcept {
     const auto b = base.count(), c = cap.count();
     if (b <= 0 || c <= 0) return std::chrono::nanoseconds(0);
     if (n >= 62 || b > (c >> n)) return cap;  // base * 2^n would exceed cap (or overflow)
     return std::chrono::nanoseconds(std::min(c, b << n));
 }
 
-std::chrono::nanoseconds full_jitter(std::chrono::nanoseconds base, std::chrono::nanoseconds cap,
-                                     unsigned n, double u) noexcept {
+std::chrono::nanoseconds full_jitter(std::chrono::nanoseconds base, std::chrono::nanoseconds cap, unsigned n,
+                                     double u) noexcept {
     const auto ceiling = backoff_ceiling(base, cap, n).count();
     if (!(u > 0)) return std::chrono::nanoseconds(0);  // also NaN
     if (u > 1) u = 1;
@@ -246,8 +288,7 @@ uniform_source make_uniform_source(std::uint64_t seed) {
 
 // ---------------------------------------------------------------------------
 
-retry_budget::retry_budget(const retry_params& params)
-    : retry_budget(params, params.budget_capacity) {}
+retry_budget::retry_budget(const retry_params& params) : retry_budget(params, params.budget_capacity) {}
 
 retry_budget::retry_budget(const retry_params& params, int initial_tokens)
     : params_(params),
@@ -288,8 +329,7 @@ std::chrono::steady_clock::time_point add_saturating(std::chrono::steady_clock::
 retry_state::retry_state(const retry_params& params, bool idempotent, time_point start)
     : retry_state(params, idempotent, start, add_saturating(start, params.deadline)) {}
 
-retry_state::retry_state(const retry_params& params, bool idempotent, time_point /*start*/,
-                         time_point deadline)
+retry_state::retry_state(const retry_params& params, bool idempotent, time_point /*start*/, time_point deadline)
     : params_(params), idempotent_(idempotent), deadline_(deadline) {}
 
 unsigned retry_state::failures(error_class c) const noexcept {

@@ -68,10 +68,19 @@ error_class classify_http_status(unsigned status) noexcept;
 ///    (invalid_request, invalid_config, credentials_*, plain_http_refused,
 ///    response_too_large, cancelled, outcome_unknown) -> fatal.
 ///  * operation_canceled / operation_aborted -> fatal (a cancellation).
+///  * a permanent TLS failure (is_permanent_tls_failure) -> fatal.
 ///  * any other code (Asio, system, SSL) is a network failure:
 ///    network_ambiguous if `request_written`, else network_before_send.
 error_class classify(const error_code& ec, bool request_written,
                      std::string_view server_code = {}) noexcept;
+
+/// True for a TLS (OpenSSL, Asio's SSL category) error that another attempt
+/// would meet again: certificate verification failed (unknown CA, expired,
+/// wrong host name), no protocol version or cipher in common (protocol
+/// version or handshake-failure alerts, unsupported protocol, no shared
+/// cipher), too weak a key. Transient TLS failures (a stream truncated or a
+/// connection reset during the handshake, a handshake timeout) are not.
+bool is_permanent_tls_failure(const error_code& ec) noexcept;
 
 /// Whether re-sending `action` after an ambiguous failure is safe.
 /// False for actions that create or charge something: any action starting

@@ -29,9 +29,13 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/array.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <doctest/doctest.h>
 
@@ -228,10 +232,13 @@ std::vector<row> matrix() {
                    .first = {t::stall_handshake()}, .attempts = 2, .requests = 1, .accepted = 2});
     same_for_both({.step = "handshake", .fault = "server resets the connection during the handshake",
                    .first = {t::reset_connection()}, .attempts = 2, .requests = 1, .accepted = 2});
+    // A refused certificate is permanent: fatal at once, not retried (issue 11).
+    const cbs::error_code verify_failed(static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_CERTIFICATE_VERIFY_FAILED)),
+                                        asio::error::get_ssl_category());
     same_for_both({.step = "handshake", .fault = "certificate from an unknown CA", .how = setup::wrong_ca_once,
-                   .attempts = 2, .requests = 1, .accepted = 1});
+                   .expect = verify_failed, .attempts = 1, .message = "certificate verify failed"});
     same_for_both({.step = "handshake", .fault = "certificate for another host name", .how = setup::wrong_host_once,
-                   .attempts = 2, .requests = 1, .accepted = 1});
+                   .expect = verify_failed, .attempts = 1, .message = "hostname mismatch"});
 
     // --- write: the request is too big for the socket buffers, so the write
     // itself fails part-way (some bytes went out: counted as written).
