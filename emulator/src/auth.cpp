@@ -9,7 +9,9 @@ namespace {
 
 constexpr std::string_view algorithm_name = "TC3-HMAC-SHA256";
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
@@ -33,9 +35,8 @@ bool is_date(std::string_view d) noexcept {
 
 bool is_header_name(std::string_view n) noexcept {
     if (n.empty()) return false;
-    return std::all_of(n.begin(), n.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-    });
+    return std::all_of(n.begin(), n.end(),
+                       [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'; });
 }
 
 bool is_lower_hex(std::string_view s) noexcept {
@@ -52,8 +53,7 @@ std::string clip(std::string_view s, std::size_t n) {
 
 api_failure invalid_authorization(std::string_view why) {
     return {"AuthFailure.InvalidAuthorization",
-            "The request `Authorization` header does not conform to tencentcloud standards: " + std::string(why) +
-                "."};
+            "The request `Authorization` header does not conform to tencentcloud standards: " + std::string(why) + "."};
 }
 
 api_failure signature_failure(std::string_view detail = {}) {
@@ -63,6 +63,47 @@ api_failure signature_failure(std::string_view detail = {}) {
 }
 
 }  // namespace
+
+std::vector<account> parse_accounts(std::string_view text) {
+    std::vector<account> out;
+    std::size_t number = 0;
+    auto bad = [&](const std::string& what) {
+        throw std::invalid_argument("credentials entry " + std::to_string(number) + ": " + what);
+    };
+    while (!text.empty()) {
+        const auto end = text.find_first_of(",\n");
+        std::string_view entry = trim(text.substr(0, end));
+        text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+        if (!entry.empty() && entry.back() == '\r') entry = trim(entry.substr(0, entry.size() - 1));
+        if (entry.empty() || entry.front() == '#') continue;
+        ++number;
+        account a;
+        const auto colon = entry.find(':');
+        if (colon == std::string_view::npos) bad("expected [UIN/]SECRET_ID:SECRET_KEY[:TOKEN]");
+        std::string_view id = entry.substr(0, colon), rest = entry.substr(colon + 1);
+        if (const auto slash = id.find('/'); slash != std::string_view::npos) {
+            a.uin = std::string(id.substr(0, slash));
+            id = id.substr(slash + 1);
+            if (a.uin.empty()) bad("empty UIN before '/'");
+        }
+        if (id.empty()) bad("empty SecretId");
+        a.secret_id = std::string(id);
+        const auto colon2 = rest.find(':');
+        a.secret_key = std::string(rest.substr(0, colon2));
+        if (colon2 != std::string_view::npos) {
+            a.token = std::string(rest.substr(colon2 + 1));
+            if (a.token.empty()) bad("empty token after the second ':' (SecretId " + clip(a.secret_id, 40) + ")");
+        }
+        if (a.secret_key.empty()) bad("empty SecretKey (SecretId " + clip(a.secret_id, 40) + ")");
+        auto has_space = [](std::string_view v) { return v.find_first_of(" \t") != std::string_view::npos; };
+        if (has_space(a.secret_id) || has_space(a.secret_key) || has_space(a.token) || has_space(a.uin))
+            bad("spaces inside an entry (SecretId " + clip(a.secret_id, 40) + ")");
+        for (const auto& prev : out)
+            if (prev.secret_id == a.secret_id) bad("SecretId " + clip(a.secret_id, 40) + " given twice");
+        out.push_back(std::move(a));
+    }
+    return out;
+}
 
 std::optional<std::string_view> find_header(std::span<const http_header> headers, std::string_view name) noexcept {
     for (const auto& h : headers)
@@ -119,8 +160,7 @@ std::optional<parsed_authorization> parse_authorization(std::string_view value, 
             out.terminator = std::string(parts[3]);
             if (out.secret_id.empty()) return why = "`SecretId` in Credential is empty", std::nullopt;
             if (!is_date(out.date)) return why = "`Date` in Credential not valid", std::nullopt;
-            if (out.terminator != "tc3_request")
-                return why = "`Credential` must end with tc3_request", std::nullopt;
+            if (out.terminator != "tc3_request") return why = "`Credential` must end with tc3_request", std::nullopt;
         } else if (key == "SignedHeaders") {
             if (have_sh) return why = "`SignedHeaders` given twice", std::nullopt;
             have_sh = true;
@@ -181,9 +221,12 @@ auth_outcome verify_tc3(const auth_input& in, std::span<const account> accounts,
             out.error = invalid_authorization("signed header `" + name + "` is not in the request");
             return out;
         }
-        if (name == "host") host = *v;
-        else if (name == "content-type") content_type = *v;
-        else extra.push_back({name, *v});
+        if (name == "host")
+            host = *v;
+        else if (name == "content-type")
+            content_type = *v;
+        else
+            extra.push_back({name, *v});
     }
 
     if (parsed->service != in.service) {
@@ -221,8 +264,8 @@ auth_outcome verify_tc3(const auth_input& in, std::span<const account> accounts,
     req.host = host;
     req.content_type = content_type;
     const auto unsigned_payload = find_header(in.headers, "X-TC-Content-SHA256");
-    req.payload = (unsigned_payload && *unsigned_payload == "UNSIGNED-PAYLOAD") ? std::string_view("UNSIGNED-PAYLOAD")
-                                                                               : in.body;
+    req.payload =
+        (unsigned_payload && *unsigned_payload == "UNSIGNED-PAYLOAD") ? std::string_view("UNSIGNED-PAYLOAD") : in.body;
     req.timestamp = in.timestamp;
     req.method = in.method;
     const auto q = in.target.find('?');
@@ -247,8 +290,9 @@ auth_outcome verify_tc3(const auth_input& in, std::span<const account> accounts,
     const auto token = find_header(in.headers, "X-TC-Token");
     if (!acct->token.empty()) {
         if (!token || token->size() != acct->token.size() || !detail::constant_time_equal(*token, acct->token)) {
-            out.error = api_failure{"AuthFailure.TokenFailure",
-                                    token ? "The token is invalid." : "The token is missing (X-TC-Token) for temporary credentials."};
+            out.error = api_failure{
+                "AuthFailure.TokenFailure",
+                token ? "The token is invalid." : "The token is missing (X-TC-Token) for temporary credentials."};
             return out;
         }
     } else if (token && !token->empty()) {

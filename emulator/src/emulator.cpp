@@ -48,8 +48,25 @@ void validate_faults(const fault_params& f) {
         if (r.transient + r.gateway_502 + r.reset_before + r.reset_after + r.slow > 1.0 + 1e-9)
             throw std::invalid_argument("cbs emulator: fault probabilities of '" + action + "' add up to more than 1");
     }
-    if (f.latency.count() < 0 || f.slow_delay.count() < 0)
+    if (f.latency.count() < 0 || f.slow_delay.count() < 0 || (f.latency_max && f.latency_max->count() < 0) ||
+        (f.slow_delay_min && f.slow_delay_min->count() < 0))
         throw std::invalid_argument("cbs emulator: fault delays must not be negative");
+    if (f.latency_max && *f.latency_max < f.latency)
+        throw std::invalid_argument("cbs emulator: faults.latency_max must be at least faults.latency");
+    if (f.slow_delay_min && *f.slow_delay_min > f.slow_delay)
+        throw std::invalid_argument("cbs emulator: faults.slow_delay_min must be at most faults.slow_delay");
+}
+
+void validate_rate_limits(const rate_limit_params& r) {
+    if (r.window.count() <= 0) throw std::invalid_argument("cbs emulator: rate_limits.window must be positive");
+    for (const auto& [code, w] : r.throttle_codes) {
+        if (!code.starts_with("RequestLimitExceeded"))
+            throw std::invalid_argument("cbs emulator: rate_limits.throttle_codes: '" + code +
+                                        "' is not a RequestLimitExceeded code");
+        if (!(w > 0 && w < 1e12))
+            throw std::invalid_argument("cbs emulator: rate_limits.throttle_codes: the weight of '" + code +
+                                        "' must be positive");
+    }
 }
 
 void validate(const emulator_params& p) {
@@ -59,12 +76,18 @@ void validate(const emulator_params& p) {
     if (ec) bad("listen_address '" + p.listen_address + "' is not an IP address");
     const int pem = !p.cert_file.empty() + !p.key_file.empty() + !p.ca_file.empty();
     if (pem != 0 && pem != 3) bad("cert_file, key_file and ca_file go together");
-    for (const auto& a : p.accounts)
+    for (std::size_t i = 0; i < p.accounts.size(); ++i) {
+        const auto& a = p.accounts[i];
         if (a.secret_id.empty() || a.secret_key.empty()) bad("an account needs a secret_id and a secret_key");
+        for (std::size_t j = 0; j < i; ++j)
+            if (p.accounts[j].secret_id == a.secret_id) bad("accounts: SecretId '" + a.secret_id + "' given twice");
+    }
     if (p.max_skew.count() < 0) bad("max_skew must not be negative");
     if (p.max_body == 0) bad("max_body must be positive");
-    if (p.rate_limits.window.count() <= 0) bad("rate_limits.window must be positive");
     if (p.idle_timeout.count() <= 0) bad("idle_timeout must be positive");
+    if (p.accept_backoff_min.count() <= 0 || p.accept_backoff_max < p.accept_backoff_min)
+        bad("accept_backoff_min must be positive and at most accept_backoff_max");
+    validate_rate_limits(p.rate_limits);
     validate_faults(p.faults);
 }
 
@@ -83,7 +106,11 @@ bool is_loopback(const std::string& a) {
 }  // namespace
 
 emulator::impl::impl(asio::any_io_executor ex, emulator_params p)
-    : executor(ex), acceptor_strand(asio::make_strand(ex)), params(std::move(p)), acceptor(acceptor_strand) {}
+    : executor(ex),
+      acceptor_strand(asio::make_strand(ex)),
+      params(std::move(p)),
+      acceptor(acceptor_strand),
+      accept_timer(acceptor_strand) {}
 
 emulator::emulator(asio::any_io_executor ex, emulator_params params) {
     validate(params);
@@ -168,21 +195,41 @@ std::uint16_t emulator::port() const {
     return impl_->port;
 }
 
-std::string emulator::ca_file() const { return impl_->ca_path; }
-std::string emulator::state_dir() const { return impl_->state_dir; }
-std::vector<account> emulator::accounts() const { return impl_->gw->accounts(); }
-void emulator::inspect(const std::function<void(fleet_state&)>& f) { impl_->gw->inspect(f); }
-std::vector<request_record> emulator::request_log() const { return impl_->gw->request_log(); }
-void emulator::clear_request_log() { impl_->gw->clear_request_log(); }
+std::string emulator::ca_file() const {
+    return impl_->ca_path;
+}
+std::string emulator::state_dir() const {
+    return impl_->state_dir;
+}
+std::vector<account> emulator::accounts() const {
+    return impl_->gw->accounts();
+}
+void emulator::inspect(const std::function<void(fleet_state&)>& f) {
+    impl_->gw->inspect(f);
+}
+std::vector<request_record> emulator::request_log() const {
+    return impl_->gw->request_log();
+}
+void emulator::clear_request_log() {
+    impl_->gw->clear_request_log();
+}
 void emulator::set_faults(fault_params faults) {
     validate_faults(faults);
     impl_->gw->set_faults(std::move(faults));
 }
-void emulator::set_rate_limits(rate_limit_params limits) { impl_->gw->set_rate_limits(std::move(limits)); }
+void emulator::set_rate_limits(rate_limit_params limits) {
+    validate_rate_limits(limits);
+    impl_->gw->set_rate_limits(std::move(limits));
+}
 
 std::size_t emulator::connection_count() const {
     std::lock_guard lock(impl_->mu);
     return impl_->connections.size();
+}
+
+std::uint64_t emulator::accept_failures() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->accept_failures;
 }
 
 }  // namespace cbs::emu

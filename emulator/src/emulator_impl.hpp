@@ -7,6 +7,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <cstdint>
@@ -30,6 +31,7 @@ struct emulator::impl : std::enable_shared_from_this<emulator::impl> {
     std::unique_ptr<detail::gateway> gw;
     std::optional<boost::asio::ssl::context> ssl_ctx;
     boost::asio::ip::tcp::acceptor acceptor;
+    boost::asio::steady_timer accept_timer;  // accept back-off (on acceptor_strand)
 
     std::string state_dir, ca_path;
     bool owns_state_dir = false;
@@ -38,6 +40,7 @@ struct emulator::impl : std::enable_shared_from_this<emulator::impl> {
     std::uint16_t port = 0;
     bool started = false, stopped = false;
     std::uint64_t next_connection = 0;
+    std::uint64_t accept_failures = 0;
     std::map<std::uint64_t, std::weak_ptr<detail::connection>> connections;
 };
 

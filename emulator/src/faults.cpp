@@ -3,6 +3,7 @@
 
 #include <boost/json/array.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 
@@ -17,15 +18,50 @@ unsigned documented_rate_limit(std::string_view action, unsigned default_limit) 
     return default_limit;
 }
 
+const std::vector<std::pair<std::string, double>>& default_throttle_codes() {
+    // The documented family (common error codes of API 3.0). The bare code is
+    // the most common; the sub-codes are what a client matching the code
+    // exactly (as one official SDK does) would fail to retry.
+    static const std::vector<std::pair<std::string, double>> codes = {
+        {"RequestLimitExceeded", 0.55},
+        {"RequestLimitExceeded.UinLimitExceeded", 0.20},
+        {"RequestLimitExceeded.IPLimitExceeded", 0.15},
+        {"RequestLimitExceeded.GlobalRegionUinLimitExceeded", 0.10},
+    };
+    return codes;
+}
+
+std::pair<std::chrono::milliseconds, std::chrono::milliseconds> latency_range(const fault_params& f) noexcept {
+    const auto lo = f.latency;
+    const auto hi = f.latency_max ? *f.latency_max : 2 * lo;
+    return {lo, std::max(lo, hi)};
+}
+
+std::pair<std::chrono::milliseconds, std::chrono::milliseconds> slow_range(const fault_params& f) noexcept {
+    const auto hi = f.slow_delay;
+    const auto lo = f.slow_delay_min ? *f.slow_delay_min : hi / 2;
+    return {std::min(lo, hi), hi};
+}
+
+std::chrono::milliseconds draw_delay(std::mt19937_64& rng, std::chrono::milliseconds lo, std::chrono::milliseconds hi,
+                                     delay_shape shape) {
+    if (hi <= lo || shape == delay_shape::fixed) return std::max(lo, hi);
+    // One draw per delay whatever the shape, so the sequence depends only on
+    // the seed and the order of delayed requests.
+    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    const double f = shape == delay_shape::long_tail ? u * u * u : u;
+    const auto span = static_cast<double>((hi - lo).count());
+    return lo + std::chrono::milliseconds(static_cast<std::int64_t>(f * span + 0.5));
+}
+
 const std::vector<std::string>& cbs_regions() {
     // The public regions where CBS is sold (DescribeRegions of the CBS/CVM
     // APIs), including the financial zones that need their own domain.
     static const std::vector<std::string> regions = {
-        "ap-guangzhou",   "ap-shanghai",     "ap-nanjing",       "ap-beijing",      "ap-chengdu",
-        "ap-chongqing",   "ap-hongkong",     "ap-singapore",     "ap-jakarta",      "ap-seoul",
-        "ap-tokyo",       "ap-mumbai",       "ap-bangkok",       "na-siliconvalley", "na-ashburn",
-        "na-toronto",     "sa-saopaulo",     "eu-frankfurt",     "ap-shanghai-fsi", "ap-shenzhen-fsi",
-        "ap-beijing-fsi",
+        "ap-guangzhou",    "ap-shanghai",      "ap-nanjing",     "ap-beijing", "ap-chengdu",  "ap-chongqing",
+        "ap-hongkong",     "ap-singapore",     "ap-jakarta",     "ap-seoul",   "ap-tokyo",    "ap-mumbai",
+        "ap-bangkok",      "na-siliconvalley", "na-ashburn",     "na-toronto", "sa-saopaulo", "eu-frankfurt",
+        "ap-shanghai-fsi", "ap-shenzhen-fsi",  "ap-beijing-fsi",
     };
     return regions;
 }
@@ -62,6 +98,40 @@ fault_draw gateway::draw_fault(std::string_view action) {
         d.transient_code = codes.empty() ? "InternalError" : codes[fault_rng_() % codes.size()];
     }
     return d;
+}
+
+std::chrono::milliseconds gateway::draw_fault_delay(bool slow) {
+    const auto& f = params_.faults;
+    const auto [lo, hi] = slow ? slow_range(f) : latency_range(f);
+    return draw_delay(delay_rng_, lo, hi, slow ? f.slow_shape : f.latency_shape);
+}
+
+const std::string& gateway::draw_throttle_code() {
+    static const std::string bare = "RequestLimitExceeded";
+    const auto& codes = params_.rate_limits.throttle_codes;
+    double total = 0;
+    for (const auto& [code, w] : codes) total += w;
+    if (codes.empty() || !(total > 0)) return bare;
+    const double x = std::uniform_real_distribution<double>(0.0, total)(throttle_rng_);
+    double acc = 0;
+    for (const auto& [code, w] : codes) {
+        acc += w;
+        if (x < acc) return code;
+    }
+    return codes.back().first;
+}
+
+std::string gateway::window_key(const std::string& secret_id, std::string_view action) const {
+    std::string key;
+    if (params_.rate_limits.scope == rate_scope::account) {
+        auto it = uin_of_.find(secret_id);
+        key = it != uin_of_.end() ? it->second : "key:" + secret_id;
+    } else {
+        key = "key:" + secret_id;
+    }
+    key += '\n';
+    key += action;
+    return key;
 }
 
 namespace {
@@ -117,10 +187,14 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
     if (c < 0x80) return 1;
     std::size_t n = 0;
     std::uint32_t cp = 0;
-    if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1Fu;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0Fu;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07u;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1Fu;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0Fu;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07u;
+    else
+        return 0;
     if (i + n > s.size()) return 0;
     for (std::size_t k = 1; k < n; ++k) {
         const auto cc = static_cast<unsigned char>(s[i + k]);

@@ -15,8 +15,11 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::string_view api_version = "2017-03-12";
+constexpr std::uint64_t delay_seed_salt = 0x9e3779b97f4a7c15ULL;
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string_view trim(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -43,6 +46,22 @@ bool parse_timestamp(std::string_view s, std::int64_t& out) noexcept {
 std::int64_t system_ms() {
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+api_failure throttle_failure(const std::string& code, const std::string& action, std::size_t n, unsigned limit) {
+    const std::string rate =
+        "'" + std::to_string(n) + "' per second, over the limit of '" + std::to_string(limit) + "'";
+    std::string m;
+    if (code.ends_with(".UinLimitExceeded"))
+        m = "The request rate of your account (UIN) for `" + action + "` is " + rate + "; please retry later.";
+    else if (code.ends_with(".IPLimitExceeded"))
+        m = "The request rate from your IP address for `" + action + "` is " + rate + "; please retry later.";
+    else if (code.ends_with(".GlobalRegionUinLimitExceeded"))
+        m = "The request rate of your main account (UIN) across regions for `" + action + "` is " + rate +
+            "; please retry later.";
+    else
+        m = "Your current request rate of `" + action + "` is " + rate + "; please retry later.";
+    return {code, std::move(m)};
 }
 
 api_failure missing(std::string_view header) {
@@ -78,7 +97,10 @@ gateway::gateway(const emulator_params& params, std::vector<account> accounts)
       accounts_(std::move(accounts)),
       fleet_(params.fleet),
       fault_rng_(params.faults.seed),
+      delay_rng_(params.faults.seed ^ delay_seed_salt),
+      throttle_rng_(params.rate_limits.seed),
       id_rng_(std::random_device{}()) {
+    for (const auto& a : accounts_) uin_of_[a.secret_id] = a.uin.empty() ? "key:" + a.secret_id : "uin:" + a.uin;
     if (params_.regions.empty()) params_.regions = cbs_regions();
     if (!params_.unix_time)
         params_.unix_time = [] {
@@ -133,9 +155,14 @@ std::string gateway::error_envelope(const api_failure& f, const std::string& req
 
 void gateway::record(request_record rec) {
     if (log_file_.is_open()) {
-        json::object line{{"time_ms", rec.time_ms},       {"action", utf8_safe(rec.action)},
-                          {"outcome", rec.outcome},       {"request_id", rec.request_id},
-                          {"secret_id", utf8_safe(rec.secret_id)},   {"fault", rec.fault}};
+        json::object line{{"time_ms", rec.time_ms},
+                          {"action", utf8_safe(rec.action)},
+                          {"outcome", rec.outcome},
+                          {"request_id", rec.request_id},
+                          {"secret_id", utf8_safe(rec.secret_id)},
+                          {"fault", rec.fault},
+                          {"delay_ms", rec.delay_ms},
+                          {"throttled", rec.throttled}};
         log_file_ << json::serialize(line) << '\n';
         log_file_.flush();
     }
@@ -163,12 +190,12 @@ reply_plan gateway::handle(const incoming_request& req, tc3_signer& signer) {
 
     // 1. Protocol and size.
     if (req.method != "GET" && req.method != "POST")
-        return fail({"UnsupportedProtocol",
-                     "The HTTP method `" + std::string(req.method).substr(0, 20) + "` is not supported; use GET or POST."});
+        return fail({"UnsupportedProtocol", "The HTTP method `" + std::string(req.method).substr(0, 20) +
+                                                "` is not supported; use GET or POST."});
     if (req.body_too_large || req.body.size() > params_.max_body) {
         plan.close = true;
-        return fail({"RequestSizeLimitExceeded", "The request body exceeds the limit of " +
-                                                     std::to_string(params_.max_body) + " bytes."});
+        return fail({"RequestSizeLimitExceeded",
+                     "The request body exceeds the limit of " + std::to_string(params_.max_body) + " bytes."});
     }
 
     // 2. Common parameters (headers).
@@ -181,8 +208,8 @@ reply_plan gateway::handle(const incoming_request& req, tc3_signer& signer) {
     if (!region || region->empty()) return fail(missing("X-TC-Region"));
     std::int64_t ts = 0;
     if (!parse_timestamp(*ts_text, ts))
-        return fail({"InvalidParameterValue",
-                     "The value of `X-TC-Timestamp` is not a unix time in seconds: `" + std::string(ts_text->substr(0, 40)) + "`."});
+        return fail({"InvalidParameterValue", "The value of `X-TC-Timestamp` is not a unix time in seconds: `" +
+                                                  std::string(ts_text->substr(0, 40)) + "`."});
     if (req.method == "POST") {
         const auto ct = find_header(req.headers, "Content-Type");
         if (!ct || !is_json_media_type(*ct))
@@ -215,15 +242,14 @@ reply_plan gateway::handle(const incoming_request& req, tc3_signer& signer) {
         return fail({"UnsupportedRegion", "The region `" + std::string(region->substr(0, 40)) +
                                               "` is not supported by the action `" + action + "`."});
 
-    // 5. Rate limit per (SecretId, action).
+    // 5. Rate limit per (SecretId or account, action).
     if (params_.rate_limits.enabled) {
         const unsigned limit = limit_for(action);
-        const std::string key = auth.secret_id + '\n' + action;
+        const std::string key = window_key(auth.secret_id, action);
         if (!windows_.try_admit(key, limit, now, params_.rate_limits.window)) {
             const auto n = windows_.count(key, now, params_.rate_limits.window) + 1;
-            return fail({"RequestLimitExceeded", "Your current request rate of `" + action + "` is '" +
-                                                     std::to_string(n) + "' per second, over the limit of '" +
-                                                     std::to_string(limit) + "'; please retry later."});
+            rec.throttled = true;
+            return fail(throttle_failure(draw_throttle_code(), action, n, limit));
         }
     }
 
@@ -246,8 +272,9 @@ reply_plan gateway::handle(const incoming_request& req, tc3_signer& signer) {
     // 7. Faults.
     const fault_draw fd = draw_fault(action);
     if (fd.latency) {
-        plan.delay += params_.faults.latency;
+        plan.delay += draw_fault_delay(false);
         rec.fault = "latency";
+        rec.delay_ms = plan.delay.count();
     }
     if (fd.kind == "transient") {
         rec.fault = fd.kind;
@@ -272,7 +299,8 @@ reply_plan gateway::handle(const incoming_request& req, tc3_signer& signer) {
         record(std::move(rec));
         return plan;
     }
-    if (fd.kind == "slow") plan.delay += params_.faults.slow_delay;
+    if (fd.kind == "slow") plan.delay += draw_fault_delay(true);
+    rec.delay_ms = plan.delay.count();
     if (r.error) return fail(*r.error);
     rec.outcome = "ok";
     plan.body = envelope(r.response, rec.request_id);
@@ -298,11 +326,13 @@ void gateway::clear_request_log() {
 void gateway::set_faults(fault_params f) {
     std::lock_guard lock(mu_);
     fault_rng_.seed(f.seed);
+    delay_rng_.seed(f.seed ^ delay_seed_salt);
     params_.faults = std::move(f);
 }
 
 void gateway::set_rate_limits(rate_limit_params r) {
     std::lock_guard lock(mu_);
+    throttle_rng_.seed(r.seed);
     params_.rate_limits = std::move(r);
 }
 

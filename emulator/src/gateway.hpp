@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 
 #include <chrono>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -18,12 +19,11 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <deque>
 
 namespace cbs::emu::detail {
 
 struct incoming_request {
-    std::string_view method;   ///< as sent (upper case)
+    std::string_view method;  ///< as sent (upper case)
     std::string_view target;
     std::span<const http_header> headers;
     std::string_view body;
@@ -78,6 +78,12 @@ public:
 
 private:
     fault_draw draw_fault(std::string_view action);
+    /// The delay of a slow or latency fault (from delay_rng_).
+    std::chrono::milliseconds draw_fault_delay(bool slow);
+    /// The refusal code of a throttled request (from throttle_rng_).
+    const std::string& draw_throttle_code();
+    /// The rate window key of (SecretId, action) under the configured scope.
+    std::string window_key(const std::string& secret_id, std::string_view action) const;
     unsigned limit_for(std::string_view action) const;
     fleet_state& fleet_for(std::string_view region);
     void record(request_record rec);
@@ -91,6 +97,9 @@ private:
     std::map<std::string, std::unique_ptr<fleet_state>, std::less<>> other_regions_;
     rate_window windows_;
     std::mt19937_64 fault_rng_;
+    std::mt19937_64 delay_rng_;  // separate, so delays do not shift the fault sequence
+    std::mt19937_64 throttle_rng_;
+    std::map<std::string, std::string, std::less<>> uin_of_;  // SecretId -> account (uin, else itself)
     std::mt19937_64 id_rng_;
     std::deque<request_record> log_;
     std::ofstream log_file_;

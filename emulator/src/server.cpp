@@ -46,7 +46,8 @@ const std::string bad_gateway_html =
 }  // namespace
 
 struct connection {
-    connection(tcp::socket s, ssl::context& ctx) : stream(beast::tcp_stream(std::move(s)), ctx), timer(stream.get_executor()) {}
+    connection(tcp::socket s, ssl::context& ctx)
+        : stream(beast::tcp_stream(std::move(s)), ctx), timer(stream.get_executor()) {}
 
     ssl::stream<beast::tcp_stream> stream;
     asio::steady_timer timer;  // injected delays
@@ -117,13 +118,17 @@ asio::awaitable<void> session(std::shared_ptr<emulator::impl> st, std::shared_pt
         c->raw().expires_after(st->params.idle_timeout);
         auto [ec, n] = co_await http::async_read_header(c->stream, c->buffer, parser, use_tuple);
         bool too_large = false;
-        if (ec == http::error::body_limit) too_large = true;
-        else if (ec) break;
+        if (ec == http::error::body_limit)
+            too_large = true;
+        else if (ec)
+            break;
         if (!too_large) {
             c->raw().expires_after(read_timeout);
             std::tie(ec, n) = co_await http::async_read(c->stream, c->buffer, parser, use_tuple);
-            if (ec == http::error::body_limit) too_large = true;
-            else if (ec) break;
+            if (ec == http::error::body_limit)
+                too_large = true;
+            else if (ec)
+                break;
         }
         auto& msg = parser.get();
         headers.clear();
@@ -148,8 +153,9 @@ asio::awaitable<void> session(std::shared_ptr<emulator::impl> st, std::shared_pt
         }
         c->raw().expires_after(write_timeout);
         if (plan.what == reply_plan::kind::gateway_502) {
-            std::string raw = "HTTP/1.1 502 Bad Gateway\r\nServer: stgw\r\nContent-Type: text/html\r\nContent-Length: " +
-                              std::to_string(bad_gateway_html.size()) + "\r\nConnection: close\r\n\r\n" + bad_gateway_html;
+            std::string raw =
+                "HTTP/1.1 502 Bad Gateway\r\nServer: stgw\r\nContent-Type: text/html\r\nContent-Length: " +
+                std::to_string(bad_gateway_html.size()) + "\r\nConnection: close\r\n\r\n" + bad_gateway_html;
             auto [wec, wn] = co_await asio::async_write(c->stream, asio::buffer(raw), use_tuple);
             (void)wn;
             if (!wec) co_await graceful_close(*c);
@@ -173,16 +179,45 @@ asio::awaitable<void> session(std::shared_ptr<emulator::impl> st, std::shared_pt
     c->abort();
 }
 
+void notify(const emulator::impl& st, const std::string& what) {
+    if (st.params.notice) st.params.notice(what);
+}
+
 asio::awaitable<void> accept_loop(std::shared_ptr<emulator::impl> st) {
+    // Out of descriptors (EMFILE/ENFILE) or kernel memory, accept fails at
+    // once for as long as the condition lasts, and the pending connection
+    // stays queued: retrying at once would spin at full CPU. Wait instead,
+    // 50 ms doubling to 200 ms (defaults), and say so once per episode.
+    auto& backoff = st->accept_timer;
+    std::chrono::milliseconds wait{0};
+    std::uint64_t failures_in_episode = 0;
     for (;;) {
         auto [ec, socket] = co_await st->acceptor.async_accept(asio::make_strand(st->executor), use_tuple);
         {
             std::lock_guard lock(st->mu);
             if (st->stopped) co_return;
+            if (ec && ec != asio::error::operation_aborted) ++st->accept_failures;
         }
         if (ec) {
             if (ec == asio::error::operation_aborted || !st->acceptor.is_open()) co_return;
-            continue;  // e.g. ECONNABORTED, EMFILE: keep serving the others
+            // The peer gave up before we accepted: nothing to wait for.
+            if (ec == asio::error::connection_aborted) continue;
+            if (failures_in_episode++ == 0) {
+                wait = st->params.accept_backoff_min;
+                notify(*st, "cbs emulator: accept failed (" + ec.message() + "); retrying every " +
+                                std::to_string(st->params.accept_backoff_min.count()) + "-" +
+                                std::to_string(st->params.accept_backoff_max.count()) + " ms until it clears");
+            } else {
+                wait = std::min(wait * 2, st->params.accept_backoff_max);
+            }
+            backoff.expires_after(wait);
+            (void)co_await backoff.async_wait(use_tuple);
+            continue;
+        }
+        if (failures_in_episode > 0) {
+            notify(*st,
+                   "cbs emulator: accepting again after " + std::to_string(failures_in_episode) + " failed accepts");
+            failures_in_episode = 0;
         }
         error_code oec;
         socket.set_option(tcp::no_delay(true), oec);
@@ -227,6 +262,7 @@ void stop_server(const std::shared_ptr<emulator::impl>& st) {
     asio::dispatch(st->acceptor_strand, [st] {
         error_code ec;
         st->acceptor.close(ec);
+        st->accept_timer.cancel();
     });
     for (auto& c : live) {
         auto ex = c->stream.get_executor();

@@ -49,6 +49,7 @@ emu::emulator_params params() {
     p.fleet.instances = 30;
     p.fleet.no_snapshot_ability = 0;
     p.accounts = {{test_id, test_key, ""}, {"AKIDSECONDACCOUNT", "second-key", ""}};
+    p.rate_limits.throttle_codes = {{"RequestLimitExceeded", 1}};  // counted exactly below; the mix: test_emulator_gateway.cpp
     return p;
 }
 

@@ -44,7 +44,18 @@ struct account {
     std::string secret_id;
     std::string secret_key;
     std::string token;
+    /// The main account (UIN) the key belongs to. Keys with the same uin share
+    /// rate windows when rate_limit_params::scope is rate_scope::account.
+    /// Default empty: the key is an account of its own.
+    std::string uin = {};
 };
+
+/// Parses a list of keys: entries separated by commas or newlines, each
+/// `[UIN/]SECRET_ID:SECRET_KEY[:TOKEN]`; blank lines and lines starting with
+/// '#' are skipped, spaces around an entry ignored. Throws
+/// std::invalid_argument naming the entry (by number and SecretId, never the
+/// key) when one is malformed or a SecretId repeats.
+std::vector<account> parse_accounts(std::string_view text);
 
 /// One request header as received (name in any case).
 struct http_header {
@@ -54,13 +65,13 @@ struct http_header {
 
 /// The parts of an Authorization header.
 struct parsed_authorization {
-    std::string algorithm;    ///< "TC3-HMAC-SHA256"
+    std::string algorithm;  ///< "TC3-HMAC-SHA256"
     std::string secret_id;
-    std::string date;         ///< YYYY-MM-DD from the credential scope
-    std::string service;      ///< "cbs"
-    std::string terminator;   ///< "tc3_request"
+    std::string date;                         ///< YYYY-MM-DD from the credential scope
+    std::string service;                      ///< "cbs"
+    std::string terminator;                   ///< "tc3_request"
     std::vector<std::string> signed_headers;  ///< as listed (lower case, sorted)
-    std::string signature;    ///< 64 lowercase hex
+    std::string signature;                    ///< 64 lowercase hex
 };
 
 /// Parses an Authorization value. Returns nullopt and sets `why` (for the
@@ -69,13 +80,13 @@ std::optional<parsed_authorization> parse_authorization(std::string_view value, 
 
 /// Everything the verification looks at. Views must outlive the call.
 struct auth_input {
-    std::string_view method;         ///< "POST" / "GET", as sent
-    std::string_view target;         ///< request target, "/" or "/?query"
+    std::string_view method;  ///< "POST" / "GET", as sent
+    std::string_view target;  ///< request target, "/" or "/?query"
     std::span<const http_header> headers;
     std::string_view body;
-    std::int64_t timestamp = 0;      ///< parsed X-TC-Timestamp
-    std::string_view timestamp_text; ///< X-TC-Timestamp as sent
-    std::int64_t now = 0;            ///< server unix time, seconds
+    std::int64_t timestamp = 0;       ///< parsed X-TC-Timestamp
+    std::string_view timestamp_text;  ///< X-TC-Timestamp as sent
+    std::int64_t now = 0;             ///< server unix time, seconds
     std::chrono::seconds max_skew{300};
     std::string_view service = "cbs";
 };

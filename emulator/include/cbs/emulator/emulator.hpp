@@ -30,7 +30,9 @@
 //   4. action known                              InvalidAction
 //      X-TC-Version 2017-03-12                   NoSuchVersion
 //      X-TC-Region a CBS region                  UnsupportedRegion
-//   5. rate limit per (SecretId, action)         RequestLimitExceeded
+//   5. rate limit per (SecretId or account, action)
+//                                                RequestLimitExceeded[.sub-code]
+//                                                (drawn from rate_limit_params::throttle_codes)
 //   6. body: POST a JSON object; GET the query string (DiskIds.0=..., Filters.0.Name=...)
 //                                                InvalidParameter
 //   7. fault injection (only requests that passed 1-6)
@@ -52,15 +54,26 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cbs::emu {
 
-/// Sliding-window rate limits: at most N requests accepted per (SecretId,
-/// action) in any window of `window` (counted by arrival time; rejected
-/// requests are not counted).
+/// Whose requests share a rate window (beside the action).
+enum class rate_scope {
+    secret_id,  ///< each SecretId its own windows (the documented dimension: action + sub-account key)
+    account,    ///< every key of one account (account::uin) shares the windows
+};
+
+/// The refusal codes of the default mix (rate_limit_params::throttle_codes).
+const std::vector<std::pair<std::string, double>>& default_throttle_codes();
+
+/// Sliding-window rate limits: at most N requests accepted per (SecretId or
+/// account, action) in any window of `window` (counted by arrival time;
+/// rejected requests are not counted).
 struct rate_limit_params {
     /// Enforce limits at all. Default true (turn off for throughput benchmarks).
     bool enabled = true;
@@ -73,6 +86,16 @@ struct rate_limit_params {
     unsigned default_limit = 20;
     /// Window length. Default 1 s.
     std::chrono::milliseconds window{1000};
+    /// Who shares a window. Default rate_scope::secret_id.
+    rate_scope scope = rate_scope::secret_id;
+    /// Codes a refused request is answered with, each with a weight (> 0);
+    /// one is drawn per refusal. Default default_throttle_codes(): bare
+    /// RequestLimitExceeded 55 %, .UinLimitExceeded 20 %, .IPLimitExceeded
+    /// 15 %, .GlobalRegionUinLimitExceeded 10 %. {{"RequestLimitExceeded", 1}}
+    /// answers only the bare code. Every code must start with "RequestLimitExceeded".
+    std::vector<std::pair<std::string, double>> throttle_codes = default_throttle_codes();
+    /// Seed of the refusal-code draw (same seed and order, same codes). Default 1.
+    std::uint64_t seed = 1;
 };
 
 /// The documented limit of `action` (20 or 100), or `default_limit`.
@@ -87,11 +110,18 @@ struct fault_rule {
     double gateway_502 = 0;   ///< HTTP 502 with an HTML body and Connection: close; the action does not run
     double reset_before = 0;  ///< TCP reset (no response); the action does not run
     double reset_after = 0;   ///< the action RUNS (a create is committed), then TCP reset: the ambiguous case
-    double slow = 0;          ///< the action runs, the answer is written after fault_params::slow_delay
-    double latency = 0;       ///< the answer is delayed by fault_params::latency
+    double slow = 0;          ///< the action runs, the answer is written after a delay drawn in slow_range()
+    double latency = 0;       ///< the answer is delayed by a delay drawn in latency_range()
     bool any() const noexcept {
         return transient > 0 || gateway_502 > 0 || reset_before > 0 || reset_after > 0 || slow > 0 || latency > 0;
     }
+};
+
+/// How an injected delay is drawn from its range [least, greatest].
+enum class delay_shape {
+    fixed,      ///< always the greatest
+    uniform,    ///< uniformly
+    long_tail,  ///< least + (greatest - least) × u³: half the draws in the lowest eighth, one in ten above 73 %
 };
 
 struct fault_params {
@@ -102,21 +132,40 @@ struct fault_params {
     /// Codes a transient fault answers, picked uniformly.
     std::vector<std::string> transient_codes = {"InternalError", "InternalError.ComponentError",
                                                 "ResourceInUse.DiskMigrating"};
-    /// Added by a latency fault. Default 200 ms.
+    /// Least delay added by a latency fault. Default 200 ms.
     std::chrono::milliseconds latency{200};
-    /// Delay of a slow answer: longer than the client's request timeout. Default 35 s.
+    /// Greatest delay added by a latency fault (>= latency). Default unset: 2 × latency.
+    std::optional<std::chrono::milliseconds> latency_max;
+    /// How a latency delay is drawn. Default long_tail: most close to `latency`, a few near the greatest.
+    delay_shape latency_shape = delay_shape::long_tail;
+    /// Greatest delay of a slow answer. Default 35 s (beyond a client's usual
+    /// 30 s request timeout, so the longest slow answers are never heard).
     std::chrono::milliseconds slow_delay{35'000};
+    /// Least delay of a slow answer (<= slow_delay). Default unset: slow_delay / 2.
+    std::optional<std::chrono::milliseconds> slow_delay_min;
+    /// How a slow delay is drawn. Default uniform.
+    delay_shape slow_shape = delay_shape::uniform;
 };
+
+/// [least, greatest] delay of a latency fault under `f`.
+std::pair<std::chrono::milliseconds, std::chrono::milliseconds> latency_range(const fault_params& f) noexcept;
+/// [least, greatest] delay of a slow answer under `f`.
+std::pair<std::chrono::milliseconds, std::chrono::milliseconds> slow_range(const fault_params& f) noexcept;
+/// One delay in [lo, hi] of `shape`, drawn from `rng` (hi < lo is taken as hi = lo).
+std::chrono::milliseconds draw_delay(std::mt19937_64& rng, std::chrono::milliseconds lo, std::chrono::milliseconds hi,
+                                     delay_shape shape);
 
 /// One request as the emulator saw it.
 struct request_record {
-    std::int64_t time_ms = 0;            ///< arrival, unix milliseconds (system clock)
-    clock::time_point arrival{};         ///< arrival, steady clock (params.steady_now)
-    std::string action;                  ///< X-TC-Action ("" if missing)
-    std::string outcome;                 ///< error code, "ok", "HTTP 502" or "reset"
-    std::string request_id;              ///< the RequestId answered (or that would have been)
-    std::string secret_id;               ///< SecretId of the Credential ("" if unparsable)
-    std::string fault;                   ///< "" or transient|gateway_502|reset_before|reset_after|slow|latency
+    std::int64_t time_ms = 0;     ///< arrival, unix milliseconds (system clock)
+    clock::time_point arrival{};  ///< arrival, steady clock (params.steady_now)
+    std::string action;           ///< X-TC-Action ("" if missing)
+    std::string outcome;          ///< error code, "ok", "HTTP 502" or "reset"
+    std::string request_id;       ///< the RequestId answered (or that would have been)
+    std::string secret_id;        ///< SecretId of the Credential ("" if unparsable)
+    std::string fault;            ///< "" or transient|gateway_502|reset_before|reset_after|slow|latency
+    std::int64_t delay_ms = 0;    ///< injected delay before the answer (slow and latency faults), ms
+    bool throttled = false;       ///< refused by the rate limit (outcome is a RequestLimitExceeded code)
 };
 
 struct emulator_params {
@@ -150,7 +199,8 @@ struct emulator_params {
     fault_params faults;
 
     /// JSONL request log, one flushed line per request: {"time_ms","action",
-    /// "outcome","request_id","secret_id","fault"}. Never holds a secret key.
+    /// "outcome","request_id","secret_id","fault","delay_ms","throttled"}.
+    /// Never holds a secret key.
     /// Default empty: none (the in-memory log is always kept).
     std::string log_file;
     /// Keep at most this many records in memory (oldest dropped). Default 100000.
@@ -163,6 +213,15 @@ struct emulator_params {
     std::function<std::int64_t()> unix_time;
     /// Steady time (rate windows, fleet timing). Default: steady_clock::now.
     std::function<clock::time_point()> steady_now;
+
+    /// Operator notices (e.g. the accept loop backing off when out of file
+    /// descriptors), called on an I/O thread, once per episode. Default: none.
+    std::function<void(const std::string&)> notice;
+    /// Accept loop back-off after a failed accept (EMFILE, ENFILE, ENOBUFS...):
+    /// the first wait, doubled after each further failure up to the greatest.
+    /// Defaults 50 ms and 200 ms.
+    std::chrono::milliseconds accept_backoff_min{50};
+    std::chrono::milliseconds accept_backoff_max{200};
 };
 
 /// The regions the emulator accepts by default (CBS's public regions).
@@ -204,10 +263,14 @@ public:
     /// Throws std::invalid_argument for probabilities outside [0, 1] or
     /// summing (latency aside) to more than 1.
     void set_faults(fault_params faults);
-    /// Replaces the rate limits (windows are kept).
+    /// Replaces the rate limits (windows are kept; the refusal-code RNG is
+    /// reseeded with limits.seed). Throws std::invalid_argument for a
+    /// non-positive window or a throttle code outside the family.
     void set_rate_limits(rate_limit_params limits);
     /// Open connections now.
     std::size_t connection_count() const;
+    /// Accepts that failed (other than at stop()) since start().
+    std::uint64_t accept_failures() const;
 
     struct impl;
 
