@@ -24,7 +24,11 @@ struct pool_params {
     /// use. Default 60 s. Exceeded: `client_errc::pool_exhausted`.
     std::chrono::milliseconds wait_timeout{60'000};
 
-    /// DNS resolution timeout. Default 10 s.
+    /// DNS resolution timeout. Default 10 s. Holds even when the system
+    /// resolver stalls (getaddrinfo cannot be cancelled): the attempt fails
+    /// with client_errc::resolve_timeout on time, and cancelling the call ends
+    /// the wait at once, while the lookup finishes on a background thread
+    /// that nothing waits for (one thread per name being looked up).
     std::chrono::milliseconds resolve_timeout{10'000};
 
     /// TCP connect timeout (all resolved addresses together). Default 10 s.
