@@ -237,10 +237,11 @@ std::vector<const snapshot_group*> fleet_core::exact(const std::vector<snapshot_
             out.push_back(&g);
     }
     // Oldest first: CreateTime ("YYYY-MM-DD hh:mm:ss" sorts as text), then the
-    // group this run recorded, then listing order (stable).
-    std::stable_sort(out.begin(), out.end(), [&](const snapshot_group* a, const snapshot_group* b) {
+    // group id. Never "the one this run recorded" first: two runs sweeping
+    // the same name must keep the same group, or each deletes the other's.
+    std::sort(out.begin(), out.end(), [](const snapshot_group* a, const snapshot_group* b) {
         if (a->create_time != b->create_time) return a->create_time < b->create_time;
-        return a->snapshot_group_id == r.group_id && b->snapshot_group_id != r.group_id;
+        return a->snapshot_group_id < b->snapshot_group_id;
     });
     return out;
 }
@@ -327,6 +328,7 @@ void fleet_core::on_create_answer(std::size_t i, const create_answer& a, unsigne
     r.request_ids.insert(r.request_ids.end(), request_ids.begin(), request_ids.end());
     switch (a.kind) {
         case create_answer::ok:  // C1
+            s.answer_at = now;
             mark_created(i, nullptr, a.group_id, false, now);
             return;
         case create_answer::unknown:  // C2

@@ -120,25 +120,20 @@ sweep_decision fleet_core::sweep_decide(const std::vector<snapshot_group>& group
         if (r.disk_ids.empty() || st_[i].phase == fleet_phase::planning) continue;
         auto found = exact(groups, i);
         if (found.empty()) continue;  // W1, W2
-        const bool recorded_listed =
-            r.group_id.empty() || std::any_of(found.begin(), found.end(), [&](const snapshot_group* g) {
-                return g->snapshot_group_id == r.group_id;
-            });
-        if (!recorded_listed) {  // W4
-            for (const auto* g : found)
-                if (!contains(r.duplicate_group_ids, g->snapshot_group_id)) {
-                    r.duplicate_group_ids.push_back(g->snapshot_group_id);
-                    emit(i, fleet_event::duplicate, g->snapshot_group_id);
-                }
-            if (r.outcome != instance_outcome::failed)
-                fail(i, "DuplicateGroups",
-                     "group " + r.group_id + " (from the create answer) is not listed, but " +
-                         join(r.duplicate_group_ids) + " is listed under the name " + r.group_name +
-                         ": there may be two groups; none was deleted since their ages cannot be compared");
-            continue;
+        // W4: the id this run recorded is not listed while another group of
+        // the name is: the recorded one is newer than what is listed (the
+        // sweep waited past the lag seen) or another run's sweep deleted it.
+        // Keep the listed oldest; the recorded one is a duplicate, deleted by
+        // id (NotFound counts as deleted).
+        if (!r.group_id.empty() &&
+            std::none_of(found.begin(), found.end(),
+                         [&](const snapshot_group* g) { return g->snapshot_group_id == r.group_id; }) &&
+            !contains(r.duplicate_group_ids, r.group_id)) {
+            r.duplicate_group_ids.push_back(r.group_id);
+            emit(i, fleet_event::duplicate, r.group_id);
         }
         const snapshot_group* keep = found.front();
-        if (r.group_id != keep->snapshot_group_id) {  // W3, or W6 keeping an older one
+        if (r.group_id != keep->snapshot_group_id) {  // W3, W4, or W6 keeping an older one
             const std::string previous = r.group_id;
             const auto outcome = r.outcome;
             const std::string note = r.error_message;
@@ -146,7 +141,6 @@ sweep_decision fleet_core::sweep_decide(const std::vector<snapshot_group>& group
             if (previous.empty() && (outcome == instance_outcome::unknown || outcome == instance_outcome::failed))
                 r.error_message = "found by the final sweep (earlier: " + note + ")";
         }
-        if (found.size() == 1) continue;
         for (std::size_t k = 1; k < found.size(); ++k) {
             const auto& id = found[k]->snapshot_group_id;
             if (!contains(r.duplicate_group_ids, id)) {
@@ -154,18 +148,21 @@ sweep_decision fleet_core::sweep_decide(const std::vector<snapshot_group>& group
                 emit(i, fleet_event::duplicate, id);
             }
         }
+        if (r.duplicate_group_ids.empty()) continue;
         if (p_.keep_duplicates) {  // W5
             if (r.outcome != instance_outcome::failed)
                 fail(i, "DuplicateGroups",
-                     std::to_string(found.size()) + " groups are named " + r.group_name + ": " +
+                     std::to_string(1 + r.duplicate_group_ids.size()) + " groups are named " + r.group_name + ": " +
                          keep->snapshot_group_id + " (the oldest), " + join(r.duplicate_group_ids) +
                          " (keep_duplicates: none deleted)");
             continue;
         }
-        for (std::size_t k = 1; k < found.size(); ++k) {  // W6
-            const auto& id = found[k]->snapshot_group_id;
-            if (pending_deletes_.count(id)) continue;
-            if (found[k]->state == "CREATING") {
+        if (r.outcome == instance_outcome::failed) continue;
+        for (const auto& id : r.duplicate_group_ids) {  // W6 (and W4's unlisted one)
+            if (pending_deletes_.count(id) || contains(r.deleted_group_ids, id)) continue;
+            auto listed = std::find_if(found.begin(), found.end(),
+                                       [&](const snapshot_group* g) { return g->snapshot_group_id == id; });
+            if (listed != found.end() && (*listed)->state == "CREATING") {
                 ++out.waiting;
                 continue;
             }
@@ -190,10 +187,31 @@ void fleet_core::on_delete_answer(std::size_t i, const std::string& group_id, co
         effects_.push_back(std::move(e));
         return;
     }
-    pending_deletes_.erase(group_id);  // D2
-    fail(i, "DuplicateGroups",
+    pending_deletes_.erase(group_id);
+    if (diag.server_code == "UnsupportedOperation.StateError") return;  // D3: CREATING: the next listing retries
+    fail(i, "DuplicateGroups",                                          // D2
          "two groups remain under the name " + r.group_name + " (" + r.group_id + " kept, " + group_id +
              "): deleting the newer failed: " + diag.to_string(ec));
+}
+
+bool fleet_core::duplicates_outstanding() const {
+    for (const auto& r : report_.instances) {
+        if (r.outcome == instance_outcome::failed) continue;
+        for (const auto& id : r.duplicate_group_ids)
+            if (!contains(r.deleted_group_ids, id)) return true;
+    }
+    return false;
+}
+
+std::vector<std::string> fleet_core::unseen_names(fleet_time now) const {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < size(); ++i) {
+        const auto& s = st_[i];
+        if (report_.instances[i].outcome == instance_outcome::created && !s.seen_listed &&
+            s.answer_at != fleet_time{} && now - s.answer_at >= p_.consistency_window)
+            out.push_back(report_.instances[i].group_name);
+    }
+    return out;
 }
 
 void fleet_core::sweep_gave_up(const std::string& why) {

@@ -1,5 +1,8 @@
 // The fleet engine against the embedded emulator over real TLS: every
-// instance covered exactly once, with faults, and across a killed run.
+// instance covered exactly once, with faults, listing lag, lost answers,
+// killed, resumed and concurrent runs and a failing journal. Every promise is
+// checked on the emulator's state and request log, not on the report alone.
+#include <cbs/detail/fleet_driver.hpp>
 #include <cbs/emulator/emulator.hpp>
 #include <cbs/fleet.hpp>
 #include <cbs/journal.hpp>
@@ -13,12 +16,14 @@
 
 #include <doctest/doctest.h>
 
-#include <csignal>
-#include <filesystem>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
 #include <map>
 #include <thread>
+#include <type_traits>
 
 namespace asio = boost::asio;
 namespace emu = cbs::emu;
@@ -58,7 +63,8 @@ struct emulator_thread {
         server->inspect([&](emu::fleet_state& s) { ids = s.instance_ids(); });
         return ids;
     }
-    /// Groups of this run per instance, and the disks each group covers.
+    /// Groups of this run per instance (listed or not: the true state), and
+    /// the disks each group covers.
     std::map<std::string, std::vector<emu::group_view>> groups_by_instance(std::string_view run_id) {
         std::map<std::string, std::vector<emu::group_view>> out;
         server->inspect([&](emu::fleet_state& s) {
@@ -87,15 +93,37 @@ emu::emulator_params fleet_emulator(std::size_t instances, std::uint64_t seed = 
     return p;
 }
 
-cbs::fleet_report run_fleet(cbs::client_params cp, cbs::fleet_params fp) {
+/// Fleet parameters for a test: quick polls and a short consistency window
+/// (the emulator has no listing lag unless a test sets one).
+cbs::fleet_params quick_fleet(std::vector<std::string> ids, std::string run_id) {
+    cbs::fleet_params fp;
+    fp.instance_ids = std::move(ids);
+    fp.run_id = std::move(run_id);
+    fp.poll_interval = 100ms;
+    fp.consistency_window = 1s;
+    fp.busy_disk_wait = 5s;
+    return fp;
+}
+
+cbs::fleet_report run_fleet(cbs::client_params cp, cbs::fleet_params fp, std::chrono::seconds limit = 120s) {
     asio::io_context io;
     cbs::client c(io.get_executor(), std::move(cp));
     std::optional<cbs::fleet_report> report;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> { report = co_await cbs::async_snapshot_fleet(c, fp); },
-                   [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
-    io.run_for(120s);
-    REQUIRE(report);
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { report = co_await cbs::async_snapshot_fleet(c, fp); },
+        [](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+        });
+    io.run_for(limit);
+    REQUIRE(report);  // no hang: the run ended by itself
     return *report;
+}
+
+std::size_t count_log(emulator_thread& emu, std::string_view action, std::string_view outcome = {}) {
+    std::size_t n = 0;
+    for (const auto& rec : emu.server->request_log())
+        if (rec.action == action && (outcome.empty() || rec.outcome == outcome)) ++n;
+    return n;
 }
 
 /// Every instance has exactly one group of the run, over all its snapshotable disks.
@@ -129,10 +157,7 @@ std::string temp_path(std::string_view name) {
 TEST_CASE("fleet: every instance gets exactly one group over its snapshotable disks; no throttling") {
     emulator_thread emu(fleet_emulator(40));
     auto instances = emu.instances();
-    cbs::fleet_params fp;
-    fp.instance_ids = instances;
-    fp.run_id = "t1";
-    fp.poll_interval = 100ms;
+    auto fp = quick_fleet(instances, "t1");
     auto report = run_fleet(emu.client_params(), fp);
     CHECK(report.all_ok);
     CHECK(report.summary.instances == 40);
@@ -152,38 +177,35 @@ TEST_CASE("fleet: every instance gets exactly one group over its snapshotable di
 }
 
 TEST_CASE("fleet: with transient faults, gateway errors and creates committed then dropped: none missing, none twice") {
-  // Also with client_params::thread_safe off: the fleet then drives the
-  // client from its own strand on this single-threaded io_context.
-  for (const bool thread_safe : {true, false}) {
-    CAPTURE(thread_safe);
-    auto p = fleet_emulator(60, 11);
-    emu::fault_rule create;
-    create.transient = 0.10;
-    create.gateway_502 = 0.05;
-    create.reset_after = 0.20;
-    p.faults.rules["CreateSnapshotGroup"] = create;
-    emu::fault_rule describe;
-    describe.transient = 0.10;
-    p.faults.rules["DescribeSnapshotGroups"] = describe;
-    p.faults.rules["DescribeDisks"] = describe;
-    p.faults.seed = 5;
-    emulator_thread emu(p);
-    auto instances = emu.instances();
-    cbs::fleet_params fp;
-    fp.instance_ids = instances;
-    fp.run_id = "t2";
-    fp.poll_interval = 100ms;
-    auto cp = emu.client_params();
-    cp.thread_safe = thread_safe;
-    auto report = run_fleet(cp, fp);
-    CHECK(report.summary.failed == 0);
-    CHECK(report.summary.unknown == 0);
-    for (const auto& r : report.instances)
-        if (r.outcome != cbs::instance_outcome::normal && r.outcome != cbs::instance_outcome::skipped)
-            FAIL_CHECK(r.instance_id << ": " << to_string(r.outcome) << ": " << r.error_message);
-    CHECK(report.summary.adopted > 0);  // some creates were committed and their answer dropped
-    check_exactly_once(emu, instances, "t2");
-  }
+    // Also with client_params::thread_safe off: the fleet then drives the
+    // client from its own strand on this single-threaded io_context.
+    for (const bool thread_safe : {true, false}) {
+        CAPTURE(thread_safe);
+        auto p = fleet_emulator(60, 11);
+        emu::fault_rule create;
+        create.transient = 0.10;
+        create.gateway_502 = 0.05;
+        create.reset_after = 0.20;
+        p.faults.rules["CreateSnapshotGroup"] = create;
+        emu::fault_rule describe;
+        describe.transient = 0.10;
+        p.faults.rules["DescribeSnapshotGroups"] = describe;
+        p.faults.rules["DescribeDisks"] = describe;
+        p.faults.seed = 5;
+        emulator_thread emu(p);
+        auto instances = emu.instances();
+        auto fp = quick_fleet(instances, "t2");
+        auto cp = emu.client_params();
+        cp.thread_safe = thread_safe;
+        auto report = run_fleet(cp, fp);
+        CHECK(report.summary.failed == 0);
+        CHECK(report.summary.unknown == 0);
+        for (const auto& r : report.instances)
+            if (r.outcome != cbs::instance_outcome::normal && r.outcome != cbs::instance_outcome::skipped)
+                FAIL_CHECK(r.instance_id << ": " << to_string(r.outcome) << ": " << r.error_message);
+        CHECK(report.summary.adopted > 0);  // some creates were committed and their answer dropped
+        check_exactly_once(emu, instances, "t2");
+    }
 }
 
 TEST_CASE("fleet: a run killed mid-way and resumed with its journal: none missing, none twice") {
@@ -195,11 +217,8 @@ TEST_CASE("fleet: a run killed mid-way and resumed with its journal: none missin
     emulator_thread emu(p);
     auto instances = emu.instances();
     const auto journal = temp_path("kill.journal");
-    cbs::fleet_params fp;
-    fp.instance_ids = instances;
-    fp.run_id = "t3";
+    auto fp = quick_fleet(instances, "t3");
     fp.journal_path = journal;
-    fp.poll_interval = 100ms;
     {
         // The kill: a child process runs the fleet and gets SIGKILL while
         // creates are in flight (some committed by the service, not journaled).
@@ -231,10 +250,7 @@ TEST_CASE("fleet: a run killed mid-way and resumed with its journal: none missin
 TEST_CASE("fleet: bad instances are reported one by one; the others proceed") {
     emulator_thread emu(fleet_emulator(5));
     auto instances = emu.instances();
-    cbs::fleet_params fp;
-    fp.instance_ids = {instances[0], "ins-zzzzzzzz", "not-an-id", instances[1]};
-    fp.run_id = "t4";
-    fp.poll_interval = 100ms;
+    auto fp = quick_fleet({instances[0], "ins-zzzzzzzz", "not-an-id", instances[1]}, "t4");
     auto report = run_fleet(emu.client_params(), fp);
     CHECK_FALSE(report.all_ok);
     REQUIRE(report.instances.size() == 4);
@@ -251,17 +267,19 @@ TEST_CASE("fleet: bad instances are reported one by one; the others proceed") {
     CHECK_THROWS_WITH_AS(run_fleet(emu.client_params(), fp), doctest::Contains("listed twice"), cbs::error);
 }
 
-TEST_CASE("fleet: a journal of another run is refused") {
+TEST_CASE("fleet: a journal of another run or prefix is refused before anything is sent") {
     emulator_thread emu(fleet_emulator(3));
     const auto journal = temp_path("other.journal");
-    cbs::fleet_params fp;
-    fp.instance_ids = emu.instances();
-    fp.run_id = "a";
+    auto fp = quick_fleet(emu.instances(), "a");
     fp.journal_path = journal;
-    fp.poll_interval = 100ms;
-    run_fleet(emu.client_params(), fp);
+    CHECK(run_fleet(emu.client_params(), fp).all_ok);
+    emu.server->clear_request_log();
+    fp.name_prefix = "nightly";
+    CHECK_THROWS_WITH_AS(run_fleet(emu.client_params(), fp), doctest::Contains("name-prefix"), cbs::error);
+    fp.name_prefix = "fleet";
     fp.run_id = "b";
-    CHECK_THROWS_WITH_AS(run_fleet(emu.client_params(), fp), doctest::Contains("belongs to run 'a'"), cbs::error);
+    CHECK_THROWS_AS(run_fleet(emu.client_params(), fp), cbs::error);
+    CHECK(emu.server->request_log().empty());
 }
 
 TEST_CASE("fleet: a cancelled run (Ctrl-C) reports what happened, and a re-run completes it exactly once") {
@@ -273,11 +291,8 @@ TEST_CASE("fleet: a cancelled run (Ctrl-C) reports what happened, and a re-run c
     emulator_thread emu(p);
     auto instances = emu.instances();
     const auto journal = temp_path("cancel.journal");
-    cbs::fleet_params fp;
-    fp.instance_ids = instances;
-    fp.run_id = "t6";
+    auto fp = quick_fleet(instances, "t6");
     fp.journal_path = journal;
-    fp.poll_interval = 100ms;
     std::optional<cbs::fleet_report> first;
     {
         asio::io_context io;
@@ -295,6 +310,7 @@ TEST_CASE("fleet: a cancelled run (Ctrl-C) reports what happened, and a re-run c
     }
     REQUIRE(first);
     CHECK_FALSE(first->all_ok);
+    CHECK(first->interrupted);
     CHECK(first->summary.pending > 0);
     CHECK(first->summary.normal + first->summary.created > 0);
     // Nothing is left in an unrecorded state: every instance is pending,
@@ -309,4 +325,340 @@ TEST_CASE("fleet: a cancelled run (Ctrl-C) reports what happened, and a re-run c
     auto report = run_fleet(emu.client_params(), fp);
     CHECK(report.all_ok);
     check_exactly_once(emu, instances, "t6");
+}
+
+// ---- listing lag, lost and slow answers ------------------------------------
+
+TEST_CASE("fleet: listing lag 8 s, 20% of create answers lost after the create, slow answers: exactly one each") {
+    auto p = fleet_emulator(30, 21);
+    p.fleet.list_lag = 8s;
+    emu::fault_rule create;
+    create.reset_after = 0.20;  // committed, then the connection is reset: the answer is lost
+    create.slow = 0.15;         // committed, answered after slow_delay (inside the request timeout)
+    p.faults.rules["CreateSnapshotGroup"] = create;
+    p.faults.slow_delay = 2s;
+    p.faults.seed = 3;
+    emulator_thread emu(p);
+    auto instances = emu.instances();
+    auto fp = quick_fleet(instances, "lag8");
+    fp.consistency_window = 10s;  // longer than the lag: unknowns are found, never sent again
+    fp.poll_interval = 500ms;
+    auto report = run_fleet(emu.client_params(), fp, 60s);
+    for (const auto& r : report.instances)
+        if (r.outcome != cbs::instance_outcome::normal && r.outcome != cbs::instance_outcome::skipped)
+            FAIL_CHECK(r.instance_id << ": " << to_string(r.outcome) << ": " << r.error_message);
+    CHECK(report.all_ok);
+    check_exactly_once(emu, instances, "lag8");
+    // The faults happened: answers were lost after the create was carried out.
+    std::size_t lost = 0, slow = 0;
+    for (const auto& rec : emu.server->request_log()) {
+        if (rec.action != "CreateSnapshotGroup") continue;
+        lost += rec.fault == "reset_after";
+        slow += rec.fault == "slow";
+    }
+    CHECK(lost > 0);
+    CHECK(slow > 0);
+    CHECK(report.summary.adopted >= lost);        // each lost answer was reconciled by name
+    CHECK(report.summary.duplicates_found == 0);  // and never sent again
+    CHECK(count_log(emu, "DeleteSnapshotGroup") == 0);
+}
+
+TEST_CASE("fleet adversity: listing lag 60 s, 15 s window: duplicates are created, then deleted by the sweep") {
+    auto p = fleet_emulator(20, 23);
+    p.fleet.list_lag = 60s;
+    emu::fault_rule create;
+    create.reset_after = 0.30;
+    p.faults.rules["CreateSnapshotGroup"] = create;
+    p.faults.seed = 9;
+    emulator_thread emu(p);
+    auto instances = emu.instances();
+    auto fp = quick_fleet(instances, "lag60");
+    fp.consistency_window = 15s;
+    fp.max_resends = 1;
+    fp.poll_interval = 1s;
+    auto report = run_fleet(emu.client_params(), fp, 100s);
+    // Duplicates were created (the window is shorter than the lag) ...
+    const std::size_t lost = [&] {
+        std::size_t n = 0;
+        for (const auto& rec : emu.server->request_log())
+            n += rec.action == "CreateSnapshotGroup" && rec.fault == "reset_after";
+        return n;
+    }();
+    REQUIRE(lost > 0);
+    const auto deleted_ok = count_log(emu, "DeleteSnapshotGroup", "ok");
+    CHECK(deleted_ok > 0);
+    // ... the report lists each deletion, as the emulator saw it ...
+    CHECK(report.summary.duplicates_deleted == deleted_ok);
+    CHECK(report.summary.duplicates_found == deleted_ok);
+    std::size_t listed = 0;
+    for (const auto& r : report.instances) listed += r.deleted_group_ids.size();
+    CHECK(listed == deleted_ok);
+    // ... and the final state is exactly one group per instance.
+    check_exactly_once(emu, instances, "lag60");
+    CHECK(report.all_ok);
+    MESSAGE("lost answers " << lost << ", duplicates deleted " << deleted_ok << ", run " << report.summary.total_s
+                            << " s");
+}
+
+// ---- resumed and concurrent runs ---------------------------------------------
+
+TEST_CASE("fleet: a resume from another directory with no journal creates nothing again") {
+    emulator_thread emu(fleet_emulator(30, 25));
+    auto instances = emu.instances();
+    auto fp = quick_fleet(instances, "resume");
+    fp.journal_path = temp_path("here.journal");
+    CHECK(run_fleet(emu.client_params(), fp).all_ok);
+    emu.server->clear_request_log();
+    fp.journal_path = temp_path("elsewhere/none.journal");  // another directory: no journal there
+    std::filesystem::create_directories(std::filesystem::path(fp.journal_path).parent_path());
+    auto again = run_fleet(emu.client_params(), fp);
+    CHECK(again.all_ok);
+    CHECK(count_log(emu, "CreateSnapshotGroup") == 0);
+    CHECK(again.summary.creates_sent == 0);
+    fp.journal_path.clear();  // and with no journal at all
+    CHECK(run_fleet(emu.client_params(), fp).all_ok);
+    CHECK(count_log(emu, "CreateSnapshotGroup") == 0);
+    check_exactly_once(emu, instances, "resume");
+}
+
+TEST_CASE("fleet: two runs at once with one run id: the second is refused by the lock; two hosts: none twice") {
+    auto p = fleet_emulator(20, 27);
+    emu::fault_rule slow;
+    slow.latency = 1.0;  // every create answers after 150 ms: the first run lasts a while
+    p.faults.rules["CreateSnapshotGroup"] = slow;
+    p.faults.latency = 150ms;
+    emulator_thread emu(p);
+    auto instances = emu.instances();
+    auto fp = quick_fleet(instances, "twice");
+    fp.journal_path = temp_path("twice.journal");
+    std::optional<cbs::fleet_report> first;
+    std::thread t([&] { first = run_fleet(emu.client_params(), fp); });
+    std::this_thread::sleep_for(500ms);
+    try {
+        run_fleet(emu.client_params(), fp);
+        FAIL_CHECK("the second run was not refused");
+    } catch (const cbs::error& e) {
+        CHECK(e.code() == cbs::client_errc::run_in_progress);
+        CHECK(std::string(e.what()).find("twice.journal") != std::string::npos);
+    }
+    t.join();
+    REQUIRE(first);
+    CHECK(first->all_ok);
+    check_exactly_once(emu, instances, "twice");
+
+    // Two hosts (two journals), started together: the lookups and sweeps
+    // leave one group per instance.
+    auto fp2 = quick_fleet(instances, "hosts");
+    std::optional<cbs::fleet_report> a, b;
+    std::thread ta([&] { a = run_fleet(emu.client_params(), fp2); });
+    std::thread tb([&] { b = run_fleet(emu.client_params(), fp2); });
+    ta.join();
+    tb.join();
+    REQUIRE(a);
+    REQUIRE(b);
+    check_exactly_once(emu, instances, "hosts");
+    CHECK(a->all_ok);
+    CHECK(b->all_ok);
+}
+
+// ---- the journal fails ---------------------------------------------------------
+
+TEST_CASE("fleet: a journal that fails (EIO) stops the creates, ends, and reports it") {
+    auto p = fleet_emulator(30, 29);
+    emu::fault_rule slow;
+    slow.latency = 1.0;
+    p.faults.rules["CreateSnapshotGroup"] = slow;
+    p.faults.latency = 100ms;
+    emulator_thread emu(p);
+    auto instances = emu.instances();
+    cbs::memory_journal_params jp;
+    jp.fail_from = 12;
+    auto journal = std::make_shared<cbs::memory_journal>(jp);
+    auto fp = quick_fleet(instances, "eio");
+    fp.journal = journal;
+    fp.concurrency = 4;
+    auto report = run_fleet(emu.client_params(), fp, 30s);  // no hang
+    CHECK_FALSE(report.all_ok);
+    CHECK_FALSE(report.journal_error.empty());
+    CHECK(report.summary.pending > 0);
+    const auto creates = count_log(emu, "CreateSnapshotGroup");
+    CHECK(creates < instances.size());
+    // No create was sent without its durable intent.
+    std::size_t intents = 0;
+    for (const auto& rec : journal->records()) intents += rec.state == "intent";
+    CHECK(creates <= intents);
+    CHECK(report.summary.creates_sent == creates);
+    // What was created is in the report, and nothing twice.
+    auto groups = emu.groups_by_instance("eio");
+    CHECK(report.summary.normal + report.summary.created == groups.size());
+    for (auto& [id, g] : groups) CHECK(g.size() == 1);
+
+    // A journal that never confirms: the wait is bounded, nothing is sent.
+    emu.server->clear_request_log();
+    cbs::memory_journal_params hold;
+    hold.hold = true;
+    fp.journal = std::make_shared<cbs::memory_journal>(hold);
+    fp.journal_timeout = 300ms;
+    fp.run_id = "hold";
+    auto held = run_fleet(emu.client_params(), fp, 30s);
+    CHECK(held.journal_error.find("journal_timeout") != std::string::npos);
+    CHECK(count_log(emu, "CreateSnapshotGroup") == 0);
+    CHECK(held.summary.pending == held.summary.instances - held.summary.skipped);
+}
+
+// ---- busy disks ---------------------------------------------------------------
+
+TEST_CASE("fleet: migrating disks are waited for, then left out with the reason; an instance with none left fails") {
+    emulator_thread emu(fleet_emulator(12, 31));
+    auto instances = emu.instances();
+    std::string partly, wholly;
+    std::string left_out;
+    for (const auto& id : instances) {
+        auto disks = emu.snapshotable(id);
+        if (disks.size() >= 2 && partly.empty()) {
+            partly = id;
+            left_out = disks[0];
+        } else if (!disks.empty() && wholly.empty()) {
+            wholly = id;
+        }
+    }
+    REQUIRE_FALSE(partly.empty());
+    REQUIRE_FALSE(wholly.empty());
+    emu.server->inspect([&](emu::fleet_state& s) {
+        s.set_migrating(left_out, true);
+        for (const auto& d : s.disks_of(wholly)) s.set_rollbacking(d.disk_id, true);
+    });
+    auto fp = quick_fleet({partly, wholly}, "busy");
+    fp.busy_disk_wait = 1s;
+    auto report = run_fleet(emu.client_params(), fp);
+    REQUIRE(report.instances.size() == 2);
+    const auto& a = report.instances[0];
+    CHECK(a.outcome == cbs::instance_outcome::normal);
+    bool reason = false;
+    for (const auto& s : a.skipped_disks)
+        reason |= s.disk_id == left_out && s.reason.find("migrating") != std::string::npos;
+    CHECK(reason);
+    const auto& b = report.instances[1];
+    CHECK(b.outcome == cbs::instance_outcome::failed);
+    CHECK(b.error_code == "ResourceInUse.DiskBusy");
+    CHECK_FALSE(report.all_ok);
+    auto groups = emu.groups_by_instance("busy");
+    REQUIRE(groups[partly].size() == 1);
+    CHECK(std::find(groups[partly][0].disk_ids.begin(), groups[partly][0].disk_ids.end(), left_out) ==
+          groups[partly][0].disk_ids.end());
+    CHECK(groups.count(wholly) == 0);
+}
+
+// ---- the driver with a scripted client ---------------------------------------
+
+namespace {
+
+/// A client that answers from a script, for the driver alone: A's first
+/// create is carried out but its answer lost, and its group is listed only
+/// from the third lookup on; B's create is answered, and an older group of
+/// B's name (another host's) appears once the creates are done.
+struct scripted_client {
+    std::string a = "ins-aaaaaaaa", b = "ins-bbbbbbbb";
+    std::vector<std::string> calls;
+    std::vector<cbs::snapshot_group> visible;
+    cbs::client_params cp;
+    unsigned creates = 0, a_lookups = 0;
+    bool a_committed = false;
+
+    const cbs::client_params& params() const { return cp; }
+
+    static cbs::snapshot_group group(std::string id, std::string name, std::string created) {
+        cbs::snapshot_group g;
+        g.snapshot_group_id = std::move(id);
+        g.name = std::move(name);
+        g.state = "NORMAL";
+        g.create_time = std::move(created);
+        return g;
+    }
+
+    template <class Req>
+    asio::awaitable<cbs::result<typename Req::response_type>> async_invoke(Req req, std::nothrow_t,
+                                                                           cbs::call_options = {}) {
+        cbs::result<typename Req::response_type> out;
+        calls.emplace_back(Req::action);
+        if constexpr (std::is_same_v<Req, cbs::describe_disks_request>) {
+            for (const auto& [id, disk] : {std::pair{a, "disk-aaaa0001"}, std::pair{b, "disk-bbbb0001"}}) {
+                cbs::disk d;
+                d.disk_id = disk;
+                d.instance_id = id;
+                d.disk_state = "ATTACHED";
+                d.disk_usage = "DATA_DISK";
+                d.snapshot_ability = true;
+                out.value.disk_set.push_back(d);
+            }
+            out.value.total_count = 2;
+        } else if constexpr (std::is_same_v<Req, cbs::describe_snapshot_groups_request>) {
+            const auto& f = req.filters.at(0);
+            if (f.name == "snapshot-group-name" && a_committed &&
+                std::find(f.values.begin(), f.values.end(), "fleet-" + a + "-s") != f.values.end() && ++a_lookups == 3)
+                visible.push_back(group("csnap-aaaa0001", "fleet-" + a + "-s", "2026-01-01 00:00:02"));
+            for (const auto& g : visible) {
+                const auto& key = f.name == "snapshot-group-name" ? g.name : g.snapshot_group_id;
+                if (std::find(f.values.begin(), f.values.end(), key) != f.values.end())
+                    out.value.snapshot_group_set.push_back(g);
+            }
+            out.value.total_count = out.value.snapshot_group_set.size();
+        } else if constexpr (std::is_same_v<Req, cbs::create_snapshot_group_request>) {
+            ++creates;
+            if (req.snapshot_group_name.find(a) != std::string::npos) {
+                a_committed = true;
+                out.ec = cbs::client_errc::outcome_unknown;
+            } else {
+                out.value.snapshot_group_id = "csnap-bbbb0002";
+                visible.push_back(group("csnap-bbbb0002", req.snapshot_group_name, "2026-01-01 00:00:05"));
+                visible.push_back(group("csnap-bbbb0001", req.snapshot_group_name, "2026-01-01 00:00:01"));
+            }
+        } else if constexpr (std::is_same_v<Req, cbs::delete_snapshot_group_request>) {
+            for (const auto& id : req.snapshot_group_ids)
+                std::erase_if(visible, [&](const auto& g) { return g.snapshot_group_id == id; });
+        }
+        co_return out;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("fleet: the driver with a scripted client: lost answer reconciled, older duplicate kept, newer deleted") {
+    asio::io_context io;
+    scripted_client c;
+    auto fp = quick_fleet({c.a, c.b}, "s");
+    fp.consistency_window = 2s;
+    std::vector<std::string> events;
+    std::optional<cbs::fleet_report> report;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            report = co_await cbs::detail::async_snapshot_fleet_with(c, fp, [&](const cbs::fleet_event& e) {
+                events.push_back(std::string(e.instance_id) + " " + std::to_string(e.what));
+            });
+        },
+        [](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+        });
+    io.run_for(20s);
+    REQUIRE(report);
+    CHECK(io.stopped());
+    CHECK(c.creates == 2);  // A's lost answer was found by name, never sent again
+    const auto& ra = report->instances[0];
+    CHECK(ra.group_id == "csnap-aaaa0001");
+    CHECK(ra.adopted);
+    CHECK(ra.outcome == cbs::instance_outcome::normal);
+    const auto& rb = report->instances[1];
+    CHECK(rb.group_id == "csnap-bbbb0001");                                     // the oldest is kept ...
+    CHECK(rb.deleted_group_ids == std::vector<std::string>{"csnap-bbbb0002"});  // ... the newer deleted
+    CHECK(rb.outcome == cbs::instance_outcome::normal);
+    CHECK(std::count(c.calls.begin(), c.calls.end(), "DeleteSnapshotGroup") == 1);
+    CHECK(c.visible.size() == 2);
+    CHECK(report->summary.duplicates_deleted == 1);
+    CHECK(report->all_ok);
+    // The first calls: discover, then look every planned name up before any create.
+    REQUIRE(c.calls.size() > 3);
+    CHECK(c.calls[0] == "DescribeDisks");
+    CHECK(c.calls[1] == "DescribeSnapshotGroups");
+    CHECK(c.calls[2] == "CreateSnapshotGroup");
 }

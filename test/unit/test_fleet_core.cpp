@@ -383,7 +383,7 @@ TEST_CASE("fleet_core classify_create maps results to answers") {
     CHECK(cbs::detail::classify_create(cbs::api_errc::invalid_parameter, d, {}).kind == create_answer::failed);
 }
 
-TEST_CASE("fleet_core W1 W3 W4: the sweep adopts what appeared, keeps answered ids, flags an unlisted one") {
+TEST_CASE("fleet_core W1 W3 W4 D3: the sweep adopts what appeared; an unlisted recorded id is the duplicate") {
     auto c = ready_core();
     auto a = send(c, t0);
     c.on_create_answer(a, answer(create_answer::ok, {}, "csnap-aaaa0001"), 1, {}, t0);
@@ -401,9 +401,23 @@ TEST_CASE("fleet_core W1 W3 W4: the sweep adopts what appeared, keeps answered i
     auto e = ready_core();
     auto x = send(e, t0);
     e.on_create_answer(x, answer(create_answer::ok, {}, "csnap-aaaa0001"), 1, {}, t0);
-    e.sweep_decide({grp("csnap-aaaa0002", name_of(A))}, t0 + 20s);  // W4
-    CHECK(e.report().instances[x].outcome == instance_outcome::failed);
-    CHECK(e.report().instances[x].duplicate_group_ids == std::vector<std::string>{"csnap-aaaa0002"});
+    CHECK(e.unseen_names(t0 + 15s).empty());
+    CHECK(e.unseen_names(t0 + 16s) == std::vector<std::string>{name_of(A)});
+    auto w4 = e.sweep_decide({grp("csnap-aaaa0002", name_of(A))}, t0 + 20s);  // W4
+    CHECK(e.report().instances[x].group_id == "csnap-aaaa0002");
+    CHECK(e.report().instances[x].duplicate_group_ids == std::vector<std::string>{"csnap-aaaa0001"});
+    REQUIRE(w4.deletes.size() == 1);
+    CHECK(w4.deletes[0].group_id == "csnap-aaaa0001");
+    CHECK(e.duplicates_outstanding());
+    cbs::diagnostics creating;
+    creating.server_code = "UnsupportedOperation.StateError";  // D3: not deletable yet
+    e.on_delete_answer(x, "csnap-aaaa0001", cbs::api_errc::unsupported_operation_state_error, creating, t0 + 21s);
+    CHECK(e.report().instances[x].outcome == instance_outcome::normal);
+    auto again = e.sweep_decide({grp("csnap-aaaa0002", name_of(A))}, t0 + 23s);
+    REQUIRE(again.deletes.size() == 1);  // handed out again
+    e.on_delete_answer(x, "csnap-aaaa0001", {}, {}, t0 + 24s);
+    CHECK_FALSE(e.duplicates_outstanding());
+});
 }
 
 TEST_CASE("fleet_core W6 D1 D2: duplicates: keep the oldest, delete the rest once not CREATING, journal it") {
@@ -446,8 +460,8 @@ TEST_CASE("fleet_core W6 D1 D2: duplicates: keep the oldest, delete the rest onc
                              t0 + 20s);
     REQUIRE(d3.deletes.size() == 1);
     cbs::diagnostics bad;
-    bad.server_code = "UnsupportedOperation.StateError";
-    e.on_delete_answer(x, "csnap-aaaa0002", cbs::api_errc::unsupported_operation_state_error, bad, t0 + 21s);  // D2
+    bad.server_code = "UnsupportedOperation.SnapshotHasBindedImage";
+    e.on_delete_answer(x, "csnap-aaaa0002", cbs::api_errc::unrecognized, bad, t0 + 21s);  // D2
     CHECK(e.report().instances[x].outcome == instance_outcome::failed);
     CHECK(e.report().instances[x].error_message.find("two groups remain") != std::string::npos);
 }

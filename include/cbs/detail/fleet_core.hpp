@@ -63,15 +63,18 @@
 //   W1  no group; created/normal                    -> unchanged (the id came from an answer)
 //   W2  no group; other outcomes                    -> unchanged
 //   W3  one group; unknown/failed/pending/ready     -> adopted (created / normal)
-//   W4  recorded id not listed, another one is      -> failed: cannot tell which is older
+//   W4  recorded id not listed, another one is      -> keep the listed oldest; the recorded one
+//                                                      is a duplicate, deleted by id (it is the
+//                                                      newer, or another run deleted it)
 //   W5  2+ groups, keep_duplicates                  -> failed, duplicates listed
-//   W6  2+ groups                                   -> keep the oldest (CreateTime; then the
-//                                                      recorded id; then listing order); delete
+//   W6  2+ groups                                   -> keep the oldest (CreateTime, then the
+//                                                      smaller id: the same in every run); delete
 //                                                      the others: CREATING ones wait, NORMAL
 //                                                      ones are handed to the driver
 //   Deletion answered (on_delete_answer)
 //   D1  ok, or InvalidSnapshotId.NotFound           -> deleted (journal "deleted")
 //   D2  any other failure                           -> failed "2 groups remain"
+//   D3  UnsupportedOperation.StateError (CREATING)  -> handed out again by the next listing
 //
 //   Summary (summarize): all_ok = no failed, unknown or pending, nothing left
 //   only `created` when waiting, not interrupted, no journal error.
@@ -255,6 +258,12 @@ public:
     /// D1-D2.
     void on_delete_answer(std::size_t i, const std::string& group_id, const error_code& ec, const diagnostics& diag,
                           fleet_time now);
+    /// Duplicates not deleted yet (instances not failed): the sweep goes on.
+    bool duplicates_outstanding() const;
+    /// Names of created instances whose group id was never listed a window
+    /// after its answer: the poller lists them by name, so that a group that
+    /// another run's sweep deleted (W4) does not keep it waiting.
+    std::vector<std::string> unseen_names(fleet_time now) const;
     /// Duplicates still CREATING when the sweep gave up: the instance fails.
     void sweep_gave_up(const std::string& why);
 

@@ -381,11 +381,32 @@ private:
                 if (!res.ec) core_.on_listed(res.value, fleet_clock::now());  // else: the next round asks again
                 apply();
             }
+            // An id never listed a window after its answer: is another group
+            // listed under its name (W4: another run's sweep deleted ours)?
+            if (auto names = core_.unseen_names(fleet_clock::now()); !names.empty()) {
+                auto found = co_await find_by_names(names);
+                if (stop_) co_return;
+                if (!found.ec) co_await decide_and_delete(found.value);
+            }
             co_await fleet_sleep(p_.poll_interval);
+            if (co_await cancelled()) co_return;
         }
     }
 
     // ---- 3. sweep -------------------------------------------------------------
+
+    /// W1-W6 over a listing by names, and the deletions it decides (D1-D3).
+    boost::asio::awaitable<void> decide_and_delete(const std::vector<snapshot_group>& groups) {
+        auto decision = core_.sweep_decide(groups, fleet_clock::now());
+        apply();
+        for (const auto& d : decision.deletes) {
+            delete_snapshot_group_request del;
+            del.snapshot_group_ids = {d.group_id};
+            auto res = co_await c_.async_invoke(std::move(del), std::nothrow, call_options{});
+            core_.on_delete_answer(d.index, d.group_id, res.ec, res.diag, fleet_clock::now());
+            apply();
+        }
+    }
 
     boost::asio::awaitable<void> sweep() {
         namespace asio = boost::asio;
@@ -409,18 +430,10 @@ private:
                 co_await fleet_sleep(p_.poll_interval);
                 continue;
             }
-            auto decision = core_.sweep_decide(found.value, fleet_clock::now());
-            apply();
-            for (const auto& d : decision.deletes) {
-                delete_snapshot_group_request del;
-                del.snapshot_group_ids = {d.group_id};
-                auto res = co_await c_.async_invoke(std::move(del), std::nothrow, call_options{});
-                core_.on_delete_answer(d.index, d.group_id, res.ec, res.diag, fleet_clock::now());
-                apply();
-            }
-            if (decision.waiting == 0) break;
+            co_await decide_and_delete(found.value);
+            if (!core_.duplicates_outstanding()) break;
             if (fleet_clock::now() >= give_up) {
-                core_.sweep_gave_up("still CREATING after wait_timeout, so not deleted");
+                core_.sweep_gave_up("not deletable (still CREATING) within wait_timeout");
                 break;
             }
             co_await fleet_sleep(p_.poll_interval);  // CREATING duplicates cannot be deleted yet
