@@ -1,4 +1,4 @@
-// Credential resolution: explicit → environment → INI profile file.
+// Credential resolution: explicit → named profile → environment → default profile.
 #include <cbs/credentials.hpp>
 
 #include <cerrno>
@@ -240,7 +240,65 @@ credentials resolve_credentials(const credentials_options& opts, error_code& ec,
     }
     looked.emplace_back("explicit credentials (not set)");
 
-    // 2. Environment.
+    // The profile file (step 2 for a named profile, else step 4).
+    const bool named_profile = !opts.profile.empty();
+    const auto from_file = [&](credentials& out) -> bool {  // true: done (found or failed)
+        std::string path, origin;
+        bool must_exist = true;
+        if (opts.credentials_file) {
+            path = *opts.credentials_file;
+            origin = "configured credentials file ";
+        } else if (auto p = env(env_file); !p.empty()) {
+            path = std::move(p);
+            origin = "credentials file from " + std::string(env_file) + " ";
+        } else if (auto home = env("HOME"); !home.empty()) {
+            path = home + "/.tencentcloud/credentials";
+            origin = "credentials file ";
+            must_exist = named_profile;  // a profile asked for by name must be found
+        }
+        if (path.empty()) {
+            if (named_profile) {
+                out = fail(client_errc::credentials_invalid,
+                           "profile " + quoted(opts.profile) +
+                               " was asked for, but there is no credentials file ($HOME is not set)",
+                           ec, diag);
+                return true;
+            }
+            looked.emplace_back("$HOME/.tencentcloud/credentials (HOME not set)");
+            return false;
+        }
+        auto file = read_file(path);
+        if (file.status == file_read::error) {
+            out = fail(client_errc::credentials_invalid, std::move(file.message), ec, diag);
+            return true;
+        }
+        if (file.status == file_read::absent) {
+            if (must_exist) {
+                out = fail(client_errc::credentials_invalid,
+                           origin + path + " does not exist" +
+                               (named_profile ? " (profile " + quoted(opts.profile) + " was asked for)" : ""),
+                           ec, diag);
+                return true;
+            }
+            looked.push_back(origin + path + " (not found)");
+            return false;
+        }
+        out = parse_credentials_file(file.text, opts.profile, path, ec, diag);
+        wipe(file.text);
+        if (!ec) diag.client_message = credentials_file_permission_warning(path);
+        return true;
+    };
+
+    // 2. A profile named explicitly wins over the environment (as with
+    // aws-cli and tccli): asking for one and getting other credentials would
+    // act on the wrong account.
+    if (named_profile) {
+        credentials c;
+        from_file(c);
+        return c;
+    }
+
+    // 3. Environment.
     if (opts.use_environment) {
         credentials c;
         c.secret_id = env(env_id);
@@ -270,39 +328,8 @@ credentials resolve_credentials(const credentials_options& opts, error_code& ec,
         looked.emplace_back("environment (disabled)");
     }
 
-    // 3. Profile file.
-    std::string path, origin;
-    bool must_exist = true;
-    if (opts.credentials_file) {
-        path = *opts.credentials_file;
-        origin = "configured credentials file ";
-    } else if (auto p = env(env_file); !p.empty()) {
-        path = std::move(p);
-        origin = "credentials file from " + std::string(env_file) + " ";
-    } else if (auto home = env("HOME"); !home.empty()) {
-        path = home + "/.tencentcloud/credentials";
-        origin = "credentials file ";
-        must_exist = false;
-    }
-    if (path.empty()) {
-        looked.emplace_back("$HOME/.tencentcloud/credentials (HOME not set)");
-    } else {
-        auto file = read_file(path);
-        if (file.status == file_read::error)
-            return fail(client_errc::credentials_invalid, std::move(file.message), ec, diag);
-        if (file.status == file_read::absent) {
-            if (must_exist)
-                return fail(client_errc::credentials_invalid,
-                            origin + path + " does not exist", ec, diag);
-            looked.push_back(origin + path + " (not found)");
-        } else {
-            auto c = parse_credentials_file(file.text, opts.profile, path, ec, diag);
-            wipe(file.text);
-            if (ec) return {};
-            diag.client_message = credentials_file_permission_warning(path);
-            return c;
-        }
-    }
+    // 4. The default profile.
+    if (credentials c; from_file(c)) return c;
 
     std::string msg = "looked in: ";
     for (std::size_t i = 0; i < looked.size(); ++i) {

@@ -2,10 +2,15 @@
 //
 // Resolution order (first source that has credentials wins):
 //   1. credentials_options::explicit_credentials
-//   2. environment: TENCENTCLOUD_SECRET_ID + TENCENTCLOUD_SECRET_KEY
+//   2. a profile named in credentials_options::profile: that profile of the
+//      credentials file, and nothing else (like aws-cli and tccli, a named
+//      profile beats the environment; not finding it is an error)
+//   3. environment: TENCENTCLOUD_SECRET_ID + TENCENTCLOUD_SECRET_KEY
 //      (+ TENCENTCLOUD_SESSION_TOKEN for temporary credentials)
-//   3. profile file (INI): credentials_options::credentials_file, else
+//   4. the "default" profile of the credentials file (INI):
+//      credentials_options::credentials_file, else
 //      $TENCENTCLOUD_CREDENTIALS_FILE, else $HOME/.tencentcloud/credentials
+// credentials::source says which one was used.
 //
 // The secret key never appears in an error message, exception, diagnostics
 // or redacted() string. The SecretId may.
@@ -49,7 +54,10 @@ struct credentials_options {
     /// Used first when set; both secret_id and secret_key must be non-empty
     /// (else credentials_invalid). Default: unset.
     std::optional<credentials> explicit_credentials;
-    /// Profile (INI section) in the credentials file. Default "" = "default".
+    /// Profile (INI section) in the credentials file. Default "": no profile
+    /// named, so the environment comes first and then the "default" profile.
+    /// A name (even "default") is used before the environment and must be
+    /// found (else credentials_invalid), including in $HOME's file.
     std::string profile;
     /// Credentials file. Default (unset): $TENCENTCLOUD_CREDENTIALS_FILE, else
     /// $HOME/.tencentcloud/credentials. A file named here or by the variable
@@ -63,7 +71,8 @@ struct credentials_options {
     getenv_function getenv;
 };
 
-/// Resolves credentials: explicit → environment → profile file.
+/// Resolves credentials: explicit → named profile → environment → default
+/// profile (see the top of this file).
 ///
 /// Throws cbs::error with
 ///  * client_errc::credentials_missing: no source had credentials; the

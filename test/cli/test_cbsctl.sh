@@ -45,12 +45,40 @@ expect_usage "not valid JSON" call DescribeDisks --body '{"DiskIds":'
 expect_usage "must be a JSON object" call DescribeDisks --body '[1]'
 expect_usage "cannot read --body file" call DescribeDisks --body @/nonexistent/body.json
 expect_usage "only allowed with --dry-run" call DescribeDisks --timestamp 5
-expect_usage "non-negative integer" call DescribeDisks --timeout abc
+expect_usage "--timeout expects a duration like 500ms" call DescribeDisks --timeout abc
+expect_usage "--timeout expects a duration" call DescribeDisks --timeout 1.5s
+expect_usage "--timeout must be positive, got '0'" call DescribeDisks --timeout 0
+expect_usage "--timeout must be positive, got '0ms'" call DescribeDisks --timeout 0ms
+expect_usage "--timeout must be positive, got '-5'" call DescribeDisks --timeout -5
+expect_usage "--deadline must be positive, got '0s'" call DescribeDisks --deadline 0s
+expect_usage "--deadline must be positive, got '-1'" call DescribeDisks --deadline=-1
+expect_usage "--deadline expects a duration" call DescribeDisks --deadline soon
+# Huge durations are clamped, not overflowed: the call is rendered as usual.
+run 0 "huge --timeout and --deadline" call DescribeDisks --dry-run --timestamp 1700000000 \
+    --timeout 999999999999999999999999999h --deadline 9223372036854775807ms
 expect_usage "not https" call DescribeDisks --endpoint http://127.0.0.1:8080
 expect_usage "no host" call DescribeDisks --endpoint https://
 expect_usage "region" call DescribeDisks --region 'Bad Region'
 expect_usage "cannot load CA file" call DescribeDisks --ca-file /nonexistent/ca.pem
 (unset TENCENTCLOUD_SECRET_ID TENCENTCLOUD_SECRET_KEY; expect_usage "no credentials" call DescribeDisks --dry-run)
+expect_usage "profile \"nope\" was asked for" call DescribeDisks --dry-run --profile nope
+
+# 2b. --dry-run masks the session token; the signed lines stay byte-identical.
+TENCENTCLOUD_SESSION_TOKEN=TOKENVALUE0123456789 run 0 "dry-run with a token" call DescribeDisks \
+    --body '{"DiskIds":["disk-11112222"]}' --dry-run --timestamp 1700000000
+grep -q "TOKENVALUE0123456789" "$work/out" && fail "dry-run printed the session token" || pass
+grep -q $'^X-TC-Token: \\*\\*\\* (20 characters, masked)\r$' "$work/out" && pass || fail "dry-run token line: $(grep -a X-TC-Token "$work/out")"
+[ "$(grep -a '^Authorization:' "$work/out")" = "$(grep -a '^Authorization:' "$work/expected")" ] && pass \
+  || fail "dry-run with a token: Authorization differs"
+
+# 2c. An explicit --profile beats the environment (as with aws-cli and tccli).
+mkdir -p "$HOME/.tencentcloud"
+printf '[prod]\nsecret_id = AKIDPROFILE\nsecret_key = %s\n' "$SECRET" >"$HOME/.tencentcloud/credentials"
+chmod 600 "$HOME/.tencentcloud/credentials"
+run 0 "--profile beats the environment" call DescribeDisks --dry-run --timestamp 1700000000 --profile prod
+grep -q "Credential=AKIDPROFILE/" "$work/out" && pass || fail "--profile prod: $(grep -a Authorization "$work/out")"
+run 0 "no --profile: the environment" call DescribeDisks --dry-run --timestamp 1700000000
+grep -q "Credential=AKIDEXAMPLE/" "$work/out" && pass || fail "no --profile: $(grep -a Authorization "$work/out")"
 (unset TENCENTCLOUD_SECRET_KEY; expect_usage "TENCENTCLOUD_SECRET_KEY" call DescribeDisks --dry-run)
 
 # 4. Against a TC3-verifying HTTPS server on loopback: succeeds, reuses its connection.
@@ -59,10 +87,17 @@ if [ -x "$fake" ]; then
   fake_pid=$!
   for _ in $(seq 100); do [ -s "$work/fake.out" ] && break; sleep 0.1; done
   read -r port ca <"$work/fake.out"
+  printf '[server]\nsecret_id = AKIDEXAMPLE\nsecret_key = %s\n' "$SECRET" >>"$HOME/.tencentcloud/credentials"
   run 0 "call over TLS" call CreateSnapshotGroup --body '{"DiskIds":["disk-11112222"]}' \
       --endpoint "https://localhost:$port" --ca-file "$ca" --repeat 3 --verbose
   [ "$(grep -c csnap-fake0001 "$work/out")" -eq 3 ] && pass || fail "call over TLS: stdout $(cat "$work/out")"
   grep -q "call 3: .* connections opened 1, reused 2" "$work/err" && pass || fail "no reuse: $(cat "$work/err")"
+  grep -q "credentials from environment" "$work/err" && pass || fail "--verbose source: $(cat "$work/err")"
+  # --profile wins over (wrong) environment credentials: the server accepts the profile's signature.
+  TENCENTCLOUD_SECRET_ID=AKIDEXAMPLE TENCENTCLOUD_SECRET_KEY=wrong-key run 0 "--profile over a wrong environment" \
+      call DescribeDisks --endpoint "https://localhost:$port" --ca-file "$ca" --profile server --verbose
+  grep -q "credentials from profile \"server\" in $HOME/.tencentcloud/credentials" "$work/err" && pass \
+    || fail "--verbose profile source: $(cat "$work/err")"
   TENCENTCLOUD_SECRET_KEY=wrong-key run 1 "wrong key" call DescribeDisks --endpoint "https://localhost:$port" --ca-file "$ca"
   grep -q "AuthFailure.SignatureFailure: signature mismatch (RequestId " "$work/err" && pass || fail "wrong key: $(cat "$work/err")"
   run 1 "untrusted CA" call DescribeDisks --endpoint "https://localhost:$port"

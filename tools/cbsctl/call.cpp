@@ -20,11 +20,12 @@ namespace cbsctl {
 
 void print_call_usage(std::ostream& os) {
     os << "cbsctl call <Action> [--body JSON | --body @FILE] [--region R] [--endpoint URL]\n"
-          "            [--ca-file PEM] [--profile NAME] [--timeout SECONDS]\n"
+          "            [--ca-file PEM] [--profile NAME] [--timeout DURATION] [--deadline DURATION]\n"
           "            [--dry-run [--timestamp UNIX_SECONDS]] [--repeat N] [--verbose]\n\n"
           "  --body       request JSON object (default {}); @FILE reads it from FILE\n"
        << connection_usage
-       << "  --dry-run    print the exact HTTP request instead of sending it\n"
+       << "  --deadline   the whole call, retries included, e.g. 90s, 10m (default 10m)\n"
+          "  --dry-run    print the exact HTTP request instead of sending it (X-TC-Token masked)\n"
           "  --timestamp  fix X-TC-Timestamp (with --dry-run), for reproducible output\n"
           "  --repeat     send the call N times over the connection pool (default 1)\n\n"
           "exit status: 0 success, 1 the call failed (API or network error), 2 usage or configuration error\n";
@@ -50,21 +51,47 @@ boost::json::object parse_body(const std::string& arg) {
     return std::move(v.get_object());
 }
 
+/// The rendered request with the value of X-TC-Token (a session token: a
+/// credential) replaced by "***" and its length. Every other byte is kept.
+std::string mask_token(std::string wire) {
+    static constexpr std::string_view name = "\r\nx-tc-token:";
+    const auto head_end = wire.find("\r\n\r\n");
+    for (std::size_t i = 0; i + name.size() <= head_end && head_end != std::string::npos; ++i) {
+        bool match = true;
+        for (std::size_t k = 0; k < name.size() && match; ++k) {
+            char c = wire[i + k];
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+            match = c == name[k];
+        }
+        if (!match) continue;
+        auto value = i + name.size();
+        while (value < head_end && wire[value] == ' ') ++value;
+        const auto end = wire.find("\r\n", value);
+        const auto len = end - value;
+        wire.replace(value, len, "*** (" + std::to_string(len) + " characters, masked)");
+        break;
+    }
+    return wire;
+}
+
 }  // namespace
 
 int run_call(args& a) {
-    if (a.done() || a.peek().starts_with("-")) throw usage_error("call needs an <Action>, e.g. cbsctl call DescribeDisks");
+    if (a.done() || a.peek().starts_with("-"))
+        throw usage_error("call needs an <Action>, e.g. cbsctl call DescribeDisks");
     std::string action = a.next();
     std::string body_arg = "{}";
     connection_options conn;
     long long repeat = 1;
     std::optional<long long> timestamp;
+    std::optional<std::chrono::milliseconds> deadline;
     bool dry_run = false;
     while (!a.done()) {
         if (conn.parse(a)) continue;
         if (auto v = a.value("--body")) body_arg = *v;
         else if (auto v = a.value("--timestamp")) timestamp = parse_number("--timestamp", *v);
         else if (auto v = a.value("--repeat")) repeat = parse_number("--repeat", *v);
+        else if (auto v = a.value("--deadline")) deadline = parse_duration(*v, "--deadline");
         else if (a.flag("--dry-run")) dry_run = true;
         else throw usage_error("call: unknown option '" + a.peek() + "'");
     }
@@ -72,6 +99,7 @@ int run_call(args& a) {
     if (repeat == 0) throw usage_error("--repeat must be at least 1");
     auto body = parse_body(body_arg);
     auto params = make_client_params(conn);
+    if (deadline) params.retry.deadline = *deadline;
     const bool verbose = conn.verbose;
     const std::string endpoint_url = params.endpoint;
 
@@ -88,11 +116,13 @@ int run_call(args& a) {
                             : std::chrono::duration_cast<std::chrono::seconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
-        std::cout << client->render_request(action, body, ts);
+        std::cout << mask_token(client->render_request(action, body, ts));
         std::cout.flush();
         return exit_ok;
     }
-    if (verbose) std::cerr << "cbsctl: " << action << " -> " << endpoint_url << " as " << client->params().creds.redacted() << "\n";
+    if (verbose)
+        std::cerr << "cbsctl: " << action << " -> " << endpoint_url << " as " << client->params().creds.redacted()
+                  << ", credentials from " << client->params().creds.source << "\n";
 
     int status = exit_ok;
     boost::asio::co_spawn(

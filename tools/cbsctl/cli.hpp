@@ -45,7 +45,7 @@ struct connection_options {
     std::string endpoint;   ///< default $CBS_ENDPOINT, else https://cbs.tencentcloudapi.com
     std::string ca_file;    ///< default $CBS_CA_FILE
     std::string profile;    ///< credentials profile
-    long long timeout_s = 30;
+    std::chrono::milliseconds timeout{30'000};  ///< --timeout: one request/response exchange
     bool verbose = false;
     connection_options();   ///< fills the defaults from the environment
     /// Consumes one of the shared options if it is next; false otherwise.
@@ -60,8 +60,8 @@ inline constexpr const char* connection_usage =
     "  --region     X-TC-Region (default $TENCENTCLOUD_REGION, else ap-guangzhou)\n"
     "  --endpoint   https://host[:port] (default $CBS_ENDPOINT, else https://cbs.tencentcloudapi.com)\n"
     "  --ca-file    PEM CA bundle to trust (default $CBS_CA_FILE, else the system store)\n"
-    "  --profile    profile of ~/.tencentcloud/credentials (after TENCENTCLOUD_SECRET_ID/_KEY)\n"
-    "  --timeout    seconds for one request/response exchange (default 30)\n"
+    "  --profile    profile of ~/.tencentcloud/credentials (wins over TENCENTCLOUD_SECRET_ID/_KEY)\n"
+    "  --timeout    one request/response exchange, e.g. 500ms, 30s, 2m (default 30s; a bare number is seconds)\n"
     "  --verbose    more detail on stderr\n";
 
 int run_call(args& a);

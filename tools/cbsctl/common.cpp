@@ -23,10 +23,9 @@ bool connection_options::parse(args& a) {
     else if (auto v = a.value("--endpoint")) endpoint = *v;
     else if (auto v = a.value("--ca-file")) ca_file = *v;
     else if (auto v = a.value("--profile")) profile = *v;
-    else if (auto v = a.value("--timeout")) timeout_s = parse_number("--timeout", *v);
+    else if (auto v = a.value("--timeout")) timeout = parse_duration(*v, "--timeout");
     else if (a.flag("--verbose")) verbose = true;
     else return false;
-    if (timeout_s == 0) throw usage_error("--timeout must be at least 1 second");
     return true;
 }
 
@@ -78,7 +77,7 @@ cbs::client_params make_client_params(const connection_options& o) {
     params.endpoint = o.endpoint;
     params.creds = std::move(creds);
     params.pool.ca_file = o.ca_file;
-    params.request_timeout = std::chrono::seconds(o.timeout_s);
+    params.request_timeout = o.timeout;
     return params;
 }
 
