@@ -389,3 +389,69 @@ TEST_CASE("credentials: no error, exception or redacted() string contains a secr
           "AKIDSHORT (secret key hidden)");
     CHECK(cbs::credentials{}.redacted() == "(no secret id) (secret key hidden)");
 }
+
+TEST_CASE("credentials: a profile named explicitly beats the environment; explicit credentials beat both") {
+    temp_dir dir;
+    dir.mkdir(".tencentcloud");
+    const auto file = dir.write(".tencentcloud/credentials",
+                                ini("default", "AKIDDEFAULT", file_key) + ini("prod", "AKIDPROD", "PRODKEY"));
+    fake_env env;
+    env.vars = {{"HOME", dir.path}, {"TENCENTCLOUD_SECRET_ID", "AKIDENV"}, {"TENCENTCLOUD_SECRET_KEY", env_key}};
+    cbs::credentials_options opts;
+    opts.getenv = env.fn();
+
+    // No profile named: the environment, as before.
+    auto o = resolve(opts);
+    REQUIRE_FALSE(o.ec);
+    CHECK(o.creds.secret_id == "AKIDENV");
+    CHECK(o.creds.source == "environment");
+
+    for (std::string name : {"prod", "default"}) {
+        CAPTURE(name);
+        opts.profile = name;
+        o = resolve(opts);
+        REQUIRE_FALSE(o.ec);
+        CHECK(o.creds.secret_id == (name == "prod" ? "AKIDPROD" : "AKIDDEFAULT"));
+        CHECK(o.creds.source == "profile \"" + name + "\" in " + file);
+    }
+
+    // A half-set environment does not matter when a profile is named.
+    env.vars.erase("TENCENTCLOUD_SECRET_KEY");
+    opts.profile = "prod";
+    o = resolve(opts);
+    REQUIRE_FALSE(o.ec);
+    CHECK(o.creds.secret_id == "AKIDPROD");
+
+    // Explicit credentials beat a named profile too.
+    opts.explicit_credentials = cbs::credentials{"AKIDEXPLICIT", explicit_key, "", ""};
+    o = resolve(opts);
+    REQUIRE_FALSE(o.ec);
+    CHECK(o.creds.secret_id == "AKIDEXPLICIT");
+    CHECK(o.creds.source == "explicit");
+}
+
+TEST_CASE("credentials: a named profile that cannot be found is an error, never a fallback to the environment") {
+    temp_dir dir;  // no .tencentcloud/credentials in it
+    fake_env env;
+    env.vars = {{"HOME", dir.path}, {"TENCENTCLOUD_SECRET_ID", "AKIDENV"}, {"TENCENTCLOUD_SECRET_KEY", env_key}};
+    cbs::credentials_options opts;
+    opts.getenv = env.fn();
+    opts.profile = "prod";
+    auto o = resolve(opts);
+    CHECK(o.ec == cbs::client_errc::credentials_invalid);
+    CHECK(contains(o.diag.client_message, dir.path + "/.tencentcloud/credentials does not exist"));
+    CHECK(contains(o.diag.client_message, "\"prod\" was asked for"));
+    CHECK(o.creds.secret_id.empty());
+
+    // A file without that profile: the error lists the profiles it has.
+    dir.mkdir(".tencentcloud");
+    dir.write(".tencentcloud/credentials", ini("default", "AKIDDEFAULT", file_key));
+    o = resolve(opts);
+    CHECK(o.ec == cbs::client_errc::credentials_invalid);
+    CHECK(contains(o.diag.client_message, "\"prod\" not found"));
+
+    env.vars.erase("HOME");
+    o = resolve(opts);
+    CHECK(o.ec == cbs::client_errc::credentials_invalid);
+    CHECK(contains(o.diag.client_message, "HOME"));
+}

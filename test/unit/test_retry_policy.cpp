@@ -1,6 +1,11 @@
 // Unit tests of the pure retry policy: classes, backoff, budget, decisions.
 #include <cbs/retry_policy.hpp>
 
+#include <boost/asio/ssl/error.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <doctest/doctest.h>
 
 #include <cerrno>
@@ -138,7 +143,9 @@ TEST_CASE("client and network errors") {
         {client_errc::bad_response, X, X},        {client_errc::response_too_large, F, F},
         {client_errc::plain_http_refused, F, F},  {client_errc::cancelled, F, F},
         {client_errc::outcome_unknown, F, F},     {client_errc::pool_exhausted, NB, NB},
-        {client_errc::deadline_exceeded, F, F},
+        {client_errc::deadline_exceeded, F, F},   {client_errc::http_throttled, T, T},
+        {client_errc::http_rejected, F, F},       {client_errc::journal_failed, F, F},
+        {client_errc::run_in_progress, F, F},
     };
     for (const auto& r : rows) {
         CAPTURE(static_cast<int>(r.e));
@@ -155,6 +162,37 @@ TEST_CASE("client and network errors") {
     const cbs::error_code aborted(ECANCELED, boost::system::system_category());
     CHECK(cbs::classify(aborted, true) == F);
     CHECK(cbs::classify(aborted, false) == F);
+}
+
+TEST_CASE("TLS failures: permanent ones are fatal, transient ones are network errors") {
+    const auto ssl_error = [](int reason) {
+        return cbs::error_code(static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, reason)),
+                               boost::asio::error::get_ssl_category());
+    };
+    // Another attempt would meet the same refusal.
+    for (int reason : {SSL_R_CERTIFICATE_VERIFY_FAILED, SSL_R_TLSV1_ALERT_PROTOCOL_VERSION,
+                       SSL_R_UNSUPPORTED_PROTOCOL, SSL_R_NO_SHARED_CIPHER, SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE,
+                       SSL_R_NO_PROTOCOLS_AVAILABLE, SSL_R_VERSION_TOO_LOW}) {
+        CAPTURE(reason);
+        const auto ec = ssl_error(reason);
+        CHECK(cbs::is_permanent_tls_failure(ec));
+        CHECK(cbs::classify(ec, false) == F);
+        CHECK(cbs::classify(ec, true) == F);
+    }
+    // A broken or reset handshake, or another library's reason: network.
+    const auto NB = error_class::network_before_send;
+    const auto truncated = cbs::error_code(boost::asio::ssl::error::stream_truncated);
+    CHECK_FALSE(cbs::is_permanent_tls_failure(truncated));
+    CHECK(cbs::classify(truncated, false) == NB);
+    CHECK(cbs::classify(ssl_error(SSL_R_WRONG_VERSION_NUMBER), false) == NB);
+    const cbs::error_code other_lib(static_cast<int>(ERR_PACK(ERR_LIB_X509, 0, SSL_R_CERTIFICATE_VERIFY_FAILED)),
+                                    boost::asio::error::get_ssl_category());
+    CHECK(cbs::classify(other_lib, false) == NB);
+    const cbs::error_code reset(ECONNRESET, boost::system::system_category());
+    CHECK_FALSE(cbs::is_permanent_tls_failure(reset));
+    // The same number in another category is not a TLS failure.
+    CHECK(cbs::classify(cbs::error_code(SSL_R_CERTIFICATE_VERIFY_FAILED, boost::system::system_category()), false) ==
+          NB);
 }
 
 TEST_CASE("gateway HTTP status") {
