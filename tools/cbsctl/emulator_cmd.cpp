@@ -241,7 +241,7 @@ int run_emulator(args& a) {
         } else if (auto v = a.value("--creating-ms"))
             p.fleet.creating_time = parse_ms("--creating-ms", *v);
         else if (auto v = a.value("--list-lag-ms"))
-            p.fleet.list_lag = std::chrono::milliseconds(parse_number("--list-lag-ms", *v));
+            p.fleet.list_lag = parse_ms("--list-lag-ms", *v);
         else if (a.flag("--realistic"))
             p.fleet.realistic = true;
         else if (a.flag("--uneven-creation"))
