@@ -1,7 +1,9 @@
-// The call pipeline: validate → (limiter) → sign → lease → exchange →
-// classify → (retry). See DESIGN.md "One call, as data".
+// The call pipeline: validate → lease → (limiter token) → sign → write and
+// read → classify → (retry). The decisions are detail::call_fsm's; this file
+// does the I/O.
 #include <cbs/client.hpp>
 #include <cbs/detail/async_rate_limiter.hpp>
+#include <cbs/detail/call_fsm.hpp>
 #include <cbs/detail/connection_pool.hpp>
 #include <cbs/detail/envelope.hpp>
 #include <cbs/endpoint.hpp>
@@ -9,7 +11,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -17,6 +18,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <random>
 
 namespace cbs {
@@ -143,7 +145,12 @@ struct client::impl {
         return wire;
     }
 
-    error_code check_call(std::string_view action, std::string_view payload, diagnostics& diag) const {
+    error_code check_call(std::string_view action, std::string_view payload, const call_options& opts,
+                          diagnostics& diag) const {
+        if (opts.deadline.count() < 0 || opts.request_timeout.count() < 0) {
+            diag.client_message = "call_options: a negative deadline or request_timeout (0 means the client's default)";
+            return client_errc::invalid_request;
+        }
         if (action.empty() || !std::all_of(action.begin(), action.end(), is_token_char)) {
             diag.client_message = "action '" + std::string(action) + "' is not an API action name (letters and digits)";
             return client_errc::invalid_request;
@@ -164,56 +171,44 @@ struct client::impl {
             return;
         }
         if (r.status != 200) {
-            out.ec = client_errc::http_status;
-            out.diag.client_message = "HTTP " + std::to_string(r.status) + " from " + ep_.url() +
-                                      (r.content_type.empty() ? "" : " (" + r.content_type + ")") +
-                                      ": not an API answer (a gateway or proxy error)";
+            // 429: a gateway throttled us before the API saw the request (safe
+            // to send again, after slowing down). Other 4xx (and 1xx/3xx that
+            // reach here): refused before the API, and sending again will not
+            // change that. 5xx: a gateway fault; the API may have acted.
+            const auto status = std::to_string(r.status);
+            std::string what;
+            if (r.status == 429) {
+                out.ec = client_errc::http_throttled;
+                what = "throttled by a gateway (429 Too Many Requests)";
+            } else if (r.status >= 500 && r.status <= 599) {
+                out.ec = client_errc::http_status;
+                what = "not an API answer (a gateway or proxy error)";
+            } else if (r.status >= 200 && r.status <= 299) {
+                out.ec = client_errc::http_status;
+                what = "a success status other than 200 is not an API answer";
+            } else {
+                out.ec = client_errc::http_rejected;
+                what = "refused before the API saw the request (a proxy, firewall or gateway); not retried";
+            }
+            out.diag.client_message = "HTTP " + status + " from " + ep_.url() +
+                                      (r.content_type.empty() ? "" : " (" + r.content_type + ")") + ": " + what;
             return;
         }
         out.ec = detail::parse_envelope(r.body, out.value, out.diag);
     }
 
-    /// One attempt: sign with a fresh timestamp, lease, exchange. Sets
-    /// `written` if any request byte reached a socket.
-    asio::awaitable<void> attempt(const std::string& action, const std::string& payload, bool idempotent,
-                                  std::chrono::milliseconds timeout, const asio::cancellation_state& cancel,
-                                  result<boost::json::object>& out, bool& written) {
-        auto req = build(action, payload, now(), signer_);
-        ++out.diag.attempts;
-        ++attempts_;
-        bool fresh_only = false;
-        for (int transport_try = 0;; ++transport_try) {
-            error_code ec;
-            auto lease = co_await pool_.async_lease(ec, out.diag, fresh_only);
-            if (ec) {
-                out.ec = ec;
-                co_return;
-            }
-            if (cancel_requested(cancel)) {
-                // Cancelled as the connection came: send nothing.
-                lease.release(true);
-                out.ec = client_errc::cancelled;
-                out.diag.client_message = "cancelled before " + action + " was sent";
-                co_return;
-            }
-            auto r = co_await lease->async_exchange(req, timeout, params_.pool.max_response_body);
-            const bool reused = lease.reused();
-            lease.release(!r.ec && r.reusable);
-            // A kept-alive connection the server closed meanwhile fails before
-            // any response byte. Nothing written: always safe to send again.
-            // Written: only for idempotent actions (the server may have read it).
-            if (r.ec && reused && transport_try == 0 && !r.got_response_bytes &&
-                r.ec != asio::error::operation_aborted && (!r.written || idempotent)) {
-                ++stale_retries_;
-                fresh_only = true;
-                continue;
-            }
-            written = r.written;
-            conclude(r, action, out);
-            co_return;
-        }
+    /// The call's deadline: start + d, saturated (a huge deadline means
+    /// "no deadline", never an overflow into the past).
+    static std::chrono::steady_clock::time_point deadline_after(std::chrono::steady_clock::time_point start,
+                                                                std::chrono::milliseconds d) {
+        using steady = std::chrono::steady_clock;
+        const auto room = std::chrono::duration_cast<std::chrono::milliseconds>(steady::time_point::max() - start);
+        return d >= room ? steady::time_point::max() : start + d;
     }
 
+    /// Drives detail::call_fsm (the decisions) with real I/O: lease a
+    /// connection, take a token, write, back off. See call_fsm.hpp for why
+    /// the order is lease -> token -> write.
     asio::awaitable<result<boost::json::object>> run(std::string action, std::string payload, call_options opts) {
         // Errors, not exceptions: with Asio's default, every co_await after a
         // cancellation would throw, even one that must still run (the
@@ -221,85 +216,123 @@ struct client::impl {
         // explicitly below before anything new is started.
         co_await asio::this_coro::throw_if_cancelled(false);
         const auto cancel = co_await asio::this_coro::cancellation_state;
+        using steady = std::chrono::steady_clock;
         result<boost::json::object> out;
         ++calls_;
-        if ((out.ec = check_call(action, payload, out.diag))) co_return out;
+        if ((out.ec = check_call(action, payload, opts, out.diag))) co_return out;
         const bool idempotent = is_idempotent(action);
         const auto timeout = opts.request_timeout.count() > 0 ? opts.request_timeout : params_.request_timeout;
-        const auto start = std::chrono::steady_clock::now();
-        const auto deadline =
-            start + (opts.deadline.count() > 0 ? std::chrono::nanoseconds(opts.deadline) : params_.retry.deadline);
-        retry_state retry(params_.retry, idempotent, start, deadline);
+        const auto start = steady::now();
+        const auto deadline = deadline_after(
+            start, opts.deadline.count() > 0 ? opts.deadline
+                                             : std::chrono::duration_cast<std::chrono::milliseconds>(params_.retry.deadline));
         limiter* lim = params_.rate_limit ? &limiter_for(action) : nullptr;
-        asio::steady_timer backoff(exec_);
+        detail::call_fsm fsm(params_.retry, idempotent, lim != nullptr, start, deadline);
+        detail::pooled_connection lease;
+        std::optional<asio::steady_timer> backoff;
 
-        for (;;) {
-            if (cancel_requested(cancel)) {
-                out.ec = client_errc::cancelled;
-                out.diag.client_message = "cancelled before attempt " + std::to_string(out.diag.attempts + 1);
-                co_return out;
-            }
-            if (lim) {
-                // The wait for a token is bounded by the call's deadline.
-                using namespace asio::experimental::awaitable_operators;
-                asio::steady_timer dl(exec_, deadline);
-                auto waited = co_await (lim->async_acquire() || dl.async_wait(asio::as_tuple(asio::use_awaitable)));
-                if (waited.index() == 1) {
-                    out.ec = client_errc::deadline_exceeded;
-                    out.diag.client_message = "deadline passed while waiting for the " + action + " rate limiter";
-                    co_return out;
+        for (auto act = fsm.start();;) {
+            switch (act.step) {
+            case detail::call_step::lease: {
+                if (act.new_attempt) {
+                    ++out.diag.attempts;
+                    ++attempts_;
+                } else {
+                    ++stale_retries_;
                 }
-                if (auto ec = std::get<0>(waited)) {
+                error_code ec;
+                if (cancel_requested(cancel)) {
+                    ec = client_errc::cancelled;
+                } else {
+                    lease = co_await pool_.async_lease(ec, out.diag, act.fresh_only, deadline);
+                    // Cancelled as the connection came: send nothing.
+                    if (!ec && cancel_requested(cancel)) {
+                        lease.release(true);
+                        ec = client_errc::cancelled;
+                    }
+                }
+                if (ec) {
                     out.ec = ec;
-                    out.diag.client_message = "cancelled while waiting for the " + action + " rate limiter";
-                    co_return out;
+                    if (ec == client_errc::cancelled && out.diag.client_message.empty())
+                        out.diag.client_message = "cancelled before " + action + " was sent";
                 }
+                act = fsm.on_leased(ec, steady::now(), budget_, uniform_);
+                break;
             }
-            bool written = false;
-            co_await attempt(action, payload, idempotent, timeout, cancel, out, written);
-            if (!out.ec) {
-                retry.on_success(budget_);
-                if (lim) lim->on_success();
-                co_return out;
+            case detail::call_step::acquire_token: {
+                // Holding the connection: the token's time is the write's time.
+                auto ec = co_await lim->async_acquire(deadline);
+                if (ec) {
+                    lease.release(true);  // nothing was written on it
+                    // No token, nothing sent: this was not an attempt after all.
+                    --out.diag.attempts;
+                    --attempts_;
+                    out.ec = ec;
+                    out.diag.client_message = std::string(ec == client_errc::deadline_exceeded ? "deadline passed"
+                                                                                               : "cancelled") +
+                                              " while waiting for the " + action + " rate limiter";
+                }
+                act = fsm.on_token(ec);
+                break;
             }
-            if (out.ec == client_errc::cancelled || out.ec == client_errc::response_too_large) {
-                // Cancelled after writing, or an answer too large to read:
-                // the service may have acted on a create.
-                if (written && !idempotent) set_outcome_unknown(out);
-                co_return out;
+            case detail::call_step::write: {
+                const auto req = build(action, payload, now(), signer_);
+                auto r = co_await lease->async_exchange(req, timeout, params_.pool.max_response_body);
+                const bool reused = lease.reused();
+                lease.release(!r.ec && r.reusable);
+                out.ec = {};
+                out.diag.server_code.clear();
+                out.diag.server_message.clear();
+                out.diag.client_message.clear();
+                conclude(r, action, out);
+                act = fsm.on_exchanged({out.ec, out.diag.server_code, r.written, reused, r.got_response_bytes},
+                                       steady::now(), budget_, uniform_);
+                if (act.slow_limiter) {
+                    ++throttled_;
+                    if (lim) lim->on_throttled();
+                }
+                if (act.end == detail::call_end::ok && lim) lim->on_success();
+                break;
             }
-            const auto cls = classify(out.ec, written, out.diag.server_code);
-            if (cls == error_class::throttle) {
-                ++throttled_;
-                if (lim) lim->on_throttled();
+            case detail::call_step::backoff: {
+                ++retries_;
+                if (params_.on_retry) params_.on_retry(action, act.retry_class, act.delay, out.diag.attempts);
+                if (opts.on_retry) opts.on_retry(act.retry_class, act.delay, out.diag.attempts);
+                if (!backoff) backoff.emplace(exec_);
+                backoff->expires_after(act.delay);
+                auto [tec] = co_await backoff->async_wait(asio::as_tuple(asio::use_awaitable));
+                const bool cancelled = tec || cancel_requested(cancel);
+                if (cancelled) {
+                    out.diag.client_message = "cancelled during the backoff after " + describe(out) + " (attempt " +
+                                              std::to_string(out.diag.attempts) + ")";
+                    out.ec = client_errc::cancelled;
+                } else {
+                    // The next attempt reports afresh; RequestIds and attempts accumulate.
+                    out.ec = {};
+                    out.diag.server_code.clear();
+                    out.diag.server_message.clear();
+                    out.diag.client_message.clear();
+                }
+                act = fsm.on_backoff_done(cancelled);
+                break;
             }
-            const auto d = retry.on_failure(cls, std::chrono::steady_clock::now(), budget_, uniform_);
-            if (d.what == retry_action::outcome_unknown) {
-                set_outcome_unknown(out);
-                co_return out;
-            }
-            if (d.what == retry_action::fail) {
-                if (d.reason != give_up_reason::not_retryable)
+            case detail::call_step::done:
+                switch (act.end) {
+                case detail::call_end::outcome_unknown:
+                    set_outcome_unknown(out);
+                    break;
+                case detail::call_end::gave_up:
                     out.diag.client_message += (out.diag.client_message.empty() ? "" : "; ") +
-                                               std::string("gave up retrying: ") + std::string(to_string(d.reason));
+                                               std::string("gave up retrying: ") + std::string(to_string(act.reason));
+                    break;
+                case detail::call_end::cancelled:
+                    out.ec = client_errc::cancelled;
+                    break;
+                default:
+                    break;
+                }
                 co_return out;
             }
-            ++retries_;
-            if (params_.on_retry) params_.on_retry(action, cls, d.delay, out.diag.attempts);
-            if (opts.on_retry) opts.on_retry(cls, d.delay, out.diag.attempts);
-            backoff.expires_after(d.delay);
-            auto [tec] = co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
-            if (tec || cancel_requested(cancel)) {
-                out.diag.client_message = "cancelled during the backoff after " + describe(out) + " (attempt " +
-                                          std::to_string(out.diag.attempts) + ")";
-                out.ec = client_errc::cancelled;
-                co_return out;
-            }
-            // The next attempt reports afresh; RequestIds and attempts accumulate.
-            out.ec = {};
-            out.diag.server_code.clear();
-            out.diag.server_message.clear();
-            out.diag.client_message.clear();
         }
     }
 

@@ -118,7 +118,7 @@ asio::awaitable<pooled_connection> connection_pool::connect_new(pool_core::conn_
 }
 
 asio::awaitable<pooled_connection> connection_pool::async_lease(error_code& ec, diagnostics& diag,
-                                                                bool fresh_only) {
+                                                                bool fresh_only, clock::time_point deadline) {
     ec = {};
     close_expired();
     if (fresh_only) {
@@ -150,7 +150,11 @@ asio::awaitable<pooled_connection> connection_pool::async_lease(error_code& ec, 
 
         // Park until a connection is handed over, the wait times out, or the
         // caller cancels. hand_over() sets `woken` and cancels the timer.
-        waiter w{asio::steady_timer(ex_, params_.wait_timeout), std::nullopt};
+        // The wait ends at the pool's wait_timeout or the call's deadline,
+        // whichever comes first.
+        const auto now = clock::now();
+        const bool deadline_first = deadline - now < params_.wait_timeout;
+        waiter w{asio::steady_timer(ex_, deadline_first ? deadline : now + params_.wait_timeout), std::nullopt};
         waiters_.emplace(action.waiter, &w);
         auto alive = alive_;
         auto [tec] = co_await w.timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -178,6 +182,9 @@ asio::awaitable<pooled_connection> connection_pool::async_lease(error_code& ec, 
         if (tec == asio::error::operation_aborted) {
             ec = client_errc::cancelled;
             diag.client_message = "cancelled while waiting for a pooled connection";
+        } else if (deadline_first) {
+            ec = client_errc::deadline_exceeded;
+            diag.client_message = "the call's deadline passed while waiting for a pooled connection";
         } else {
             ec = client_errc::pool_exhausted;
             diag.client_message = "waited " + std::to_string(params_.wait_timeout.count()) +

@@ -24,6 +24,13 @@
 //
 // Errors: the throwing forms throw cbs::error (an error_code + diagnostics);
 // the `std::nothrow` forms return them in a cbs::result. See error.hpp.
+// Non-200 HTTP answers come from something in front of the API (a gateway,
+// proxy or firewall): 429 is client_errc::http_throttled, retried as a
+// throttle (the action's limiter slows down); 5xx is client_errc::http_status,
+// retried for idempotent actions and outcome_unknown for a written create;
+// any other status (403, 407, 3xx...) is client_errc::http_rejected, not
+// retried. Interim 1xx answers are skipped. Permanent TLS failures
+// (certificate verification, protocol version) are not retried.
 #pragma once
 
 #include <cbs/actions.hpp>
@@ -104,7 +111,11 @@ struct client_params {
 
     /// Pace each action with its own token-bucket limiter. Default true:
     /// 0.95 x the documented rate (19/s for the snapshot-group family, 95/s
-    /// for DescribeDisks, 9.5/s otherwise). Every attempt takes a token.
+    /// for DescribeDisks, 9.5/s otherwise). Every write takes a token (retries
+    /// and the resend after a stale kept-alive connection too), and takes it
+    /// while already holding the connection it will write on, so the spacing
+    /// the limiter grants is the spacing on the wire whatever the latency,
+    /// pool size and concurrency (see detail/call_fsm.hpp).
     bool rate_limit = true;
 
     /// Per-action rate overrides in requests per second, e.g.
@@ -141,7 +152,10 @@ struct call_options {
     /// Overrides client_params::request_timeout for this call (0: no override).
     std::chrono::milliseconds request_timeout{0};
     /// Overrides client_params::retry.deadline for this call (0: no override):
-    /// no retry is scheduled past it.
+    /// bounds the wait for a pooled connection and for a limiter token
+    /// (client_errc::deadline_exceeded), and no retry is scheduled past it.
+    /// Negative: client_errc::invalid_request. Larger than the clock can
+    /// represent: no deadline (saturated, never an overflow).
     std::chrono::milliseconds deadline{0};
     /// Called on the client's strand before each retry of this call (class of
     /// the failure, delay, attempt number that failed), after

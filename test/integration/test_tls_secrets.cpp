@@ -487,6 +487,10 @@ TEST_CASE("secrets: the secret key appears in no output, whatever goes wrong") {
             endpoint = gone.endpoint();
         }
         t::scripted_server unused(io.get_executor());
+        // It answers: the limited client leases a connection before its token.
+        unused.set_default_script({t::serve([](const t::recorded_request&) {
+            return t::http_ok_json(t::api_success_body());
+        })});
         auto p = secret_params(endpoint);
         fail_fast(p);
         cbs::client refused(io.get_executor(), p);

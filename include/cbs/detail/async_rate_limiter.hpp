@@ -39,22 +39,26 @@ public:
     }
 
     /// Waits (FIFO) until a send is allowed, and takes that slot. Returns {}
-    /// when granted, or client_errc::cancelled if the awaiting coroutine was
-    /// cancelled first (the waiter leaves the queue; nothing is consumed).
-    boost::asio::awaitable<error_code> async_acquire() {
+    /// when granted; client_errc::cancelled if the awaiting coroutine was
+    /// cancelled first, client_errc::deadline_exceeded if `deadline` came
+    /// first (either way the waiter leaves the queue; nothing is consumed).
+    /// The waiter's own timer is both its wake-up and its deadline: no
+    /// second timer, no parallel group.
+    boost::asio::awaitable<error_code> async_acquire(typename Clock::time_point deadline = Clock::time_point::max()) {
         const auto now = core_now();
         if (queue_.empty() && core_.next_free(now) <= now) {
             core_.reserve(now);
             co_return error_code{};
         }
-        waiter w{timer_type(ex_, Clock::time_point::max())};
+        if (deadline <= Clock::now()) co_return client_errc::deadline_exceeded;
+        waiter w{timer_type(ex_, deadline)};
         auto it = queue_.insert(queue_.end(), &w);
         arm();
         auto alive = alive_;
-        co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        auto [ec] = co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
         if (!*alive) co_return client_errc::cancelled;
         if (w.granted) co_return error_code{};
-        // Cancelled while queued: leave; the next head may be due now.
+        // Cancelled or out of time while queued: leave; the next head may be due now.
         const bool was_head = it == queue_.begin();
         queue_.erase(it);
         if (queue_.empty()) {
@@ -64,7 +68,8 @@ public:
         } else if (was_head) {
             arm();
         }
-        co_return client_errc::cancelled;
+        if (ec) co_return client_errc::cancelled;
+        co_return client_errc::deadline_exceeded;
     }
 
     /// The service answered RequestLimitExceeded: slow down, and re-time the

@@ -67,9 +67,11 @@ public:
     /// siblings are suspect too). Cancellable (per-operation cancellation of
     /// the awaiting coroutine); errors: connect/TLS errors,
     /// client_errc::pool_exhausted after params.wait_timeout,
-    /// client_errc::cancelled.
+    /// client_errc::cancelled, client_errc::deadline_exceeded when
+    /// `deadline` (the call's) comes before a connection does.
     boost::asio::awaitable<pooled_connection> async_lease(error_code& ec, diagnostics& diag,
-                                                          bool fresh_only = false);
+                                                          bool fresh_only = false,
+                                                          clock::time_point deadline = clock::time_point::max());
 
     struct stats {
         std::size_t open = 0, idle = 0, waiting = 0;
