@@ -417,7 +417,6 @@ TEST_CASE("fleet_core W1 W3 W4 D3: the sweep adopts what appeared; an unlisted r
     REQUIRE(again.deletes.size() == 1);  // handed out again
     e.on_delete_answer(x, "csnap-aaaa0001", {}, {}, t0 + 24s);
     CHECK_FALSE(e.duplicates_outstanding());
-});
 }
 
 TEST_CASE("fleet_core W6 D1 D2: duplicates: keep the oldest, delete the rest once not CREATING, journal it") {
