@@ -81,8 +81,11 @@ bool has_tag(const disk& d, const filter& f, bool by_key, bool by_value) {
 
 // AND across filters, OR within a filter's Values.
 bool fleet_impl::disk_matches(const disk& d, const std::vector<filter>& filters) const {
-    const instance_info* ins = nullptr;
-    if (auto it = instance_by_id.find(d.instance_id); it != instance_by_id.end()) ins = &it->second;
+    // The instance is looked up only for the two filters that need it.
+    auto instance = [&]() -> const instance_info* {
+        auto it = instance_by_id.find(d.instance_id);
+        return it == instance_by_id.end() ? nullptr : &it->second;
+    };
     static const std::string none;
     for (const auto& f : filters) {
         bool ok = true;
@@ -106,11 +109,13 @@ bool fleet_impl::disk_matches(const disk& d, const std::vector<filter>& filters)
             ok = f.matches(d.usage == "DATA_DISK" ? "TRUE" : "FALSE");
         else if (f.name == "project-id")
             ok = f.matches(std::to_string(d.project_id));
-        else if (f.name == "instance-name")
+        else if (f.name == "instance-name") {
+            const auto* ins = instance();
             ok = ins && f.matches(ins->name);
-        else if (f.name == "instance-ip-address")
+        } else if (f.name == "instance-ip-address") {
+            const auto* ins = instance();
             ok = ins && f.matches(ins->ip);
-        else if (f.name == "tag-key")
+        } else if (f.name == "tag-key")
             ok = has_tag(d, f, true, false);
         else if (f.name == "tag-value")
             ok = has_tag(d, f, false, true);
