@@ -206,6 +206,8 @@ int run_emulator(args& a) {
         } else if (auto v = a.value("--secret-key-file"))
             key_file = *v;
         else if (auto v = a.value("--credentials")) {
+            std::cerr << "cbsctl: warning: --credentials is visible to every user of this machine in the process "
+                         "list; use --credentials-file FILE\n";
             try {
                 for (auto& c : cbs::emu::parse_accounts(*v)) more.push_back(std::move(c));
             } catch (const std::invalid_argument& e) {
