@@ -662,3 +662,28 @@ TEST_CASE("fleet: the driver with a scripted client: lost answer reconciled, old
     CHECK(c.calls[1] == "DescribeSnapshotGroups");
     CHECK(c.calls[2] == "CreateSnapshotGroup");
 }
+
+TEST_CASE("fleet: a cancel while the sweep waits out the window ends the run at once, interrupted") {
+    emulator_thread emu(fleet_emulator(10, 33));
+    auto instances = emu.instances();
+    auto fp = quick_fleet(instances, "cancel-sweep");
+    fp.consistency_window = 60s;  // the sweep would wait a minute after the last create
+    std::optional<cbs::fleet_report> report;
+    asio::io_context io;
+    cbs::client c(io.get_executor(), emu.client_params());
+    asio::cancellation_signal cancel;
+    asio::co_spawn(io, cbs::async_snapshot_fleet(c, fp),
+                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, cbs::fleet_report r) {
+                       if (e) std::rethrow_exception(e);
+                       report = std::move(r);
+                   }));
+    asio::steady_timer t(io, 3s);
+    t.async_wait([&](auto) { cancel.emit(asio::cancellation_type::terminal); });
+    io.run_for(20s);  // far less than the window
+    REQUIRE(report);
+    CHECK(io.stopped());
+    CHECK(report->interrupted);
+    CHECK_FALSE(report->all_ok);
+    CHECK(report->summary.normal + report->summary.skipped == instances.size());
+    check_exactly_once(emu, instances, "cancel-sweep");
+}
