@@ -67,7 +67,8 @@ registry& the_registry() {
     return *r;
 }
 
-void run_lookup(std::shared_ptr<lookup> lk, lookup_key key) {
+// std::thread keeps its own copies of the arguments for the thread's whole run.
+void run_lookup(const std::shared_ptr<lookup>& lk, const lookup_key& key) {
     std::vector<tcp::endpoint> eps;
     error_code ec;
     try {

@@ -210,8 +210,7 @@ error_class classify(const error_code& ec, bool request_written, std::string_vie
                 return error_class::transient;
             case client_errc::http_throttled:
                 return error_class::throttle;
-            case client_errc::http_rejected:
-                return error_class::fatal;
+            case client_errc::http_rejected:  // another 4xx: refused before the API saw it
             case client_errc::invalid_request:
             case client_errc::invalid_config:
             case client_errc::credentials_missing:
