@@ -88,6 +88,7 @@ TEST_CASE("concurrency: a fleet run on a 4-thread io_context covers every instan
     fp.instance_ids = ids;
     fp.run_id = "mt";
     fp.poll_interval = 100ms;
+    fp.consistency_window = 1s;  // no listing lag here: the final sweep need not wait 15 s
     std::optional<cbs::fleet_report> report;
     asio::co_spawn(io, cbs::async_snapshot_fleet(c, fp), [&](std::exception_ptr e, cbs::fleet_report r) {
         if (e) std::rethrow_exception(e);
