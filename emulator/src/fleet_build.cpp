@@ -64,7 +64,7 @@ void fleet_impl::build() {
     rng attrs(cfg.seed ^ 0xa77b5ULL);
     auto add_disk = [&](disk d) {
         d.ordinal = disks.size();
-        d.age_seconds = 3600 + static_cast<std::int64_t>(random.below(2 * 365 * 86400));
+        d.age_seconds = 3600 + static_cast<std::int64_t>(random.below(std::uint64_t{2} * 365 * 86400));
         d.encrypt = d.usage == "DATA_DISK" && random.chance(0.05);
         if (attrs.chance(0.2)) {
             d.charge_type = "PREPAID";
@@ -185,7 +185,7 @@ void fleet_impl::make_realistic() {
         d.state = state;
         d.zone = sys.zone;
         d.size_gib = pick(odd, data_sizes);
-        d.age_seconds = 3600 + static_cast<std::int64_t>(odd.below(365 * 86400));
+        d.age_seconds = 3600 + static_cast<std::int64_t>(odd.below(std::uint64_t{365} * 86400));
         d.tags = instance_by_id[ins].tags;
         disk_by_id.emplace(d.id, d.ordinal);
         disks_by_instance[ins].push_back(d.ordinal);

@@ -34,6 +34,14 @@ bool decimal(const std::string& v) {
     return !v.empty() && v.size() <= 18 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+[[noreturn]] void bad_value(const std::string& value, const std::string& filter_name, const std::string& where,
+                            const char* what) {
+    std::string m = "The value `";
+    m.append(value).append("` of filter `").append(filter_name).append("`").append(where);
+    m.append(" is not ").append(what).append(".");
+    fail("InvalidParameterValue", std::move(m));
+}
+
 // Every documented filter; values checked where the documentation gives a
 // set (InvalidParameterValue naming the filter); any other name InvalidFilter.
 void check_disk_filters(const std::vector<filter>& filters) {
@@ -42,9 +50,7 @@ void check_disk_filters(const std::vector<filter>& filters) {
         const std::string where = " (Filters." + std::to_string(i) + ")";
         auto check_set = [&](const std::unordered_set<std::string_view>& allowed, const char* what) {
             for (const auto& v : f.values)
-                if (!allowed.count(v))
-                    fail("InvalidParameterValue",
-                         "The value `" + v + "` of filter `" + f.name + "`" + where + " is not " + what + ".");
+                if (!allowed.count(v)) bad_value(v, f.name, where, what);
         };
         if (free_filters.count(f.name)) continue;
         if (is_tag_filter(f.name)) {
@@ -63,9 +69,7 @@ void check_disk_filters(const std::vector<filter>& filters) {
             check_set(booleans, "TRUE or FALSE");
         else if (f.name == "project-id") {
             for (const auto& v : f.values)
-                if (!decimal(v))
-                    fail("InvalidParameterValue",
-                         "The value `" + v + "` of filter `project-id`" + where + " is not a project id.");
+                if (!decimal(v)) bad_value(v, f.name, where, "a project id");
         } else {
             fail("InvalidFilter", "The filter `" + f.name + "` is not valid for DescribeDisks.");
         }

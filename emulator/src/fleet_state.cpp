@@ -163,6 +163,7 @@ void fleet_state::set_instance_tags(std::string_view instance_id, const std::vec
     if (it == impl_->instance_by_id.end())
         throw std::invalid_argument("fleet_state: unknown instance " + std::string(instance_id));
     std::vector<detail::tag> t;
+    t.reserve(tags.size());
     for (const auto& tv : tags) t.push_back(detail::tag{tv.key, tv.value});
     it->second.tags = t;
     if (auto d = impl_->disks_by_instance.find(it->first); d != impl_->disks_by_instance.end())
