@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 
 namespace cbs::emu {
@@ -51,7 +52,7 @@ std::chrono::milliseconds draw_delay(std::mt19937_64& rng, std::chrono::millisec
     const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
     const double f = shape == delay_shape::long_tail ? u * u * u : u;
     const auto span = static_cast<double>((hi - lo).count());
-    return lo + std::chrono::milliseconds(static_cast<std::int64_t>(f * span + 0.5));
+    return lo + std::chrono::milliseconds(std::llround(f * span));
 }
 
 const std::vector<std::string>& cbs_regions() {

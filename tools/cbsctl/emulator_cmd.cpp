@@ -140,7 +140,7 @@ std::vector<std::pair<std::string, double>> parse_throttle_codes(const std::stri
                 throw usage_error("--throttle-codes: the weight of '" + item + "' must be a positive number");
             item = item.substr(0, eq);
         }
-        if (!item.empty() && item.front() == '.') item = "RequestLimitExceeded" + item;
+        if (!item.empty() && item.front() == '.') item.insert(0, "RequestLimitExceeded");
         if (item != "RequestLimitExceeded" && !item.starts_with("RequestLimitExceeded."))
             throw usage_error("--throttle-codes: '" + item +
                               "' is not RequestLimitExceeded or one of its sub-codes (.UinLimitExceeded, ...)");
