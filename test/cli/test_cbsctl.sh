@@ -123,7 +123,8 @@ if grep -q "^export CBS_ENDPOINT" "$emu_out"; then
   cd "$work"
   run 0 "snapshot-fleet --all" snapshot-fleet --all --run-id r1 --report "$work/r1.json"
   grep -q '"all_ok":true' "$work/r1.json" && pass || fail "r1 report: $(head -c 300 "$work/r1.json")"
-  [ -f "$work/cbsctl-r1.journal" ] && pass || fail "no default journal cbsctl-r1.journal"
+  state_dir=${CBS_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/cbs-async}
+  [ -f "$state_dir/r1.journal" ] && pass || fail "no default journal $state_dir/r1.journal"
   ids=$(grep -o '"instance_id":"ins-[a-z0-9]*"' "$work/r1.json" | cut -d'"' -f4 | head -5 | paste -sd, -)
 
   # kill -9 mid-run, then the same command again: every instance exactly once.
@@ -138,13 +139,13 @@ if grep -q "^export CBS_ENDPOINT" "$emu_out"; then
   [ "$(printf '%s\n' "$names" | grep -c .)" -eq "$want" ] && [ -z "$(printf '%s\n' "$names" | uniq -d)" ] && pass \
     || fail "after resume: $want instances normal, groups: $(printf '%s\n' "$names" | grep -c .), duplicates: $(printf '%s\n' "$names" | uniq -d)"
 
-  # Ctrl-C mid-run: exit 1, the report is written, a re-run with the same run id completes it.
+  # Ctrl-C mid-run: exit 130, the report is written, a re-run with the same run id completes it.
   "$cbsctl" snapshot-fleet --all --run-id r5 --report "$work/r5.json" >/dev/null 2>"$work/r5.err" &
   victim=$!
   sleep 0.8
   kill -INT "$victim"; wait "$victim"
   st=$?
-  [ "$st" -eq 1 ] && grep -q '"pending"' "$work/r5.json" && pass \
+  [ "$st" -eq 130 ] && grep -q '"pending"' "$work/r5.json" && pass \
     || fail "Ctrl-C: exit $st, report: $(head -c 200 "$work/r5.json" 2>&1), stderr: $(tail -3 "$work/r5.err")"
   run 0 "resume after Ctrl-C" snapshot-fleet --all --run-id r5 --report "$work/r5.json"
   want=$(grep -o '"outcome":"normal"' "$work/r5.json" | wc -l)
@@ -168,7 +169,7 @@ if grep -q "^export CBS_ENDPOINT" "$emu_out"; then
   [ "$emu_status" -eq 0 ] && pass || fail "cbsctl emulator exited $emu_status on SIGTERM, want 0"
   if grep -q -- "$EMU_SECRET" "$all_output"; then fail "the emulator's secret key was printed by cbsctl"; else pass; fi
   # ... nor written into a report or a journal.
-  if grep -l -- "$EMU_SECRET" "$work"/*.json "$work"/*.journal 2>/dev/null; then fail "the secret key is in a report or journal"; else pass; fi
+  if grep -l -- "$EMU_SECRET" "$work"/*.json "$work"/*.journal "$state_dir"/*.journal 2>/dev/null; then fail "the secret key is in a report or journal"; else pass; fi
 else
   fail "cbsctl emulator did not start: $(cat "$emu_out")"
   kill "$emu_pid" 2>/dev/null
