@@ -32,9 +32,10 @@ namespace {
 
 std::atomic<std::size_t> threads_running{0};
 
-/// One caller waiting for a lookup. Its fields are touched on `ex` only (the
-/// lookup thread posts there), except `timer`'s validity, which
-/// lookup::m guards through membership in lookup::waiters.
+/// One caller waiting for a lookup. The result fields are written on `ex`
+/// (the lookup thread posts there) before `timer` is cancelled; `abandoned`
+/// and the use of `timer` are guarded by lookup::m, and the waiter leaves
+/// lookup::waiters (same lock) before its timer is destroyed.
 struct waiter {
     asio::any_io_executor ex;
     asio::steady_timer* timer = nullptr;  // the waiting coroutine's own
@@ -88,7 +89,11 @@ void run_lookup(const std::shared_ptr<lookup>& lk, const lookup_key& key) {
     lk->ec = ec;
     lk->endpoints = eps;
     for (auto& w : lk->waiters) {
-        asio::post(w->ex, [w, ec, eps]() mutable {
+        asio::post(w->ex, [lk, w, ec, eps]() mutable {
+            // Under the lock too: with an executor that does not serialise
+            // (several threads running a plain io_context), the waiter may be
+            // giving up on another thread right now.
+            std::lock_guard g2(lk->m);
             if (w->abandoned) return;
             w->ec = ec;
             w->endpoints = std::move(eps);
@@ -214,10 +219,20 @@ asio::awaitable<error_code> async_resolve_bounded(resolve_function fn, std::stri
     } guard{*lk, w};
 
     auto [tec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (w->done) {
-        out = std::move(w->endpoints);
-        co_return w->ec;
+    bool answered = false;
+    error_code answer;
+    {
+        // From here on the lookup's post does nothing (it checks under the
+        // same lock), so reading the result cannot race with it.
+        std::lock_guard g(lk->m);
+        w->abandoned = true;
+        if (w->done) {
+            answered = true;
+            answer = w->ec;
+            out = std::move(w->endpoints);
+        }
     }
+    if (answered) co_return answer;
     if (tec == asio::error::operation_aborted) co_return client_errc::cancelled;
     co_return client_errc::resolve_timeout;
 }
