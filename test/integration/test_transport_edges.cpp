@@ -169,3 +169,23 @@ TEST_CASE("transport: an interim response then a close on a reused connection is
     CHECK(server.requests().size() == 2);  // the create reached the server once
     CHECK(server.connections_accepted() == 1);
 }
+
+TEST_CASE("transport: a create answered 100 Continue then 200 succeeds in one exchange, sent once") {
+    asio::io_context io;
+    t::scripted_server server(io.get_executor());
+    server.add_connection({t::expect_request(), t::reply("HTTP/1.1 100 Continue\r\n\r\n"), t::stall(20ms),
+                           t::reply(t::http_ok_json(t::api_success_body("req-create"))), t::stall()});
+    auto p = edge_params(server);
+    p.retry.transient_max_attempts = p.retry.network_max_attempts = 3;  // a retry would show in the log
+    cbs::client c(io.get_executor(), p);
+    run(io, server, [&]() -> asio::awaitable<void> {
+        cbs::create_snapshot_group_request req;
+        req.disk_ids = {"disk-11112222"};
+        auto r = co_await c.async_create_snapshot_group(req, std::nothrow);
+        REQUIRE_FALSE(r.ec);
+        CHECK(r.value.snapshot_group_id == "csnap-test0001");
+        CHECK(r.diag.attempts == 1);
+    });
+    CHECK(server.requests().size() == 1);
+    CHECK(server.connections_accepted() == 1);
+}
