@@ -34,6 +34,8 @@ void fleet_core::mark_created(std::size_t i, const snapshot_group* g, const std:
     if (r.created_s < 0) r.created_s = since_start(now);
     s.phase = fleet_phase::created;
     s.seen_listed = g != nullptr;
+    s.created_at = now;
+    s.last_listed = g ? now : fleet_time{};
     if (g) s.recorded_create_time = g->create_time;
     by_group_[group_id] = i;
     emit(i, adopted ? fleet_event::adopted : fleet_event::created, group_id, "created");
@@ -92,6 +94,7 @@ void fleet_core::on_listed(const std::vector<snapshot_group>& groups, fleet_time
                     std::max(observed_lag_, std::chrono::duration_cast<std::chrono::milliseconds>(now - s.last_send));
         }
         s.recorded_create_time = g.create_time;
+        s.last_listed = now;
         r.group_state = g.state;
         if (g.state == "NORMAL" && r.outcome == instance_outcome::created) mark_normal(i, now);
     }
@@ -207,8 +210,9 @@ std::vector<std::string> fleet_core::unseen_names(fleet_time now) const {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < size(); ++i) {
         const auto& s = st_[i];
-        if (report_.instances[i].outcome == instance_outcome::created && !s.seen_listed &&
-            s.answer_at != fleet_time{} && now - s.answer_at >= p_.consistency_window)
+        const fleet_time since = std::max({s.answer_at, s.created_at, s.last_listed});
+        if (report_.instances[i].outcome == instance_outcome::created && since != fleet_time{} &&
+            now - since >= p_.consistency_window)
             out.push_back(report_.instances[i].group_name);
     }
     return out;

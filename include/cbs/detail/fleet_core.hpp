@@ -162,6 +162,8 @@ struct instance_core {
     fleet_time window_end{}, next_look{}, retry_at{}, first_busy{}, last_send{}, answer_at{};
     std::chrono::milliseconds gap{0};
     bool seen_listed = false;                  ///< the group id was seen in a listing
+    fleet_time last_listed{};                  ///< when the group id was last seen in a listing
+    fleet_time created_at{};                   ///< when the group id became known
     std::string recorded_create_time;          ///< CreateTime of the kept group, when listed
     std::vector<std::string> journal_deleted;  ///< groups earlier runs deleted (never adopted again)
 };
@@ -260,9 +262,10 @@ public:
                           fleet_time now);
     /// Duplicates not deleted yet (instances not failed): the sweep goes on.
     bool duplicates_outstanding() const;
-    /// Names of created instances whose group id was never listed a window
-    /// after its answer: the poller lists them by name, so that a group that
-    /// another run's sweep deleted (W4) does not keep it waiting.
+    /// Names of created instances whose group id has not been listed for a
+    /// window (since it became known or was last listed): the poller lists
+    /// them by name, so that a group another run's sweep deleted (W4) does
+    /// not keep it waiting.
     std::vector<std::string> unseen_names(fleet_time now) const;
     /// Duplicates still CREATING when the sweep gave up: the instance fails.
     void sweep_gave_up(const std::string& why);
