@@ -229,10 +229,12 @@ asio::awaitable<exchange_result> http_connection::async_exchange(std::string_vie
         }
         if (r.status == 101) {
             // Switching Protocols was never asked for: what follows is not
-            // HTTP/1.1. Returned as a non-200 status (the client reports it)
-            // on a connection that is retired.
+            // HTTP/1.1. A bad answer (the peer did read the request, so for a
+            // create the outcome is unknown), `status` kept for the message;
+            // the connection is retired (not reusable).
             disarm();
             r.body.clear();
+            r.ec = client_errc::bad_response;
             co_return r;
         }
         if (r.status < 100 || r.status > 199) {

@@ -47,10 +47,6 @@ void run(asio::io_context& io, t::scripted_server& server, F body) {
         io, [&] { server.stop(); }, std::move(body), std::chrono::seconds(20));
 }
 
-bool contains(std::string_view s, std::string_view part) {
-    return s.find(part) != std::string_view::npos;
-}
-
 }  // namespace
 
 TEST_CASE("transport: 1xx interim responses are skipped; the connection stays in step for the next call") {
@@ -139,8 +135,7 @@ TEST_CASE("transport: an unasked-for 101 Switching Protocols is a bad answer and
     cbs::client c(io.get_executor(), edge_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
         auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
-        CHECK(r.ec);
-        CHECK(contains(r.diag.client_message, "101"));
+        CHECK(r.ec == client_errc::bad_response);
         CHECK(r.diag.request_id.empty());
         auto r2 = co_await c.async_call("DescribeDisks", {}, std::nothrow);
         REQUIRE_FALSE(r2.ec);

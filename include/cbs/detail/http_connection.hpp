@@ -30,7 +30,7 @@ struct exchange_result {
     bool written = false;             ///< some request bytes reached the socket
     bool got_response_bytes = false;  ///< some response bytes arrived
     bool reusable = false;            ///< keep-alive: the connection may serve another request
-    unsigned status = 0;              ///< HTTP status (0 if none)
+    unsigned status = 0;              ///< HTTP status (0 if none; 101 with ec = bad_response)
     std::string body;                 ///< response body
     std::string content_type;
 };
