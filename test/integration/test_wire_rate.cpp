@@ -2,7 +2,7 @@
 // log (arrival times on the server), with half of the creates answered 2.5 s
 // late so that the connection pool is the bottleneck and calls pile up in
 // front of it. Three pool sizes run side by side, each against its own
-// emulator (own rate windows), 300 instances each. Long (about 95 s, set by
+// emulator (own rate windows), 300 instances each. Long (about 100 s, set by
 // the pool of 4): registered as its own ctest entry, `wire_rate`.
 #include <cbs/client.hpp>
 #include <cbs/emulator/emulator.hpp>
@@ -79,9 +79,13 @@ TEST_CASE("wire rate: with slow answers, no sliding second holds more than 20 cr
         ep.fleet.instances = instances;
         ep.fleet.seed = 7;
         emu::fault_rule slow;
-        slow.slow = 0.5;  // half the creates answered 2.5 s late, after the create ran
+        slow.slow = 0.5;      // half the creates answered 2.5 s late, after the create ran
+        slow.latency = 0.3;   // and some of every kind of answer 50-400 ms late (long-tailed)
         ep.faults.rules["CreateSnapshotGroup"] = slow;
         ep.faults.slow_delay = 2500ms;
+        ep.faults.slow_delay_min = 2500ms;
+        ep.faults.latency = 50ms;
+        ep.faults.latency_max = 400ms;
         ep.faults.seed = 11 + pool;
         auto l = std::make_unique<lane>();
         l->pool_size = pool;
