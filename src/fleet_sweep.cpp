@@ -2,6 +2,7 @@
 // final sweep over every planned name, and the summary (rows W*, D* of the
 // decision table in detail/fleet_core.hpp).
 #include <cbs/detail/fleet_core.hpp>
+#include <cbs/retry_policy.hpp>
 
 #include <algorithm>
 
@@ -191,8 +192,15 @@ void fleet_core::on_delete_answer(std::size_t i, const std::string& group_id, co
         return;
     }
     pending_deletes_.erase(group_id);
-    if (diag.server_code == "UnsupportedOperation.StateError") return;  // D3: CREATING: the next listing retries
-    fail(i, "DuplicateGroups",                                          // D2
+    // D3: still CREATING, or a failure worth retrying (throttled, transient,
+    // network): the next listing hands it out again (the sweep is bounded by
+    // wait_timeout).
+    const auto cls = classify(ec, true, diag.server_code);
+    if (diag.server_code == "UnsupportedOperation.StateError" || cls == error_class::throttle ||
+        cls == error_class::transient || cls == error_class::busy || cls == error_class::network_ambiguous ||
+        cls == error_class::network_before_send)
+        return;
+    fail(i, "DuplicateGroups",  // D2
          "two groups remain under the name " + r.group_name + " (" + r.group_id + " kept, " + group_id +
              "): deleting the newer failed: " + diag.to_string(ec));
 }

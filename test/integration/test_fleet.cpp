@@ -457,8 +457,12 @@ TEST_CASE("fleet: two runs at once with one run id: the second is refused by the
     REQUIRE(a);
     REQUIRE(b);
     check_exactly_once(emu, instances, "hosts");
-    CHECK(a->all_ok);
-    CHECK(b->all_ok);
+    for (const auto* rep : {&*a, &*b}) {
+        CHECK(rep->all_ok);
+        for (const auto& r : rep->instances)
+            if (r.outcome != cbs::instance_outcome::normal && r.outcome != cbs::instance_outcome::skipped)
+                FAIL_CHECK(r.instance_id << ": " << to_string(r.outcome) << ": " << r.error_message);
+    }
 }
 
 // ---- the journal fails ---------------------------------------------------------

@@ -415,6 +415,11 @@ TEST_CASE("fleet_core W1 W3 W4 D3: the sweep adopts what appeared; an unlisted r
     CHECK(e.report().instances[x].outcome == instance_outcome::normal);
     auto again = e.sweep_decide({grp("csnap-aaaa0002", name_of(A))}, t0 + 23s);
     REQUIRE(again.deletes.size() == 1);  // handed out again
+    cbs::diagnostics throttled;
+    throttled.server_code = "RequestLimitExceeded";  // D3 too: retried, not a failure
+    e.on_delete_answer(x, "csnap-aaaa0001", cbs::api_errc::request_limit_exceeded, throttled, t0 + 23s);
+    CHECK(e.report().instances[x].outcome == instance_outcome::normal);
+    REQUIRE(e.sweep_decide({grp("csnap-aaaa0002", name_of(A))}, t0 + 25s).deletes.size() == 1);
     e.on_delete_answer(x, "csnap-aaaa0001", {}, {}, t0 + 24s);
     CHECK_FALSE(e.duplicates_outstanding());
 }

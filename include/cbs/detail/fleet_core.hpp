@@ -74,7 +74,8 @@
 //   Deletion answered (on_delete_answer)
 //   D1  ok, or InvalidSnapshotId.NotFound           -> deleted (journal "deleted")
 //   D2  any other failure                           -> failed "2 groups remain"
-//   D3  UnsupportedOperation.StateError (CREATING)  -> handed out again by the next listing
+//   D3  UnsupportedOperation.StateError (CREATING), -> handed out again by the next listing
+//       throttled, transient or network failure
 //
 //   Summary (summarize): all_ok = no failed, unknown or pending, nothing left
 //   only `created` when waiting, not interrupted, no journal error.
