@@ -91,20 +91,20 @@ call_action call_fsm::after_failure(error_code ec, std::string_view server_code,
     call_action a;
     a.slow_limiter = cls == error_class::throttle;
     switch (d.what) {
-    case retry_action::outcome_unknown:
-        a.step = call_step::done;
-        a.end = call_end::outcome_unknown;
-        break;
-    case retry_action::fail:
-        a.step = call_step::done;
-        a.end = d.reason == give_up_reason::not_retryable ? call_end::failed : call_end::gave_up;
-        a.reason = d.reason;
-        break;
-    case retry_action::retry:
-        a.step = call_step::backoff;
-        a.delay = d.delay;
-        a.retry_class = cls;
-        break;
+        case retry_action::outcome_unknown:
+            a.step = call_step::done;
+            a.end = call_end::outcome_unknown;
+            break;
+        case retry_action::fail:
+            a.step = call_step::done;
+            a.end = d.reason == give_up_reason::not_retryable ? call_end::failed : call_end::gave_up;
+            a.reason = d.reason;
+            break;
+        case retry_action::retry:
+            a.step = call_step::backoff;
+            a.delay = d.delay;
+            a.retry_class = cls;
+            break;
     }
     expect_ = a.step;
     return a;

@@ -223,9 +223,10 @@ struct client::impl {
         const bool idempotent = is_idempotent(action);
         const auto timeout = opts.request_timeout.count() > 0 ? opts.request_timeout : params_.request_timeout;
         const auto start = steady::now();
-        const auto deadline = deadline_after(
-            start, opts.deadline.count() > 0 ? opts.deadline
-                                             : std::chrono::duration_cast<std::chrono::milliseconds>(params_.retry.deadline));
+        const auto deadline =
+            deadline_after(start, opts.deadline.count() > 0
+                                      ? opts.deadline
+                                      : std::chrono::duration_cast<std::chrono::milliseconds>(params_.retry.deadline));
         limiter* lim = params_.rate_limit ? &limiter_for(action) : nullptr;
         detail::call_fsm fsm(params_.retry, idempotent, lim != nullptr, start, deadline);
         detail::pooled_connection lease;
@@ -233,105 +234,106 @@ struct client::impl {
 
         for (auto act = fsm.start();;) {
             switch (act.step) {
-            case detail::call_step::lease: {
-                if (act.new_attempt) {
-                    ++out.diag.attempts;
-                    ++attempts_;
-                } else {
-                    ++stale_retries_;
-                }
-                error_code ec;
-                if (cancel_requested(cancel)) {
-                    ec = client_errc::cancelled;
-                } else {
-                    lease = co_await pool_.async_lease(ec, out.diag, act.fresh_only, deadline);
-                    // Cancelled as the connection came: send nothing.
-                    if (!ec && cancel_requested(cancel)) {
-                        lease.release(true);
-                        ec = client_errc::cancelled;
+                case detail::call_step::lease: {
+                    if (act.new_attempt) {
+                        ++out.diag.attempts;
+                        ++attempts_;
+                    } else {
+                        ++stale_retries_;
                     }
+                    error_code ec;
+                    if (cancel_requested(cancel)) {
+                        ec = client_errc::cancelled;
+                    } else {
+                        lease = co_await pool_.async_lease(ec, out.diag, act.fresh_only, deadline);
+                        // Cancelled as the connection came: send nothing.
+                        if (!ec && cancel_requested(cancel)) {
+                            lease.release(true);
+                            ec = client_errc::cancelled;
+                        }
+                    }
+                    if (ec) {
+                        out.ec = ec;
+                        if (ec == client_errc::cancelled && out.diag.client_message.empty())
+                            out.diag.client_message = "cancelled before " + action + " was sent";
+                    }
+                    act = fsm.on_leased(ec, steady::now(), budget_, uniform_);
+                    break;
                 }
-                if (ec) {
-                    out.ec = ec;
-                    if (ec == client_errc::cancelled && out.diag.client_message.empty())
-                        out.diag.client_message = "cancelled before " + action + " was sent";
+                case detail::call_step::acquire_token: {
+                    // Holding the connection: the token's time is the write's time.
+                    auto ec = co_await lim->async_acquire(deadline);
+                    if (ec) {
+                        lease.release(true);  // nothing was written on it
+                        // No token, nothing sent: this was not an attempt after all.
+                        --out.diag.attempts;
+                        --attempts_;
+                        out.ec = ec;
+                        out.diag.client_message =
+                            std::string(ec == client_errc::deadline_exceeded ? "deadline passed" : "cancelled") +
+                            " while waiting for the " + action + " rate limiter";
+                    }
+                    act = fsm.on_token(ec);
+                    break;
                 }
-                act = fsm.on_leased(ec, steady::now(), budget_, uniform_);
-                break;
-            }
-            case detail::call_step::acquire_token: {
-                // Holding the connection: the token's time is the write's time.
-                auto ec = co_await lim->async_acquire(deadline);
-                if (ec) {
-                    lease.release(true);  // nothing was written on it
-                    // No token, nothing sent: this was not an attempt after all.
-                    --out.diag.attempts;
-                    --attempts_;
-                    out.ec = ec;
-                    out.diag.client_message = std::string(ec == client_errc::deadline_exceeded ? "deadline passed"
-                                                                                               : "cancelled") +
-                                              " while waiting for the " + action + " rate limiter";
-                }
-                act = fsm.on_token(ec);
-                break;
-            }
-            case detail::call_step::write: {
-                const auto req = build(action, payload, now(), signer_);
-                auto r = co_await lease->async_exchange(req, timeout, params_.pool.max_response_body);
-                const bool reused = lease.reused();
-                lease.release(!r.ec && r.reusable);
-                out.ec = {};
-                out.diag.server_code.clear();
-                out.diag.server_message.clear();
-                out.diag.client_message.clear();
-                conclude(r, action, out);
-                act = fsm.on_exchanged({out.ec, out.diag.server_code, r.written, reused, r.got_response_bytes},
-                                       steady::now(), budget_, uniform_);
-                if (act.slow_limiter) {
-                    ++throttled_;
-                    if (lim) lim->on_throttled();
-                }
-                if (act.end == detail::call_end::ok && lim) lim->on_success();
-                break;
-            }
-            case detail::call_step::backoff: {
-                ++retries_;
-                if (params_.on_retry) params_.on_retry(action, act.retry_class, act.delay, out.diag.attempts);
-                if (opts.on_retry) opts.on_retry(act.retry_class, act.delay, out.diag.attempts);
-                if (!backoff) backoff.emplace(exec_);
-                backoff->expires_after(act.delay);
-                auto [tec] = co_await backoff->async_wait(asio::as_tuple(asio::use_awaitable));
-                const bool cancelled = tec || cancel_requested(cancel);
-                if (cancelled) {
-                    out.diag.client_message = "cancelled during the backoff after " + describe(out) + " (attempt " +
-                                              std::to_string(out.diag.attempts) + ")";
-                    out.ec = client_errc::cancelled;
-                } else {
-                    // The next attempt reports afresh; RequestIds and attempts accumulate.
+                case detail::call_step::write: {
+                    const auto req = build(action, payload, now(), signer_);
+                    auto r = co_await lease->async_exchange(req, timeout, params_.pool.max_response_body);
+                    const bool reused = lease.reused();
+                    lease.release(!r.ec && r.reusable);
                     out.ec = {};
                     out.diag.server_code.clear();
                     out.diag.server_message.clear();
                     out.diag.client_message.clear();
-                }
-                act = fsm.on_backoff_done(cancelled);
-                break;
-            }
-            case detail::call_step::done:
-                switch (act.end) {
-                case detail::call_end::outcome_unknown:
-                    set_outcome_unknown(out);
-                    break;
-                case detail::call_end::gave_up:
-                    out.diag.client_message += (out.diag.client_message.empty() ? "" : "; ") +
-                                               std::string("gave up retrying: ") + std::string(to_string(act.reason));
-                    break;
-                case detail::call_end::cancelled:
-                    out.ec = client_errc::cancelled;
-                    break;
-                default:
+                    conclude(r, action, out);
+                    act = fsm.on_exchanged({out.ec, out.diag.server_code, r.written, reused, r.got_response_bytes},
+                                           steady::now(), budget_, uniform_);
+                    if (act.slow_limiter) {
+                        ++throttled_;
+                        if (lim) lim->on_throttled();
+                    }
+                    if (act.end == detail::call_end::ok && lim) lim->on_success();
                     break;
                 }
-                co_return out;
+                case detail::call_step::backoff: {
+                    ++retries_;
+                    if (params_.on_retry) params_.on_retry(action, act.retry_class, act.delay, out.diag.attempts);
+                    if (opts.on_retry) opts.on_retry(act.retry_class, act.delay, out.diag.attempts);
+                    if (!backoff) backoff.emplace(exec_);
+                    backoff->expires_after(act.delay);
+                    auto [tec] = co_await backoff->async_wait(asio::as_tuple(asio::use_awaitable));
+                    const bool cancelled = tec || cancel_requested(cancel);
+                    if (cancelled) {
+                        out.diag.client_message = "cancelled during the backoff after " + describe(out) + " (attempt " +
+                                                  std::to_string(out.diag.attempts) + ")";
+                        out.ec = client_errc::cancelled;
+                    } else {
+                        // The next attempt reports afresh; RequestIds and attempts accumulate.
+                        out.ec = {};
+                        out.diag.server_code.clear();
+                        out.diag.server_message.clear();
+                        out.diag.client_message.clear();
+                    }
+                    act = fsm.on_backoff_done(cancelled);
+                    break;
+                }
+                case detail::call_step::done:
+                    switch (act.end) {
+                        case detail::call_end::outcome_unknown:
+                            set_outcome_unknown(out);
+                            break;
+                        case detail::call_end::gave_up:
+                            out.diag.client_message += (out.diag.client_message.empty() ? "" : "; ") +
+                                                       std::string("gave up retrying: ") +
+                                                       std::string(to_string(act.reason));
+                            break;
+                        case detail::call_end::cancelled:
+                            out.ec = client_errc::cancelled;
+                            break;
+                        default:
+                            break;
+                    }
+                    co_return out;
             }
         }
     }

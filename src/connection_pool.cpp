@@ -117,8 +117,8 @@ asio::awaitable<pooled_connection> connection_pool::connect_new(pool_core::conn_
     co_return make_lease(id, false);
 }
 
-asio::awaitable<pooled_connection> connection_pool::async_lease(error_code& ec, diagnostics& diag,
-                                                                bool fresh_only, clock::time_point deadline) {
+asio::awaitable<pooled_connection> connection_pool::async_lease(error_code& ec, diagnostics& diag, bool fresh_only,
+                                                                clock::time_point deadline) {
     ec = {};
     close_expired();
     if (fresh_only) {
@@ -131,21 +131,21 @@ asio::awaitable<pooled_connection> connection_pool::async_lease(error_code& ec, 
     for (;;) {
         auto action = core_.request(now_());
         switch (action.what) {
-        case pool_core::lease_action::use_idle: {
-            auto& conn = *conns_.at(action.conn);
-            if (conn.peer_closed_while_idle()) {
-                conn.close();
-                conns_.erase(action.conn);
-                core_.discard_idle(action.conn);
-                continue;  // try the next idle one, or connect
+            case pool_core::lease_action::use_idle: {
+                auto& conn = *conns_.at(action.conn);
+                if (conn.peer_closed_while_idle()) {
+                    conn.close();
+                    conns_.erase(action.conn);
+                    core_.discard_idle(action.conn);
+                    continue;  // try the next idle one, or connect
+                }
+                ++reuses_;
+                co_return make_lease(action.conn, true);
             }
-            ++reuses_;
-            co_return make_lease(action.conn, true);
-        }
-        case pool_core::lease_action::connect_new:
-            co_return co_await connect_new(action.conn, ec, diag);
-        case pool_core::lease_action::wait:
-            break;
+            case pool_core::lease_action::connect_new:
+                co_return co_await connect_new(action.conn, ec, diag);
+            case pool_core::lease_action::wait:
+                break;
         }
 
         // Park until a connection is handed over, the wait times out, or the
@@ -187,9 +187,8 @@ asio::awaitable<pooled_connection> connection_pool::async_lease(error_code& ec, 
             diag.client_message = "the call's deadline passed while waiting for a pooled connection";
         } else {
             ec = client_errc::pool_exhausted;
-            diag.client_message = "waited " + std::to_string(params_.wait_timeout.count()) +
-                                  " ms for one of " + std::to_string(params_.max_size) +
-                                  " pooled connections";
+            diag.client_message = "waited " + std::to_string(params_.wait_timeout.count()) + " ms for one of " +
+                                  std::to_string(params_.max_size) + " pooled connections";
         }
         co_return pooled_connection{};
     }

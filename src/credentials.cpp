@@ -73,8 +73,7 @@ file_read read_file(const std::string& path) {
         if (err == ENOENT || err == ENOTDIR) {
             r.status = file_read::absent;
         } else {
-            r.message = "cannot open credentials file " + path + ": " +
-                        std::generic_category().message(err);
+            r.message = "cannot open credentials file " + path + ": " + std::generic_category().message(err);
         }
         return r;
     }
@@ -86,8 +85,7 @@ file_read read_file(const std::string& path) {
     }
     if (static_cast<std::size_t>(st.st_size) > max_file_size) {
         ::close(fd);
-        r.message = "credentials file " + path + " is too large (" +
-                    std::to_string(st.st_size) + " bytes)";
+        r.message = "credentials file " + path + " is too large (" + std::to_string(st.st_size) + " bytes)";
         return r;
     }
     r.text.resize(static_cast<std::size_t>(st.st_size));
@@ -99,8 +97,7 @@ file_read read_file(const std::string& path) {
             const int err = errno;
             ::close(fd);
             wipe(r.text);
-            r.message = "cannot read credentials file " + path + ": " +
-                        std::generic_category().message(err);
+            r.message = "cannot read credentials file " + path + ": " + std::generic_category().message(err);
             return r;
         }
         if (n == 0) break;
@@ -128,9 +125,8 @@ std::string credentials::redacted() const {
     return out;
 }
 
-credentials parse_credentials_file(std::string_view text, std::string_view profile,
-                                   std::string_view source_name, error_code& ec,
-                                   diagnostics& diag) {
+credentials parse_credentials_file(std::string_view text, std::string_view profile, std::string_view source_name,
+                                   error_code& ec, diagnostics& diag) {
     ec.clear();
     const std::string_view want = profile.empty() ? std::string_view("default") : profile;
     const std::string src(source_name);
@@ -160,8 +156,8 @@ credentials parse_credentials_file(std::string_view text, std::string_view profi
         if (line.empty() || line.front() == '#' || line.front() == ';') continue;
         if (line.front() == '[') {
             if (line.back() != ']' || line.size() < 3 || trim(line.substr(1, line.size() - 2)).empty())
-                return fail(client_errc::credentials_invalid,
-                            where + "malformed section header (expected [name])", ec, diag);
+                return fail(client_errc::credentials_invalid, where + "malformed section header (expected [name])", ec,
+                            diag);
             const auto name = trim(line.substr(1, line.size() - 2));
             in_any = true;
             in_wanted = (name == want);
@@ -171,15 +167,12 @@ credentials parse_credentials_file(std::string_view text, std::string_view profi
         }
         const auto eq = line.find('=');
         if (eq == std::string_view::npos)
-            return fail(client_errc::credentials_invalid,
-                        where + "malformed line (expected key = value)", ec, diag);
+            return fail(client_errc::credentials_invalid, where + "malformed line (expected key = value)", ec, diag);
         const auto key = lower(trim(line.substr(0, eq)));
-        if (key.empty())
-            return fail(client_errc::credentials_invalid, where + "malformed line (empty key)", ec,
-                        diag);
+        if (key.empty()) return fail(client_errc::credentials_invalid, where + "malformed line (empty key)", ec, diag);
         if (!in_any)
-            return fail(client_errc::credentials_invalid,
-                        where + "key = value line outside of any [section]", ec, diag);
+            return fail(client_errc::credentials_invalid, where + "key = value line outside of any [section]", ec,
+                        diag);
         if (!in_wanted) continue;
         const auto value = trim(line.substr(eq + 1));
         if (key == "secret_id")
@@ -203,21 +196,18 @@ credentials parse_credentials_file(std::string_view text, std::string_view profi
         return fail(client_errc::credentials_invalid, std::move(msg), ec, diag);
     }
     if (out.secret_id.empty() && out.secret_key.empty())
-        return fail(client_errc::credentials_invalid, what + " has no secret_id and no secret_key",
-                    ec, diag);
+        return fail(client_errc::credentials_invalid, what + " has no secret_id and no secret_key", ec, diag);
     if (out.secret_key.empty())
-        return fail(client_errc::credentials_invalid,
-                    what + " has secret_id " + out.secret_id + " but no secret_key", ec, diag);
-    if (out.secret_id.empty())
-        return fail(client_errc::credentials_invalid, what + " has secret_key but no secret_id",
+        return fail(client_errc::credentials_invalid, what + " has secret_id " + out.secret_id + " but no secret_key",
                     ec, diag);
+    if (out.secret_id.empty())
+        return fail(client_errc::credentials_invalid, what + " has secret_key but no secret_id", ec, diag);
     out.source = what;
     guard.keep = true;
     return out;
 }
 
-credentials resolve_credentials(const credentials_options& opts, error_code& ec,
-                                diagnostics& diag) {
+credentials resolve_credentials(const credentials_options& opts, error_code& ec, diagnostics& diag) {
     ec.clear();
     diag.clear();
     const auto env = [&](std::string_view name) -> std::string {
@@ -231,10 +221,10 @@ credentials resolve_credentials(const credentials_options& opts, error_code& ec,
     if (opts.explicit_credentials) {
         credentials c = *opts.explicit_credentials;
         if (c.secret_id.empty() || c.secret_key.empty())
-            return fail(client_errc::credentials_invalid,
-                        std::string("explicit credentials have an empty ") +
-                            (c.secret_id.empty() ? "secret_id" : "secret_key"),
-                        ec, diag);
+            return fail(
+                client_errc::credentials_invalid,
+                std::string("explicit credentials have an empty ") + (c.secret_id.empty() ? "secret_id" : "secret_key"),
+                ec, diag);
         if (c.source.empty()) c.source = "explicit";
         return c;
     }
@@ -311,19 +301,17 @@ credentials resolve_credentials(const credentials_options& opts, error_code& ec,
         if (!c.secret_id.empty() || !c.secret_key.empty() || !c.token.empty()) {
             std::string msg = "incomplete credentials in the environment: ";
             if (!c.secret_id.empty())
-                msg += std::string(env_id) + " is set (" + c.secret_id + ") but " +
-                       std::string(env_key) + " is not";
+                msg += std::string(env_id) + " is set (" + c.secret_id + ") but " + std::string(env_key) + " is not";
             else if (!c.secret_key.empty())
                 msg += std::string(env_key) + " is set but " + std::string(env_id) + " is not";
             else
-                msg += std::string(env_token) + " is set but " + std::string(env_id) + " and " +
-                       std::string(env_key) + " are not";
+                msg += std::string(env_token) + " is set but " + std::string(env_id) + " and " + std::string(env_key) +
+                       " are not";
             wipe(c.secret_key);
             wipe(c.token);
             return fail(client_errc::credentials_invalid, std::move(msg), ec, diag);
         }
-        looked.push_back("environment " + std::string(env_id) + "/" + std::string(env_key) +
-                         " (not set)");
+        looked.push_back("environment " + std::string(env_id) + "/" + std::string(env_key) + " (not set)");
     } else {
         looked.emplace_back("environment (disabled)");
     }
@@ -358,8 +346,7 @@ std::string credentials_file_permission_warning(const std::string& path) {
     octal[2] = static_cast<char>('0' + ((mode >> 3) & 7u));
     octal[3] = static_cast<char>('0' + (mode & 7u));
     octal[4] = '\0';
-    return "credentials file " + path + " is accessible by group/others (mode " + octal +
-           "); run: chmod 600 " + path;
+    return "credentials file " + path + " is accessible by group/others (mode " + octal + "); run: chmod 600 " + path;
 }
 
 }  // namespace cbs

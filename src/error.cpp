@@ -12,27 +12,48 @@ public:
     const char* name() const noexcept override { return "cbs.client"; }
     std::string message(int ev) const override {
         switch (static_cast<client_errc>(ev)) {
-        case client_errc::invalid_request: return "invalid request (nothing was sent)";
-        case client_errc::invalid_config: return "invalid client configuration";
-        case client_errc::credentials_missing: return "no credentials found";
-        case client_errc::credentials_invalid: return "credentials source is unreadable or malformed";
-        case client_errc::resolve_timeout: return "timed out resolving the endpoint host";
-        case client_errc::connect_timeout: return "timed out connecting to the endpoint";
-        case client_errc::handshake_timeout: return "timed out in the TLS handshake";
-        case client_errc::request_timeout: return "timed out waiting for the response";
-        case client_errc::connection_closed: return "connection closed before a complete response";
-        case client_errc::http_status: return "unexpected HTTP status (gateway error)";
-        case client_errc::bad_response: return "response is not a valid API 3.0 envelope";
-        case client_errc::response_too_large: return "response body exceeds the configured limit";
-        case client_errc::plain_http_refused: return "plain http endpoint refused (TLS required)";
-        case client_errc::cancelled: return "operation cancelled";
-        case client_errc::outcome_unknown: return "request sent but outcome unknown (no answer)";
-        case client_errc::pool_exhausted: return "no connection available in time";
-        case client_errc::deadline_exceeded: return "the call's deadline passed";
-        case client_errc::http_throttled: return "HTTP 429 Too Many Requests (throttled by a gateway)";
-        case client_errc::http_rejected: return "HTTP 4xx: the request was refused before the API saw it";
-        case client_errc::journal_failed: return "the fleet journal could not be written";
-        case client_errc::run_in_progress: return "another run holds this run's journal lock";
+            case client_errc::invalid_request:
+                return "invalid request (nothing was sent)";
+            case client_errc::invalid_config:
+                return "invalid client configuration";
+            case client_errc::credentials_missing:
+                return "no credentials found";
+            case client_errc::credentials_invalid:
+                return "credentials source is unreadable or malformed";
+            case client_errc::resolve_timeout:
+                return "timed out resolving the endpoint host";
+            case client_errc::connect_timeout:
+                return "timed out connecting to the endpoint";
+            case client_errc::handshake_timeout:
+                return "timed out in the TLS handshake";
+            case client_errc::request_timeout:
+                return "timed out waiting for the response";
+            case client_errc::connection_closed:
+                return "connection closed before a complete response";
+            case client_errc::http_status:
+                return "unexpected HTTP status (gateway error)";
+            case client_errc::bad_response:
+                return "response is not a valid API 3.0 envelope";
+            case client_errc::response_too_large:
+                return "response body exceeds the configured limit";
+            case client_errc::plain_http_refused:
+                return "plain http endpoint refused (TLS required)";
+            case client_errc::cancelled:
+                return "operation cancelled";
+            case client_errc::outcome_unknown:
+                return "request sent but outcome unknown (no answer)";
+            case client_errc::pool_exhausted:
+                return "no connection available in time";
+            case client_errc::deadline_exceeded:
+                return "the call's deadline passed";
+            case client_errc::http_throttled:
+                return "HTTP 429 Too Many Requests (throttled by a gateway)";
+            case client_errc::http_rejected:
+                return "HTTP 4xx: the request was refused before the API saw it";
+            case client_errc::journal_failed:
+                return "the fleet journal could not be written";
+            case client_errc::run_in_progress:
+                return "another run holds this run's journal lock";
         }
         return "unknown cbs client error";
     }

@@ -129,8 +129,7 @@ struct client_params {
     /// thread_safe) for each retry decided (action, class of
     /// the failure, delay before the next attempt, attempt number that
     /// failed). For metrics and logs; must not block. Default none.
-    std::function<void(std::string_view action, error_class cls, std::chrono::nanoseconds delay,
-                       unsigned attempt)>
+    std::function<void(std::string_view action, error_class cls, std::chrono::nanoseconds delay, unsigned attempt)>
         on_retry;
 
     /// Source of X-TC-Timestamp (unix seconds). Default: the system clock.
@@ -141,9 +140,9 @@ struct client_params {
 /// The outcome of a call in non-throwing form.
 template <class T>
 struct result {
-    error_code ec;      ///< {} on success
-    diagnostics diag;   ///< attempts, RequestIds, and the error details if any
-    T value{};          ///< valid only on success
+    error_code ec;     ///< {} on success
+    diagnostics diag;  ///< attempts, RequestIds, and the error details if any
+    T value{};         ///< valid only on success
     explicit operator bool() const noexcept { return !ec; }
 };
 
@@ -166,15 +165,15 @@ struct call_options {
 /// Counters for metrics and tests. Read from any thread is not safe; call
 /// from the client's strand or when no call is in flight.
 struct client_stats {
-    std::uint64_t calls = 0;             ///< calls started
-    std::uint64_t attempts = 0;          ///< HTTP exchanges attempted
+    std::uint64_t calls = 0;     ///< calls started
+    std::uint64_t attempts = 0;  ///< HTTP exchanges attempted
     std::uint64_t connections_opened = 0;
     std::uint64_t connection_reuses = 0;
-    std::uint64_t stale_retries = 0;     ///< retried on a fresh connection after a reused one failed
-    std::uint64_t retries = 0;           ///< retries decided by the retry policy
-    std::uint64_t throttled = 0;         ///< RequestLimitExceeded answers
-    std::uint64_t outcome_unknown = 0;   ///< calls ended as client_errc::outcome_unknown
-    int retry_budget = 0;                ///< tokens left in the shared retry budget
+    std::uint64_t stale_retries = 0;    ///< retried on a fresh connection after a reused one failed
+    std::uint64_t retries = 0;          ///< retries decided by the retry policy
+    std::uint64_t throttled = 0;        ///< RequestLimitExceeded answers
+    std::uint64_t outcome_unknown = 0;  ///< calls ended as client_errc::outcome_unknown
+    int retry_budget = 0;               ///< tokens left in the shared retry budget
     std::size_t open_connections = 0;
     std::size_t idle_connections = 0;
 };
@@ -192,9 +191,9 @@ public:
     /// action` and returns the `Response` object (RequestId included).
     /// Throws cbs::error on failure.
     boost::asio::awaitable<boost::json::object> async_call(std::string action, boost::json::object body,
-                                                          call_options opts = {});
+                                                           call_options opts = {});
     boost::asio::awaitable<result<boost::json::object>> async_call(std::string action, boost::json::object body,
-                                                                  std::nothrow_t, call_options opts = {});
+                                                                   std::nothrow_t, call_options opts = {});
 
     /// CreateSnapshotGroup. The request is validated first (empty, duplicate
     /// or malformed DiskIds: client_errc::invalid_request, nothing is sent).
@@ -209,7 +208,7 @@ public:
     /// (see actions.hpp). Validation failures send nothing.
     template <class Request>
     boost::asio::awaitable<result<typename Request::response_type>> async_invoke(Request req, std::nothrow_t,
-                                                                                  call_options opts = {}) {
+                                                                                 call_options opts = {}) {
         result<typename Request::response_type> out;
         if ((out.ec = validate(req, out.diag))) co_return out;
         auto r = co_await async_call(std::string(Request::action), to_json(req), std::nothrow, opts);
@@ -219,8 +218,9 @@ public:
         if (out.ec && !is_idempotent(Request::action)) {
             // The service answered success, but not in a form we can read:
             // whatever it did, it did; the caller must reconcile.
-            out.diag.client_message += "; the service answered success, so it may have been carried out: "
-                                       "reconcile before sending it again";
+            out.diag.client_message +=
+                "; the service answered success, so it may have been carried out: "
+                "reconcile before sending it again";
             out.ec = client_errc::outcome_unknown;
         }
         co_return out;
@@ -237,8 +237,7 @@ public:
     /// The exact bytes of the HTTP request that a call would send at
     /// `timestamp` (request line, headers, blank line, body). Connects to
     /// nothing. For `cbsctl call --dry-run` and debugging.
-    std::string render_request(std::string_view action, const boost::json::object& body,
-                               std::int64_t timestamp) const;
+    std::string render_request(std::string_view action, const boost::json::object& body, std::int64_t timestamp) const;
 
     client_stats stats() const;
 

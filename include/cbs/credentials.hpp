@@ -90,8 +90,7 @@ credentials resolve_credentials(const credentials_options& opts = {});
 /// `diag.client_message`. On success clears `ec` and `diag`, then sets
 /// `diag.client_message` to a warning when the credentials file is readable
 /// by group/others (else it stays empty).
-credentials resolve_credentials(const credentials_options& opts, error_code& ec,
-                                diagnostics& diag);
+credentials resolve_credentials(const credentials_options& opts, error_code& ec, diagnostics& diag);
 
 /// Pure parser (tests, fuzzing): INI text → credentials of section `profile`
 /// ("" = "default"). `source_name` names the text in messages (e.g. its path).
@@ -103,9 +102,8 @@ credentials resolve_credentials(const credentials_options& opts, error_code& ec,
 /// Errors (credentials_invalid, returns {}): a malformed line anywhere
 /// ("<source>:<line>: ..."; the line's text is not echoed, since it may hold a
 /// secret), section not found, secret_id or secret_key missing or empty.
-credentials parse_credentials_file(std::string_view text, std::string_view profile,
-                                   std::string_view source_name, error_code& ec,
-                                   diagnostics& diag);
+credentials parse_credentials_file(std::string_view text, std::string_view profile, std::string_view source_name,
+                                   error_code& ec, diagnostics& diag);
 
 /// Returns a warning if `path` is accessible by group or others (any of the
 /// mode bits 077, like ssh), e.g. "credentials file /x is accessible by group/others

@@ -27,27 +27,27 @@ using error_code = boost::system::error_code;
 
 /// Errors found by the client, not answered by the service.
 enum class client_errc {
-    invalid_request = 1,   ///< request failed validation; nothing was sent
-    invalid_config,        ///< bad client_params (endpoint, region, timeouts, ...)
-    credentials_missing,   ///< no credentials found in any configured source
-    credentials_invalid,   ///< a credential source is unreadable or malformed
-    resolve_timeout,       ///< DNS resolution exceeded its timeout
-    connect_timeout,       ///< TCP connect exceeded its timeout
-    handshake_timeout,     ///< TLS handshake exceeded its timeout
-    request_timeout,       ///< writing the request or reading the response timed out
-    connection_closed,     ///< the peer closed the connection before a complete response
-    http_status,           ///< a non-200 HTTP status (a gateway, not the API)
-    bad_response,          ///< the body is not a valid API 3.0 JSON envelope
-    response_too_large,    ///< the response exceeded the configured body limit
-    plain_http_refused,    ///< an http:// endpoint without allow_plain_http
-    cancelled,             ///< the operation was cancelled by the caller
-    outcome_unknown,       ///< a non-idempotent request was sent but no answer came
-    pool_exhausted,        ///< no connection became available in time
-    deadline_exceeded,     ///< the call's deadline passed (waiting for the limiter or before a retry)
-    http_throttled,        ///< HTTP 429 from a gateway: refused before the API acted; retried as a throttle
-    http_rejected,         ///< another HTTP 4xx (e.g. 403 from a proxy or WAF): not retried
-    journal_failed,        ///< the fleet journal could not be written or synced
-    run_in_progress,       ///< another process holds the run's journal lock
+    invalid_request = 1,  ///< request failed validation; nothing was sent
+    invalid_config,       ///< bad client_params (endpoint, region, timeouts, ...)
+    credentials_missing,  ///< no credentials found in any configured source
+    credentials_invalid,  ///< a credential source is unreadable or malformed
+    resolve_timeout,      ///< DNS resolution exceeded its timeout
+    connect_timeout,      ///< TCP connect exceeded its timeout
+    handshake_timeout,    ///< TLS handshake exceeded its timeout
+    request_timeout,      ///< writing the request or reading the response timed out
+    connection_closed,    ///< the peer closed the connection before a complete response
+    http_status,          ///< a non-200 HTTP status (a gateway, not the API)
+    bad_response,         ///< the body is not a valid API 3.0 JSON envelope
+    response_too_large,   ///< the response exceeded the configured body limit
+    plain_http_refused,   ///< an http:// endpoint without allow_plain_http
+    cancelled,            ///< the operation was cancelled by the caller
+    outcome_unknown,      ///< a non-idempotent request was sent but no answer came
+    pool_exhausted,       ///< no connection became available in time
+    deadline_exceeded,    ///< the call's deadline passed (waiting for the limiter or before a retry)
+    http_throttled,       ///< HTTP 429 from a gateway: refused before the API acted; retried as a throttle
+    http_rejected,        ///< another HTTP 4xx (e.g. 403 from a proxy or WAF): not retried
+    journal_failed,       ///< the fleet journal could not be written or synced
+    run_in_progress,      ///< another process holds the run's journal lock
 };
 
 const boost::system::error_category& client_category() noexcept;
@@ -80,12 +80,12 @@ std::string_view to_string(api_errc e) noexcept;
 
 /// What a person needs to understand a failure. Never contains secrets.
 struct diagnostics {
-    std::string server_code;      ///< Response.Error.Code, verbatim (empty if none)
-    std::string server_message;   ///< Response.Error.Message, verbatim
-    std::string request_id;       ///< RequestId of the last attempt that got one
-    std::string client_message;   ///< what the client was doing / saw (no secrets)
+    std::string server_code;               ///< Response.Error.Code, verbatim (empty if none)
+    std::string server_message;            ///< Response.Error.Message, verbatim
+    std::string request_id;                ///< RequestId of the last attempt that got one
+    std::string client_message;            ///< what the client was doing / saw (no secrets)
     std::vector<std::string> request_ids;  ///< RequestId of every answered attempt
-    unsigned attempts = 0;        ///< attempts made (0: nothing was sent)
+    unsigned attempts = 0;                 ///< attempts made (0: nothing was sent)
 
     void clear() { *this = diagnostics{}; }
 
@@ -106,6 +106,8 @@ private:
 }  // namespace cbs
 
 namespace boost::system {
-template <> struct is_error_code_enum<cbs::client_errc> : std::true_type {};
-template <> struct is_error_code_enum<cbs::api_errc> : std::true_type {};
+template <>
+struct is_error_code_enum<cbs::client_errc> : std::true_type {};
+template <>
+struct is_error_code_enum<cbs::api_errc> : std::true_type {};
 }  // namespace boost::system

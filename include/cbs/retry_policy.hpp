@@ -71,8 +71,7 @@ error_class classify_http_status(unsigned status) noexcept;
 ///  * a permanent TLS failure (is_permanent_tls_failure) -> fatal.
 ///  * any other code (Asio, system, SSL) is a network failure:
 ///    network_ambiguous if `request_written`, else network_before_send.
-error_class classify(const error_code& ec, bool request_written,
-                     std::string_view server_code = {}) noexcept;
+error_class classify(const error_code& ec, bool request_written, std::string_view server_code = {}) noexcept;
 
 /// True for a TLS (OpenSSL, Asio's SSL category) error that another attempt
 /// would meet again: certificate verification failed (unknown CA, expired,
@@ -157,13 +156,13 @@ struct retry_class_limits {
 retry_class_limits limits_for(const retry_params& p, error_class c) noexcept;
 
 /// min(cap, base * 2^n), without overflow for any n.
-std::chrono::nanoseconds backoff_ceiling(std::chrono::nanoseconds base,
-                                         std::chrono::nanoseconds cap, unsigned n) noexcept;
+std::chrono::nanoseconds backoff_ceiling(std::chrono::nanoseconds base, std::chrono::nanoseconds cap,
+                                         unsigned n) noexcept;
 
 /// Full jitter: floor(u * min(cap, base * 2^n)) with u from [0, 1] (clamped;
 /// NaN counts as 0). n is 0 for the first retry.
-std::chrono::nanoseconds full_jitter(std::chrono::nanoseconds base, std::chrono::nanoseconds cap,
-                                     unsigned n, double u) noexcept;
+std::chrono::nanoseconds full_jitter(std::chrono::nanoseconds base, std::chrono::nanoseconds cap, unsigned n,
+                                     double u) noexcept;
 
 /// A source of uniform numbers in [0, 1).
 using uniform_source = std::function<double()>;
@@ -242,8 +241,7 @@ public:
     /// A call starting at `start`; its deadline is start + params.deadline.
     retry_state(const retry_params& params, bool idempotent, time_point start);
     /// A call with an explicit deadline (e.g. the caller's own).
-    retry_state(const retry_params& params, bool idempotent, time_point start,
-                time_point deadline);
+    retry_state(const retry_params& params, bool idempotent, time_point start, time_point deadline);
 
     /// Records a failed attempt of class `c` at `now` and decides. Order:
     /// fatal -> fail; non-idempotent and transient or network_ambiguous ->
@@ -254,8 +252,7 @@ public:
     /// network_before_send retry non-idempotent calls too (nothing ran).
     /// `uniform` is called once, only when a delay is computed (an empty
     /// source means u = 1: no jitter, the longest wait).
-    retry_decision on_failure(error_class c, time_point now, retry_budget& budget,
-                              const uniform_source& uniform);
+    retry_decision on_failure(error_class c, time_point now, retry_budget& budget, const uniform_source& uniform);
 
     /// The call succeeded: tells the budget (refund or reward).
     void on_success(retry_budget& budget) noexcept;

@@ -7,9 +7,9 @@
 
 namespace cbs::test {
 
-using cbs::emu::pki;
 using cbs::emu::default_pki;
 using cbs::emu::other_ca_pki;
 using cbs::emu::other_host_pki;
+using cbs::emu::pki;
 
 }  // namespace cbs::test

@@ -63,8 +63,8 @@ struct step {
         serve,            // loop: read request, record, write handler(request), until EOF/stop()
         stall_handshake,  // like stall, but before (and instead of) the TLS handshake
     } what = kind::close;
-    std::string bytes;                      // reply: raw bytes (status line, headers, body)
-    std::chrono::milliseconds duration{0};  // stall/stall_handshake: how long (0 = until stop())
+    std::string bytes;                                            // reply: raw bytes (status line, headers, body)
+    std::chrono::milliseconds duration{0};                        // stall/stall_handshake: how long (0 = until stop())
     std::function<std::string(const recorded_request&)> handler;  // serve: raw response per request
 };
 
@@ -93,7 +93,7 @@ class scripted_server {
 public:
     struct options {
         bool tls = true;
-        const pki* certs = nullptr;  // nullptr: default_pki(). Must outlive the server.
+        const pki* certs = nullptr;                       // nullptr: default_pki(). Must outlive the server.
         std::chrono::milliseconds shutdown_timeout{200};  // close_connection(): wait for close_notify
     };
 

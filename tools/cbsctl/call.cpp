@@ -88,12 +88,18 @@ int run_call(args& a) {
     bool dry_run = false;
     while (!a.done()) {
         if (conn.parse(a)) continue;
-        if (auto v = a.value("--body")) body_arg = *v;
-        else if (auto v = a.value("--timestamp")) timestamp = parse_number("--timestamp", *v);
-        else if (auto v = a.value("--repeat")) repeat = parse_number("--repeat", *v);
-        else if (auto v = a.value("--deadline")) deadline = parse_duration(*v, "--deadline");
-        else if (a.flag("--dry-run")) dry_run = true;
-        else throw usage_error("call: unknown option '" + a.peek() + "'");
+        if (auto v = a.value("--body"))
+            body_arg = *v;
+        else if (auto v = a.value("--timestamp"))
+            timestamp = parse_number("--timestamp", *v);
+        else if (auto v = a.value("--repeat"))
+            repeat = parse_number("--repeat", *v);
+        else if (auto v = a.value("--deadline"))
+            deadline = parse_duration(*v, "--deadline");
+        else if (a.flag("--dry-run"))
+            dry_run = true;
+        else
+            throw usage_error("call: unknown option '" + a.peek() + "'");
     }
     if (timestamp && !dry_run) throw usage_error("--timestamp is only allowed with --dry-run");
     if (repeat == 0) throw usage_error("--repeat must be at least 1");
@@ -112,10 +118,11 @@ int run_call(args& a) {
     }
 
     if (dry_run) {
-        auto ts = timestamp ? *timestamp
-                            : std::chrono::duration_cast<std::chrono::seconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count();
+        auto ts =
+            timestamp
+                ? *timestamp
+                : std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                      .count();
         std::cout << mask_token(client->render_request(action, body, ts));
         std::cout.flush();
         return exit_ok;
@@ -131,7 +138,8 @@ int run_call(args& a) {
             for (long long i = 0; i < repeat && status == exit_ok; ++i) {
                 auto start = std::chrono::steady_clock::now();
                 auto r = co_await client->async_call(action, body, std::nothrow);
-                auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+                auto ms =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
                 if (r.ec) {
                     std::cerr << "cbsctl: " << action << " failed: " << r.diag.to_string(r.ec) << "\n";
                     status = exit_failed;
@@ -140,9 +148,9 @@ int run_call(args& a) {
                 std::cout << boost::json::serialize(r.value) << "\n";
                 if (verbose) {
                     auto s = client->stats();
-                    std::cerr << "cbsctl: call " << (i + 1) << ": " << ms.count() << " ms, attempts "
-                              << r.diag.attempts << ", RequestId " << r.diag.request_id << ", connections opened "
-                              << s.connections_opened << ", reused " << s.connection_reuses << "\n";
+                    std::cerr << "cbsctl: call " << (i + 1) << ": " << ms.count() << " ms, attempts " << r.diag.attempts
+                              << ", RequestId " << r.diag.request_id << ", connections opened " << s.connections_opened
+                              << ", reused " << s.connection_reuses << "\n";
                 }
             }
         },

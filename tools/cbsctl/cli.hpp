@@ -41,13 +41,13 @@ private:
 
 /// Options shared by every command that talks to the service.
 struct connection_options {
-    std::string region;     ///< default $TENCENTCLOUD_REGION, else ap-guangzhou
-    std::string endpoint;   ///< default $CBS_ENDPOINT, else https://cbs.tencentcloudapi.com
-    std::string ca_file;    ///< default $CBS_CA_FILE
-    std::string profile;    ///< credentials profile
+    std::string region;                         ///< default $TENCENTCLOUD_REGION, else ap-guangzhou
+    std::string endpoint;                       ///< default $CBS_ENDPOINT, else https://cbs.tencentcloudapi.com
+    std::string ca_file;                        ///< default $CBS_CA_FILE
+    std::string profile;                        ///< credentials profile
     std::chrono::milliseconds timeout{30'000};  ///< --timeout: one request/response exchange
     bool verbose = false;
-    connection_options();   ///< fills the defaults from the environment
+    connection_options();  ///< fills the defaults from the environment
     /// Consumes one of the shared options if it is next; false otherwise.
     bool parse(args& a);
 };

@@ -19,13 +19,20 @@ connection_options::connection_options()
       ca_file(env_or("CBS_CA_FILE", "")) {}
 
 bool connection_options::parse(args& a) {
-    if (auto v = a.value("--region")) region = *v;
-    else if (auto v = a.value("--endpoint")) endpoint = *v;
-    else if (auto v = a.value("--ca-file")) ca_file = *v;
-    else if (auto v = a.value("--profile")) profile = *v;
-    else if (auto v = a.value("--timeout")) timeout = parse_duration(*v, "--timeout");
-    else if (a.flag("--verbose")) verbose = true;
-    else return false;
+    if (auto v = a.value("--region"))
+        region = *v;
+    else if (auto v = a.value("--endpoint"))
+        endpoint = *v;
+    else if (auto v = a.value("--ca-file"))
+        ca_file = *v;
+    else if (auto v = a.value("--profile"))
+        profile = *v;
+    else if (auto v = a.value("--timeout"))
+        timeout = parse_duration(*v, "--timeout");
+    else if (a.flag("--verbose"))
+        verbose = true;
+    else
+        return false;
     return true;
 }
 

@@ -99,8 +99,8 @@ private:
     /// already armed for that time (the common case while a backlog grows).
     void arm() {
         if (queue_.empty()) return;
-        const auto due = typename Clock::time_point(std::chrono::duration_cast<typename Clock::duration>(
-            core_.next_free(core_now()).time_since_epoch()));
+        const auto due = typename Clock::time_point(
+            std::chrono::duration_cast<typename Clock::duration>(core_.next_free(core_now()).time_since_epoch()));
         if (pump_armed_ && due == pump_.expiry()) return;
         pump_armed_ = true;
         pump_.expires_at(due);

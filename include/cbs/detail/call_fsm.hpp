@@ -61,12 +61,12 @@ enum class call_end {
 
 struct call_action {
     call_step step = call_step::done;
-    bool fresh_only = false;             ///< lease: skip idle connections (after a stale one)
-    bool new_attempt = false;            ///< lease: this starts a new attempt (not a stale resend)
-    bool slow_limiter = false;           ///< the failure was a throttle: slow the action's limiter
-    std::chrono::nanoseconds delay{0};   ///< backoff
-    error_class retry_class = error_class::none;  ///< backoff: the class retried
-    call_end end = call_end::none;       ///< done
+    bool fresh_only = false;                       ///< lease: skip idle connections (after a stale one)
+    bool new_attempt = false;                      ///< lease: this starts a new attempt (not a stale resend)
+    bool slow_limiter = false;                     ///< the failure was a throttle: slow the action's limiter
+    std::chrono::nanoseconds delay{0};             ///< backoff
+    error_class retry_class = error_class::none;   ///< backoff: the class retried
+    call_end end = call_end::none;                 ///< done
     give_up_reason reason = give_up_reason::none;  ///< done(gave_up)
 };
 
@@ -83,8 +83,7 @@ class call_fsm {
 public:
     using time_point = std::chrono::steady_clock::time_point;
 
-    call_fsm(const retry_params& params, bool idempotent, bool rate_limited, time_point start,
-             time_point deadline);
+    call_fsm(const retry_params& params, bool idempotent, bool rate_limited, time_point start, time_point deadline);
 
     call_action start();
     /// The lease ended: {} (a connection is held), client_errc::cancelled, or a

@@ -69,8 +69,7 @@ public:
     /// client_errc::pool_exhausted after params.wait_timeout,
     /// client_errc::cancelled, client_errc::deadline_exceeded when
     /// `deadline` (the call's) comes before a connection does.
-    boost::asio::awaitable<pooled_connection> async_lease(error_code& ec, diagnostics& diag,
-                                                          bool fresh_only = false,
+    boost::asio::awaitable<pooled_connection> async_lease(error_code& ec, diagnostics& diag, bool fresh_only = false,
                                                           clock::time_point deadline = clock::time_point::max());
 
     struct stats {
@@ -87,8 +86,7 @@ private:
     void give_back(pool_core::conn_id id, bool reusable) noexcept;
     void hand_over(const pool_core::wake& w) noexcept;
     void close_expired();
-    boost::asio::awaitable<pooled_connection> connect_new(pool_core::conn_id id, error_code& ec,
-                                                          diagnostics& diag);
+    boost::asio::awaitable<pooled_connection> connect_new(pool_core::conn_id id, error_code& ec, diagnostics& diag);
     pooled_connection make_lease(pool_core::conn_id id, bool reused);
 
     boost::asio::any_io_executor ex_;
