@@ -41,6 +41,19 @@ void fleet_core::mark_created(std::size_t i, const snapshot_group* g, const std:
     by_group_[group_id] = i;
     emit(i, adopted ? fleet_event::adopted : fleet_event::created, group_id, "created");
     if (g && g->state == "NORMAL") mark_normal(i, now);
+    if (g && g->state == "FAILED") mark_group_failed(i);
+}
+
+void fleet_core::mark_group_failed(std::size_t i) {
+    // The service gave up on the group: no snapshot was taken. Not created
+    // again under the same name (the name is the run's record of it); a new
+    // run id takes a new one.
+    auto& r = report_.instances[i];
+    r.group_state = "FAILED";
+    fail(i, "SnapshotGroupFailed",
+         "snapshot group " + r.group_id + " (" + r.group_name +
+             ") ended in state FAILED: no snapshot was taken; it is left for inspection, and a run "
+             "with a new run id creates another");
 }
 
 void fleet_core::mark_normal(std::size_t i, fleet_time now) {
@@ -98,6 +111,7 @@ void fleet_core::on_listed(const std::vector<snapshot_group>& groups, fleet_time
         s.last_listed = now;
         r.group_state = g.state;
         if (g.state == "NORMAL" && r.outcome == instance_outcome::created) mark_normal(i, now);
+        if (g.state == "FAILED" && r.outcome == instance_outcome::created) mark_group_failed(i);
     }
 }
 

@@ -510,3 +510,16 @@ TEST_CASE("fleet_core sweep timing and summary: window or lag after the last sen
     CHECK(c.report().summary.creates_sent == 3);
     CHECK_FALSE(c.creating_active());
 }
+
+TEST_CASE("fleet_core F1: a group that ends FAILED fails its instance at once, with the reason; no resend") {
+    auto c = ready_core();
+    auto i = send(c, t0);
+    c.on_create_answer(i, answer(create_answer::ok, {}, "csnap-aaaa0001"), 1, {"rid-1"}, t0 + 100ms);
+    c.on_listed({grp("csnap-aaaa0001", name_of(A), "FAILED")}, t0 + 3s);
+    const auto& r = c.report().instances[i];
+    CHECK(r.outcome == instance_outcome::failed);
+    CHECK(r.error_code == "SnapshotGroupFailed");
+    CHECK(r.error_message.find("csnap-aaaa0001") != std::string::npos);
+    CHECK(r.group_state == "FAILED");
+    CHECK(c.ids_to_poll().empty());  // nothing left to wait for
+}

@@ -58,6 +58,8 @@
 //   S0  ready / retry_wait                          -> pending (never sent) / unknown (sent before)
 //
 //   Waiting (on_listed): a group id listed NORMAL   -> normal
+//   F1  a group id listed FAILED (or adopted so)    -> failed SnapshotGroupFailed (not
+//                                                      created again under the same name)
 //
 //   Sweep (sweep_decide), every planned name listed once the window passed
 //   W1  no group; created/normal                    -> unchanged (the id came from an answer)
@@ -280,6 +282,7 @@ private:
     void mark_created(std::size_t i, const snapshot_group* g, const std::string& group_id, bool adopted,
                       fleet_time now);
     void mark_normal(std::size_t i, fleet_time now);
+    void mark_group_failed(std::size_t i);
     void fail(std::size_t i, std::string code, std::string message);
     void make_unknown(std::size_t i, std::string message);
     void start_window(std::size_t i, fleet_time now);
