@@ -2,6 +2,7 @@
 // scripted server: throttles, busy disks, ambiguous failures of creates and
 // reads, the retry budget, cancellation during backoff, and pacing against a
 // server that enforces a strict sliding window.
+#include "support/client_params.hpp"
 #include "support/pki.hpp"
 #include "support/scripted_server.hpp"
 #include "support/run_to_end.hpp"
@@ -28,17 +29,8 @@ using cbs::client_errc;
 namespace {
 
 cbs::client_params fast_retry_params(const t::scripted_server& server) {
-    cbs::client_params p;
-    p.endpoint = server.endpoint();
-    p.creds = {"AKIDTESTCLIENT", "test-secret-key", "", "explicit"};
-    p.pool.ca_file = t::default_pki().write_ca_file();
-    p.request_timeout = 2s;
-    // Same classes and attempt limits as the defaults, with millisecond
-    // backoffs so the tests run fast (no timing is asserted).
-    p.retry.throttle_base = p.retry.transient_base = p.retry.network_base = p.retry.busy_base = 1ms;
-    p.retry.throttle_cap = p.retry.transient_cap = p.retry.network_cap = p.retry.busy_cap = 5ms;
+    auto p = t::fast_client_params(server);
     p.rate_limit = false;
-    p.jitter_seed = 42;
     return p;
 }
 

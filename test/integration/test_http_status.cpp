@@ -2,7 +2,7 @@
 // is handled as what it means: 429 is a throttle (retried, even for a create,
 // and the limiter slows), other 4xx are refusals (not retried), 5xx are
 // gateway faults (reads retried, a written create is outcome unknown).
-#include "support/pki.hpp"
+#include "support/client_params.hpp"
 #include "support/run_to_end.hpp"
 #include "support/scripted_server.hpp"
 
@@ -18,18 +18,6 @@ using namespace std::chrono_literals;
 using cbs::client_errc;
 
 namespace {
-
-cbs::client_params params_for(const t::scripted_server& server) {
-    cbs::client_params p;
-    p.endpoint = server.endpoint();
-    p.creds = {"AKIDTESTCLIENT", "test-secret-key", "", "explicit"};
-    p.pool.ca_file = t::default_pki().write_ca_file();
-    p.request_timeout = 2s;
-    p.retry.throttle_base = p.retry.transient_base = p.retry.network_base = p.retry.busy_base = 1ms;
-    p.retry.throttle_cap = p.retry.transient_cap = p.retry.network_cap = p.retry.busy_cap = 5ms;
-    p.jitter_seed = 7;
-    return p;
-}
 
 std::string status_page(int status, std::string_view reason) {
     const std::string body = "<html><body>" + std::to_string(status) + " " + std::string(reason) + "</body></html>";
@@ -55,7 +43,8 @@ cbs::create_snapshot_group_request create_req() {
 
 template <class F>
 void run(asio::io_context& io, t::scripted_server& server, F body) {
-    t::run_to_end(io, [&] { server.stop(); }, std::move(body));
+    t::run_to_end(
+        io, [&] { server.stop(); }, std::move(body));
 }
 
 }  // namespace
@@ -66,7 +55,7 @@ TEST_CASE("http status: 403 is a refusal: one attempt, not retried, the message 
         asio::io_context io;
         t::scripted_server server(io.get_executor());
         server.set_default_script({t::serve(first_then_ok(status_page(403, "Forbidden"), 100))});
-        cbs::client c(io.get_executor(), params_for(server));
+        cbs::client c(io.get_executor(), t::fast_client_params(server));
         run(io, server, [&]() -> asio::awaitable<void> {
             // (No co_await inside ?: : GCC 12 evaluates both branches' awaits.)
             cbs::error_code ec;
@@ -87,7 +76,7 @@ TEST_CASE("http status: 429 is a throttle: a create is sent again and succeeds; 
     asio::io_context io;
     t::scripted_server server(io.get_executor());
     server.set_default_script({t::serve(first_then_ok(status_page(429, "Too Many Requests"), 2))});
-    auto p = params_for(server);
+    auto p = t::fast_client_params(server);
     std::vector<cbs::error_class> retried;
     p.on_retry = [&](std::string_view, cbs::error_class cls, std::chrono::nanoseconds, unsigned) {
         retried.push_back(cls);
@@ -108,7 +97,7 @@ TEST_CASE("http status: 503 on a written create is outcome unknown; on a read it
     asio::io_context io;
     t::scripted_server server(io.get_executor());
     server.set_default_script({t::serve(first_then_ok(status_page(503, "Service Unavailable"), 2))});
-    cbs::client c(io.get_executor(), params_for(server));
+    cbs::client c(io.get_executor(), t::fast_client_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
         auto create = co_await c.async_create_snapshot_group(create_req(), std::nothrow);
         CHECK(create.ec == client_errc::outcome_unknown);
@@ -124,9 +113,9 @@ TEST_CASE("http status: 503 on a written create is outcome unknown; on a read it
 TEST_CASE("http status: a redirect is not followed and not retried") {
     asio::io_context io;
     t::scripted_server server(io.get_executor());
-    server.set_default_script({t::serve(first_then_ok(
-        "HTTP/1.1 302 Found\r\nLocation: https://example.invalid/\r\nContent-Length: 0\r\n\r\n", 100))});
-    cbs::client c(io.get_executor(), params_for(server));
+    server.set_default_script({t::serve(
+        first_then_ok("HTTP/1.1 302 Found\r\nLocation: https://example.invalid/\r\nContent-Length: 0\r\n\r\n", 100))});
+    cbs::client c(io.get_executor(), t::fast_client_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
         auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
         CHECK(r.ec == client_errc::http_rejected);

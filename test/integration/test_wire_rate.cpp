@@ -4,6 +4,8 @@
 // front of it. Three pool sizes run side by side, each against its own
 // emulator (own rate windows), 300 instances each. Long (about 100 s, set by
 // the pool of 4): registered as its own ctest entry, `wire_rate`.
+#include "support/request_log.hpp"
+
 #include <cbs/client.hpp>
 #include <cbs/emulator/emulator.hpp>
 
@@ -24,23 +26,6 @@ namespace emu = cbs::emu;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// The largest number of `action` requests that arrived in any sliding
-/// window of `window`, from the emulator's own log (every arrival counts,
-/// rejected ones included: that is what the service's limiter counts).
-std::size_t max_in_window(const std::vector<emu::request_record>& log, std::string_view action,
-                          std::chrono::milliseconds window) {
-    std::vector<emu::clock::time_point> t;
-    for (const auto& r : log)
-        if (r.action == action) t.push_back(r.arrival);
-    std::sort(t.begin(), t.end());
-    std::size_t best = 0;
-    for (std::size_t lo = 0, hi = 0; hi < t.size(); ++hi) {
-        while (t[hi] - t[lo] >= window) ++lo;
-        best = std::max(best, hi - lo + 1);
-    }
-    return best;
-}
 
 struct lane {
     std::size_t pool_size;
@@ -79,8 +64,8 @@ TEST_CASE("wire rate: with slow answers, no sliding second holds more than 20 cr
         ep.fleet.instances = instances;
         ep.fleet.seed = 7;
         emu::fault_rule slow;
-        slow.slow = 0.5;      // half the creates answered 2.5 s late, after the create ran
-        slow.latency = 0.3;   // and some of every kind of answer 50-400 ms late (long-tailed)
+        slow.slow = 0.5;     // half the creates answered 2.5 s late, after the create ran
+        slow.latency = 0.3;  // and some of every kind of answer 50-400 ms late (long-tailed)
         ep.faults.rules["CreateSnapshotGroup"] = slow;
         ep.faults.slow_delay = 2500ms;
         ep.faults.slow_delay_min = 2500ms;
@@ -124,15 +109,15 @@ TEST_CASE("wire rate: with slow answers, no sliding second holds more than 20 cr
     for (auto& l : lanes) {
         CAPTURE(l->pool_size);
         const auto log = l->server->request_log();
-        const auto creates = std::count_if(log.begin(), log.end(),
-                                           [](const auto& r) { return r.action == "CreateSnapshotGroup"; });
+        const auto creates =
+            std::count_if(log.begin(), log.end(), [](const auto& r) { return r.action == "CreateSnapshotGroup"; });
         const auto limited = std::count_if(log.begin(), log.end(), [](const auto& r) {
-            return r.outcome.starts_with("RequestLimitExceeded");
+            return r.throttled;  // any RequestLimitExceeded sub-code
         });
         const auto slow = std::count_if(log.begin(), log.end(), [](const auto& r) { return r.fault == "slow"; });
         MESSAGE("pool " << l->pool_size << ": " << creates << " creates, " << slow << " slow, max "
-                        << max_in_window(log, "CreateSnapshotGroup", 1000ms) << " in any 1 s window");
-        CHECK(max_in_window(log, "CreateSnapshotGroup", 1000ms) <= 20);
+                        << cbs::test::max_in_window(log, "CreateSnapshotGroup", 1000ms) << " in any 1 s window");
+        CHECK(cbs::test::max_in_window(log, "CreateSnapshotGroup", 1000ms) <= 20);
         CHECK(limited == 0);
         CHECK(slow > 100);  // the adversity really happened
         CHECK(l->failures.empty());

@@ -121,8 +121,7 @@ TEST_CASE("call_fsm: a retry after a backoff is a new attempt: lease, token, wri
     fsm.start();
     fsm.on_leased({}, t0, f.budget, f.uniform);
     fsm.on_token({});
-    exchange_outcome throttled{error_code(api_errc::request_limit_exceeded), "RequestLimitExceeded", true, false,
-                               true};
+    exchange_outcome throttled{error_code(api_errc::request_limit_exceeded), "RequestLimitExceeded", true, false, true};
     auto a = f.log(fsm.on_exchanged(throttled, t0, f.budget, f.uniform));
     CHECK(a.step == call_step::backoff);
     CHECK(a.slow_limiter);
@@ -231,8 +230,8 @@ TEST_CASE("call_fsm: an answer too large for a written create is outcome_unknown
     create.start();
     create.on_leased({}, t0, f.budget, f.uniform);
     create.on_token({});
-    CHECK(create.on_exchanged({client_errc::response_too_large, {}, true, false, true}, t0, f.budget, f.uniform)
-              .end == call_end::outcome_unknown);
+    CHECK(create.on_exchanged({client_errc::response_too_large, {}, true, false, true}, t0, f.budget, f.uniform).end ==
+          call_end::outcome_unknown);
     auto read = f.make(true);
     read.start();
     read.on_leased({}, t0, f.budget, f.uniform);
