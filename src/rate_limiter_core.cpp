@@ -21,8 +21,8 @@ struct documented_limit {
     double rate;
 };
 
-// Published per-action limits (cloud.tencent.com CBS API pages, §8 of
-// reliability.md).
+// Published per-action limits (cloud.tencent.com CBS API pages; see
+// docs/design.md).
 constexpr std::array documented_limits{
     documented_limit{"CreateSnapshotGroup", 20},
     documented_limit{"DescribeSnapshotGroups", 20},

@@ -27,7 +27,7 @@
 
 namespace cbs {
 
-/// What an error means for a retry (DESIGN.md "Error classes").
+/// What an error means for a retry (docs/design.md, "Error classes").
 enum class error_class {
     none,                 ///< no error
     throttle,             ///< RequestLimitExceeded[.*]: the server did nothing
@@ -84,7 +84,7 @@ bool is_permanent_tls_failure(const error_code& ec) noexcept;
 /// Whether re-sending `action` after an ambiguous failure is safe.
 /// False for actions that create or charge something: any action starting
 /// with Create, Apply, Copy, Renew, Run, Allocate or Purchase (this covers
-/// the CreateSnapshotGroup, CreateSnapshot, ApplySnapshotGroup).
+/// CreateSnapshotGroup, CreateSnapshot, ApplySnapshotGroup).
 /// True for everything else: reads (Describe*, Inquiry*/Inquire* prices,
 /// Get*, ...) and actions that set a state (Delete*, Modify*, Attach*,
 /// Detach*, Terminate*, Resize*): a repeat cannot do the work twice, it can
@@ -92,7 +92,8 @@ bool is_permanent_tls_failure(const error_code& ec) noexcept;
 /// land), which a caller seeing diagnostics::attempts > 1 may take as done.
 bool is_idempotent(std::string_view action) noexcept;
 
-/// Retry constants (reliability.md §0, §1.2). Durations must be positive.
+/// Retry constants (AWS's standard retry mode where a field says so; classes in
+/// docs/design.md, "Error classes"). Durations must be positive.
 /// A *_max_attempts counts the attempts that failed with that class: the
 /// call gives up on the N-th such failure (0: no limit, only the deadline).
 struct retry_params {
@@ -245,7 +246,7 @@ public:
 
     /// Records a failed attempt of class `c` at `now` and decides. Order:
     /// fatal -> fail; non-idempotent and transient or network_ambiguous ->
-    /// outcome_unknown (the server may have committed; DESIGN.md reconciles
+    /// outcome_unknown (the server may have committed; the fleet engine reconciles
     /// first); max attempts of the class -> fail; the jittered delay (n =
     /// this class's earlier failures) ending after the deadline -> fail;
     /// budget cannot pay -> fail; else retry. Throttle, busy and
