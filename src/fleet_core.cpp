@@ -25,7 +25,7 @@ std::string seconds_text(std::chrono::milliseconds d) {
 }
 
 /// Why a disk cannot be snapshotted now but may be soon ("" if not busy).
-std::string busy_reason(const disk& d) {
+std::string busy_reason(const planned_disk& d) {
     if (d.migrating) return "migrating (" + std::to_string(d.migrate_percent) + "%)";
     if (d.rollbacking || d.disk_state == "ROLLBACKING")
         return "rolling back from a snapshot (" + std::to_string(d.rollback_percent) + "%)";
@@ -149,7 +149,8 @@ void fleet_core::plan_disks(const std::vector<disk>& disks, bool discover_all) {
             st_[i].disks.clear();
         }
         auto& v = st_[i].disks;
-        if (std::none_of(v.begin(), v.end(), [&](const disk& o) { return o.disk_id == d.disk_id; })) v.push_back(d);
+        if (std::none_of(v.begin(), v.end(), [&](const planned_disk& o) { return o.disk_id == d.disk_id; }))
+            v.push_back(planned_disk::from(d));
     }
     for (auto i : touched) replan(i, false, {});
 }
@@ -164,7 +165,7 @@ std::size_t fleet_core::replan(std::size_t i, bool final, const std::string& why
     for (const auto& d : s.disks) {
         if (!d.snapshot_ability) {  // P1
             r.skipped_disks.push_back({d.disk_id, "SnapshotAbility is false"});
-        } else if (p_.data_disks_only && d.disk_usage == "SYSTEM_DISK") {  // P2
+        } else if (p_.data_disks_only && d.system_disk) {  // P2
             r.skipped_disks.push_back({d.disk_id, "system disk (data disks only)"});
         } else if (auto why = busy_reason(d); !why.empty()) {  // P4 / P5
             if (final) {
@@ -375,7 +376,10 @@ void fleet_core::on_disks_refreshed(std::size_t i, const std::vector<disk>& disk
                                     fleet_time /*now*/) {
     auto& r = report_.instances[i];
     const std::size_t before = r.disk_ids.size();
-    if (!disks.empty()) st_[i].disks = disks;
+    if (!disks.empty()) {
+        st_[i].disks.clear();
+        for (const auto& d : disks) st_[i].disks.push_back(planned_disk::from(d));
+    }
     replan(i, true,
            "; CreateSnapshotGroup answered " + busy.code + " for " + seconds_text(p_.busy_disk_wait) +
                " (busy_disk_wait)");

@@ -154,10 +154,29 @@ struct sweep_decision {
     std::size_t waiting = 0;            ///< duplicates still CREATING: list again later
 };
 
+/// What planning needs of a described disk. Not the whole `disk`: that holds
+/// names, tags and times, and kept for every disk of 100,000 instances it made
+/// the client side of a fleet run 300 MB instead of under 100.
+struct planned_disk {
+    std::string disk_id;
+    std::string disk_state;  ///< DiskState as described (ATTACHED, ATTACHING, ...)
+    bool system_disk = false;
+    bool snapshot_ability = false;
+    bool migrating = false;
+    bool rollbacking = false;
+    int migrate_percent = 0;
+    int rollback_percent = 0;
+
+    static planned_disk from(const disk& d) {
+        return {d.disk_id,      d.disk_state,  d.disk_usage == "SYSTEM_DISK", d.snapshot_ability,
+                d.migrating,    d.rollbacking, d.migrate_percent,             d.rollback_percent};
+    }
+};
+
 /// Per-instance bookkeeping the report does not show.
 struct instance_core {
     fleet_phase phase = fleet_phase::planning;
-    std::vector<disk> disks;         ///< as last described
+    std::vector<planned_disk> disks;  ///< as last described
     bool busy = false;               ///< some disk is migrating / rolling back / attaching
     bool ambiguous = false;          ///< a send's outcome was unknown
     unsigned journaled_intents = 0;  ///< sends of earlier runs (journal)
