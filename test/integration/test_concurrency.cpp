@@ -79,6 +79,16 @@ TEST_CASE("concurrency: a fleet run on a 4-thread io_context covers every instan
     emu::emulator_params ep;
     ep.fleet.instances = 30;
     ep.fleet.creating_time = 200ms;
+    // The conditions the service shows: listing lag, creates carried out whose
+    // answer is lost, slow and late answers.
+    ep.fleet.list_lag = 1s;
+    auto& create = ep.faults.rules["CreateSnapshotGroup"];
+    create.reset_after = 0.10;
+    create.slow = 0.10;
+    ep.faults.rules["*"].latency = 0.30;
+    ep.faults.slow_delay = 1s;
+    ep.faults.latency = 20ms;
+    ep.faults.latency_max = 200ms;
     threaded_emulator server(ep, 2);
     std::vector<std::string> ids;
     server.server->inspect([&](emu::fleet_state& s) { ids = s.instance_ids(); });
@@ -88,7 +98,7 @@ TEST_CASE("concurrency: a fleet run on a 4-thread io_context covers every instan
     fp.instance_ids = ids;
     fp.run_id = "mt";
     fp.poll_interval = 100ms;
-    fp.consistency_window = 1s;  // no listing lag here: the final sweep need not wait 15 s
+    fp.consistency_window = 2s;  // longer than the 1 s listing lag; the sweep need not wait 15 s
     std::optional<cbs::fleet_report> report;
     asio::co_spawn(io, cbs::async_snapshot_fleet(c, fp), [&](std::exception_ptr e, cbs::fleet_report r) {
         if (e) std::rethrow_exception(e);
@@ -101,7 +111,11 @@ TEST_CASE("concurrency: a fleet run on a 4-thread io_context covers every instan
     server.server->inspect([&](emu::fleet_state& s) {
         for (const auto& g : s.groups()) ++groups[g.instance_id];
     });
+    for (const auto& [id, n] : groups) CHECK(n == 1);
     for (const auto& r : report->instances)
         if (r.outcome == cbs::instance_outcome::normal) CHECK(groups[r.instance_id] == 1);
+    std::size_t lost = 0;
+    for (const auto& rec : server.server->request_log()) lost += rec.fault == "reset_after";
+    CHECK(lost > 0);
     for (const auto& rec : server.server->request_log()) CHECK_FALSE(rec.throttled);  // any RequestLimitExceeded sub-code
 }
