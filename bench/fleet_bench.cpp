@@ -22,14 +22,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <string>
 #include <thread>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace asio = boost::asio;
 namespace emu = cbs::emu;
@@ -50,14 +50,23 @@ struct server {
     std::unique_ptr<emu::emulator> emu;
     std::thread thread;
     /// `seed`: of the fault RNG, so side-by-side runs draw different faults.
-    server(std::size_t instances, bool faults, std::uint64_t seed = 1) {
+    /// `mode`: 0 no faults; 1 10% transient errors and 5% answers lost after
+    /// the create; 2 as 1 with 10% lost, 15% answered 2.5 s late and a listing
+    /// lag of 8 s (new groups invisible to DescribeSnapshotGroups that long).
+    server(std::size_t instances, int mode, std::uint64_t seed = 1) {
         emu::emulator_params p;
         p.fleet.instances = instances;
         p.fleet.creating_time = 2s;
-        if (faults) {
+        if (mode > 0) {
             emu::fault_rule create;
             create.transient = 0.10;
-            create.reset_after = 0.05;
+            create.reset_after = mode == 2 ? 0.10 : 0.05;
+            if (mode == 2) {
+                create.slow = 0.15;
+                p.faults.slow_delay = 2500ms;
+                p.faults.slow_delay_min = 2500ms;
+                p.fleet.list_lag = 8s;
+            }
             p.faults.rules["CreateSnapshotGroup"] = create;
             p.faults.seed = seed;
         }
@@ -87,21 +96,25 @@ struct server {
 struct makespan_result {
     double create_s = 0;
     std::size_t normal = 0, skipped = 0, failed = 0, adopted = 0, throttled = 0, duplicates = 0;
+    std::size_t found = 0, deleted = 0;  // extra groups the run created and its sweep deleted
 };
 
-makespan_result makespan(std::size_t n, bool faults, std::uint64_t seed) {
-    server s(n, faults, seed);
+makespan_result makespan(std::size_t n, int mode, std::uint64_t seed) {
+    server s(n, mode, seed);
     asio::io_context io;
     cbs::client c(io.get_executor(), s.client_params());
     cbs::fleet_params fp;
     fp.instance_ids = s.instances();
     fp.run_id = "bench";
     std::optional<cbs::fleet_report> report;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> { report = co_await cbs::async_snapshot_fleet(c, fp); },
-                   [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { report = co_await cbs::async_snapshot_fleet(c, fp); },
+        [](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+        });
     io.run();
     makespan_result r;
-    for (const auto& l : s.emu->request_log()) r.throttled += l.outcome.rfind("RequestLimitExceeded", 0) == 0;
+    for (const auto& l : s.emu->request_log()) r.throttled += l.throttled;
     std::map<std::string, int> groups;
     s.emu->inspect([&](emu::fleet_state& st) {
         for (const auto& g : st.groups()) r.duplicates += ++groups[g.instance_id] == 2;
@@ -112,25 +125,27 @@ makespan_result makespan(std::size_t n, bool faults, std::uint64_t seed) {
     r.skipped = sum.skipped;
     r.failed = sum.failed + sum.unknown;
     r.adopted = sum.adopted;
+    r.found = sum.duplicates_found;
+    r.deleted = sum.duplicates_deleted;
     return r;
 }
 
-/// `runs` fleets of `n` instances, with and without faults, all at once.
+/// `runs` fleets of `n` instances in each mode (see server), all at once.
 void makespans(std::size_t n, int runs, boost::json::object& json) {
     const auto count = static_cast<std::size_t>(runs);
-    std::vector<makespan_result> plain(count), faulty(count);
+    std::vector<std::vector<makespan_result>> results(3, std::vector<makespan_result>(count));
     std::vector<std::thread> threads;
-    for (std::size_t i = 0; i < plain.size(); ++i) {
-        threads.emplace_back([&, i] { plain[i] = makespan(n, false, i + 1); });
-        threads.emplace_back([&, i] { faulty[i] = makespan(n, true, i + 1); });
-    }
+    for (std::size_t i = 0; i < count; ++i)
+        for (int mode = 0; mode < 3; ++mode)
+            threads.emplace_back([&, i, mode] { results[mode][i] = makespan(n, mode, i + 1); });
     for (auto& t : threads) t.join();
     const double ideal = double(n) / 20.0;
     boost::json::array rows;
-    for (bool f : {false, true}) {
-        const auto& rs = f ? faulty : plain;
+    static const char* const names[] = {"no faults", "faults", "lag 8 s + faults + slow"};
+    for (int mode = 0; mode < 3; ++mode) {
+        const auto& rs = results[mode];
         std::vector<double> span, ratio, adopted;
-        std::size_t normal_min = n, skipped = 0, failed = 0, throttled = 0, duplicates = 0;
+        std::size_t normal_min = n, skipped = 0, failed = 0, throttled = 0, duplicates = 0, found = 0, deleted = 0;
         for (const auto& r : rs) {
             span.push_back(r.create_s);
             ratio.push_back(r.create_s / ideal);
@@ -140,12 +155,15 @@ void makespans(std::size_t n, int runs, boost::json::object& json) {
             failed += r.failed;
             throttled += r.throttled;
             duplicates += r.duplicates;
+            found += r.found;
+            deleted += r.deleted;
         }
-        std::printf("| %zu instances, %s | %s s | %.1f s | %s | %zu | %zu | %zu | %s | %zu | %zu |\n", n,
-                    f ? "faults" : "no faults", cbs_bench::fmt3(cbs_bench::summarize(span), "%.1f").c_str(), ideal,
+        std::printf("| %zu instances, %s | %s s | %.1f s | %s | %zu | %zu | %zu | %s | %zu | %zu / %zu | %zu |\n", n,
+                    names[mode], cbs_bench::fmt3(cbs_bench::summarize(span), "%.1f").c_str(), ideal,
                     cbs_bench::fmt3(cbs_bench::summarize(ratio), "%.3f").c_str(), normal_min, skipped, failed,
-                    cbs_bench::fmt3(cbs_bench::summarize(adopted), "%.0f").c_str(), throttled, duplicates);
-        rows.push_back(boost::json::object{{"case", f ? "faults" : "no faults"},
+                    cbs_bench::fmt3(cbs_bench::summarize(adopted), "%.0f").c_str(), throttled, found, deleted,
+                    duplicates);
+        rows.push_back(boost::json::object{{"case", names[mode]},
                                            {"instances", n},
                                            {"ideal_s", ideal},
                                            {"create_s", cbs_bench::to_json(span)},
@@ -154,14 +172,16 @@ void makespans(std::size_t n, int runs, boost::json::object& json) {
                                            {"normal_min", normal_min},
                                            {"failed_total", failed},
                                            {"throttled_total", throttled},
-                                           {"duplicates_total", duplicates}});
+                                           {"duplicates_created_total", found},
+                                           {"duplicates_deleted_total", deleted},
+                                           {"duplicates_left_total", duplicates}});
     }
     std::fflush(stdout);
     json["makespan"] = std::move(rows);
 }
 
-/// In a child process: discovery of `n` instances, then `creating` of
-/// creating with every instance queued. Writes "emulator_kb rss_kb peak_kb
+/// In a child process: discovery of `n` instances and the first lookup of
+/// their names, then `creating` of creating with every instance queued. Writes "emulator_kb rss_kb peak_kb
 /// planned created" to `out_fd` and ends the process (the run cannot be
 /// cancelled yet).
 [[noreturn]] void memory(std::size_t n, seconds creating, int out_fd) {
@@ -174,14 +194,20 @@ void makespans(std::size_t n, int runs, boost::json::object& json) {
     fp.run_id = "rss";
     fp.wait = false;
     std::size_t planned = 0, created = 0;
-    asio::co_spawn(io, cbs::async_snapshot_fleet(c, fp, [&](const cbs::fleet_event& e) {
-        planned += e.what == cbs::fleet_event::planned;
-        created += e.what == cbs::fleet_event::created;
-    }), [](std::exception_ptr, cbs::fleet_report) {});
-    // Discovery (DescribeDisks at 95/s, ~3 pages per 100 instances), then
-    // creating at 19/s with every instance queued.
+    asio::co_spawn(io,
+                   cbs::async_snapshot_fleet(c, fp,
+                                             [&](const cbs::fleet_event& e) {
+                                                 planned += e.what == cbs::fleet_event::planned;
+                                                 created += e.what == cbs::fleet_event::created;
+                                             }),
+                   [](std::exception_ptr, cbs::fleet_report) {});
+    // Discovery (DescribeDisks at 95/s, ~3 pages per 100 instances), the
+    // first lookup of every planned name (100 per DescribeSnapshotGroups at
+    // 19/s: ~53 s for 100,000), then creating at 19/s with every instance
+    // queued: measured once creates are flowing.
     const auto start = steady_clock::now();
     while (planned < n && steady_clock::now() - start < 180s) io.run_for(1s);
+    while (created == 0 && steady_clock::now() - start < 300s) io.run_for(1s);
     io.run_for(creating);
     char line[160];
     const int len = std::snprintf(line, sizeof line, "%ld %ld %ld %zu %zu\n", emulator_kb, rss_kb("VmRSS:"),
@@ -239,14 +265,18 @@ void finish_memories(const memory_children& m, boost::json::object& json) {
     }
     using cbs_bench::fmt3;
     using cbs_bench::summarize;
-    std::printf("\nMemory: median of %zu runs (min-max), each a child process: discovery, then creating with every "
-                "instance queued.\n", m.children.size());
-    std::printf("\n| instances queued | planned (min) | created (max) | emulator RSS MB | process RSS MB | process peak "
-                "MB | client side MB (target <= 200) |\n"
-                "|---|---|---|---|---|---|---|\n"
-                "| %zu | %zu | %zu | %s | %s | %s | %s |\n",
-                n, planned, created, fmt3(summarize(emulator_mb), "%.0f").c_str(), fmt3(summarize(now_mb), "%.0f").c_str(),
-                fmt3(summarize(peak_mb), "%.0f").c_str(), fmt3(summarize(client_mb), "%.0f").c_str());
+    std::printf(
+        "\nMemory: median of %zu runs (min-max), each a child process: discovery, the first lookup, then creating with "
+        "every "
+        "instance queued.\n",
+        m.children.size());
+    std::printf(
+        "\n| instances queued | planned (min) | created (max) | emulator RSS MB | process RSS MB | process peak "
+        "MB | client side MB (target <= 200) |\n"
+        "|---|---|---|---|---|---|---|\n"
+        "| %zu | %zu | %zu | %s | %s | %s | %s |\n",
+        n, planned, created, fmt3(summarize(emulator_mb), "%.0f").c_str(), fmt3(summarize(now_mb), "%.0f").c_str(),
+        fmt3(summarize(peak_mb), "%.0f").c_str(), fmt3(summarize(client_mb), "%.0f").c_str());
     std::fflush(stdout);
     json["memory"] = boost::json::object{{"instances_queued", n},
                                          {"planned_min", planned},
@@ -266,26 +296,37 @@ int main(int argc, char** argv) {
     std::string json_path;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--instances" && i + 1 < argc) n = std::stoul(argv[++i]);
-        else if (a == "--rss-instances" && i + 1 < argc) rss_n = std::stoul(argv[++i]);
-        else if (a == "--runs" && i + 1 < argc) runs = std::max(1, std::stoi(argv[++i]));
-        else if (a == "--json" && i + 1 < argc) json_path = argv[++i];
-        else if (a == "--skip-rss") skip_rss = true;
-        else if (a == "--quick") n = 200, rss_n = 10'000, creating = 3s;
+        if (a == "--instances" && i + 1 < argc)
+            n = std::stoul(argv[++i]);
+        else if (a == "--rss-instances" && i + 1 < argc)
+            rss_n = std::stoul(argv[++i]);
+        else if (a == "--runs" && i + 1 < argc)
+            runs = std::max(1, std::stoi(argv[++i]));
+        else if (a == "--json" && i + 1 < argc)
+            json_path = argv[++i];
+        else if (a == "--skip-rss")
+            skip_rss = true;
+        else if (a == "--quick")
+            n = 200, rss_n = 10'000, creating = 3s;
         else {
-            std::fprintf(stderr, "usage: fleet_bench [--instances N] [--rss-instances M] [--skip-rss] [--runs R] "
-                                 "[--quick] [--json FILE]\n");
+            std::fprintf(stderr,
+                         "usage: fleet_bench [--instances N] [--rss-instances M] [--skip-rss] [--runs R] "
+                         "[--quick] [--json FILE]\n");
             return 2;
         }
     }
     boost::json::object json{{"bench", "fleet"}, {"runs", runs}};
     memory_children mem;
     if (!skip_rss) mem = start_memories(rss_n, creating, runs);  // forks: before any thread exists
-    std::printf("\nMedian of %d runs side by side (min-max); counts are the worst run (normal, skipped) or the sum "
-                "over runs (failed, throttled, duplicates).\n\n", runs);
-    std::printf("| case | create makespan | ideal N/20 | ratio | normal | skipped | failed | adopted | throttled | "
-                "duplicates |\n");
-    std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+    std::printf(
+        "\nMedian of %d runs side by side (min-max); counts are the worst run (normal, skipped) or the sum "
+        "over runs (failed, throttled, duplicates). Duplicates: created by the run / deleted by its "
+        "sweep, and left in the emulator's state at the end.\n\n",
+        runs);
+    std::printf(
+        "| case | create makespan | ideal N/20 | ratio | normal | skipped | failed | adopted | throttled | "
+        "duplicates created / deleted | duplicates left |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     std::fflush(stdout);
     makespans(n, runs, json);
     if (!skip_rss) finish_memories(mem, json);
