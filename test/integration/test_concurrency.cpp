@@ -64,11 +64,16 @@ TEST_CASE("concurrency: one client, 200 calls from coroutines on a 4-thread io_c
     cbs::client c(io.get_executor(), cp);
     std::atomic<int> ok{0}, failed{0};
     for (int i = 0; i < 200; ++i)
-        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-            boost::json::object body{{"Limit", 10}};
-            auto r = co_await c.async_call("DescribeDisks", body, std::nothrow);
-            (r.ec ? failed : ok)++;
-        }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                boost::json::object body{{"Limit", 10}};
+                auto r = co_await c.async_call("DescribeDisks", body, std::nothrow);
+                (r.ec ? failed : ok)++;
+            },
+            [](std::exception_ptr e) {
+                if (e) std::rethrow_exception(e);
+            });
     run_threads(io, 4);
     CHECK(ok == 200);
     CHECK(failed == 0);
@@ -117,5 +122,6 @@ TEST_CASE("concurrency: a fleet run on a 4-thread io_context covers every instan
     std::size_t lost = 0;
     for (const auto& rec : server.server->request_log()) lost += rec.fault == "reset_after";
     CHECK(lost > 0);
-    for (const auto& rec : server.server->request_log()) CHECK_FALSE(rec.throttled);  // any RequestLimitExceeded sub-code
+    for (const auto& rec : server.server->request_log())
+        CHECK_FALSE(rec.throttled);  // any RequestLimitExceeded sub-code
 }

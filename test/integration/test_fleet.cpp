@@ -787,8 +787,8 @@ TEST_CASE("fleet: a realistic fleet with slow and lost answers and listing lag: 
     }
     CHECK(lost > 0);
     CHECK(slow > 0);
-    for (std::string_view action : {"CreateSnapshotGroup", "DescribeSnapshotGroups", "DescribeDisks",
-                                    "DeleteSnapshotGroup"}) {
+    for (std::string_view action :
+         {"CreateSnapshotGroup", "DescribeSnapshotGroups", "DescribeDisks", "DeleteSnapshotGroup"}) {
         CAPTURE(action);
         CHECK(cbs::test::max_in_window(log, action) <= emu::documented_rate_limit(action));
     }

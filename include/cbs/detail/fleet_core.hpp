@@ -168,8 +168,9 @@ struct planned_disk {
     int rollback_percent = 0;
 
     static planned_disk from(const disk& d) {
-        return {d.disk_id,      d.disk_state,  d.disk_usage == "SYSTEM_DISK", d.snapshot_ability,
-                d.migrating,    d.rollbacking, d.migrate_percent,             d.rollback_percent};
+        return {d.disk_id,          d.disk_state,      d.disk_usage == "SYSTEM_DISK",
+                d.snapshot_ability, d.migrating,       d.rollbacking,
+                d.migrate_percent,  d.rollback_percent};
     }
 };
 
@@ -177,10 +178,10 @@ struct planned_disk {
 struct instance_core {
     fleet_phase phase = fleet_phase::planning;
     std::vector<planned_disk> disks;  ///< as last described
-    bool busy = false;               ///< some disk is migrating / rolling back / attaching
-    bool ambiguous = false;          ///< a send's outcome was unknown
-    unsigned journaled_intents = 0;  ///< sends of earlier runs (journal)
-    unsigned resends = 0;            ///< sends after a window without the name (max_resends caps)
+    bool busy = false;                ///< some disk is migrating / rolling back / attaching
+    bool ambiguous = false;           ///< a send's outcome was unknown
+    unsigned journaled_intents = 0;   ///< sends of earlier runs (journal)
+    unsigned resends = 0;             ///< sends after a window without the name (max_resends caps)
     fleet_time window_end{}, next_look{}, retry_at{}, first_busy{}, last_send{}, answer_at{};
     std::chrono::milliseconds gap{0};
     bool seen_listed = false;                  ///< the group id was seen in a listing
