@@ -169,7 +169,10 @@ std::size_t fleet_core::replan(std::size_t i, bool final, const std::string& why
             r.skipped_disks.push_back({d.disk_id, "system disk (data disks only)"});
         } else if (auto why = busy_reason(d); !why.empty()) {  // P4 / P5
             if (final) {
-                r.skipped_disks.push_back({d.disk_id, "disk " + why + why_final});
+                std::string reason = "disk ";
+                reason += why;
+                reason += why_final;
+                r.skipped_disks.push_back({d.disk_id, std::move(reason)});
                 ++busy_skipped;
             } else {
                 s.busy = true;

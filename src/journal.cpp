@@ -161,8 +161,16 @@ error_code check_journal_header(const journal_header& in_journal, const journal_
         const auto& a = in_journal.*f.member;
         const auto& b = this_run.*f.member;
         if (a == b || (!f.always && a.empty())) continue;
-        diag.client_message = "journal '" + std::string(path) + "' was written for " + f.option + " '" + a +
-                              "'; this run has '" + b + "' (resume with the same value, or use another journal)";
+        std::string m = "journal '";
+        m += path;
+        m += "' was written for ";
+        m += f.option;
+        m += " '";
+        m += a;
+        m += "'; this run has '";
+        m += b;
+        m += "' (resume with the same value, or use another journal)";
+        diag.client_message = std::move(m);
         return client_errc::invalid_config;
     }
     return {};

@@ -37,6 +37,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <set>
@@ -169,8 +170,10 @@ private:
         result<std::vector<snapshot_group>> out;
         for (std::size_t i = 0; i < names.size(); i += batch) {
             describe_snapshot_groups_request q;
+            const auto end = std::min(names.size(), i + batch);
             q.filters.push_back(
-                {"snapshot-group-name", {names.begin() + i, names.begin() + std::min(names.size(), i + batch)}});
+                {"snapshot-group-name",
+                 {names.begin() + static_cast<std::ptrdiff_t>(i), names.begin() + static_cast<std::ptrdiff_t>(end)}});
             auto r = co_await async_describe_all_snapshot_groups(c_, std::move(q), std::nothrow);
             if (r.ec) {
                 out.ec = r.ec;
@@ -351,7 +354,9 @@ private:
             bool woke = !core_.wake_retries(now).empty();
             auto due = core_.due_lookups(now);
             for (std::size_t k = 0; k < due.size() && !stop_; k += batch) {
-                std::vector<std::string> chunk(due.begin() + k, due.begin() + std::min(due.size(), k + batch));
+                const auto end = std::min(due.size(), k + batch);
+                std::vector<std::string> chunk(due.begin() + static_cast<std::ptrdiff_t>(k),
+                                               due.begin() + static_cast<std::ptrdiff_t>(end));
                 auto found = co_await find_by_names(chunk);
                 const std::string why = found.ec ? found.diag.to_string(found.ec) : std::string();
                 woke |= !core_.on_lookup(chunk, !found.ec, found.value, why, fleet_clock::now()).empty();
