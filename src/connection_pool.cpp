@@ -58,11 +58,24 @@ asio::ssl::context make_tls_context(const pool_params& params) {
     return ctx;
 }
 
+std::optional<proxy_url> make_proxy(const pool_params& params) {
+    if (params.proxy.empty()) return std::nullopt;
+    proxy_url p;
+    std::string why;
+    if (!parse_proxy_url(params.proxy, p, why)) {
+        diagnostics diag;
+        diag.client_message = "pool.proxy: " + why;
+        throw error(client_errc::invalid_config, std::move(diag));
+    }
+    return p;
+}
+
 connection_pool::connection_pool(asio::any_io_executor ex, endpoint ep, pool_params params,
                                  std::function<clock::time_point()> now)
     : ex_(std::move(ex)),
       ep_(std::move(ep)),
       params_(std::move(params)),
+      proxy_(make_proxy(params_)),
       now_(now ? std::move(now) : [] { return clock::now(); }),
       tls_(make_tls_context(params_)),
       core_(params_.max_size, params_.idle_timeout) {}
@@ -104,7 +117,7 @@ asio::awaitable<pooled_connection> connection_pool::connect_new(pool_core::conn_
     auto* raw = conn.get();
     conns_.emplace(id, std::move(conn));
     auto alive = alive_;
-    ec = co_await raw->async_connect(ep_, params_, diag);
+    ec = co_await raw->async_connect(ep_, params_, diag, proxy_ ? &*proxy_ : nullptr);
     if (!*alive) {  // the pool went away while we were connecting
         ec = client_errc::cancelled;
         co_return pooled_connection{};

@@ -1,5 +1,6 @@
 #include <cbs/endpoint.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 namespace cbs {
@@ -19,7 +20,9 @@ std::string endpoint::host_header() const {
     return h;
 }
 
-std::string endpoint::url() const { return scheme + "://" + host_header(); }
+std::string endpoint::url() const {
+    return scheme + "://" + host_header();
+}
 
 bool parse_endpoint(std::string_view url, endpoint& out, std::string& why) {
     endpoint ep;
@@ -83,6 +86,52 @@ bool parse_endpoint(std::string_view url, endpoint& out, std::string& why) {
     }
     ep.host = std::string(host);
     out = std::move(ep);
+    return true;
+}
+
+std::string_view to_string(endpoint_choice c) noexcept {
+    switch (c) {
+        case endpoint_choice::root:
+            return "root";
+        case endpoint_choice::international:
+            return "international";
+        case endpoint_choice::regional:
+            return "regional";
+    }
+    return "unknown";
+}
+
+bool endpoint_url_for(endpoint_choice choice, std::string_view region, std::string& url, std::string& why,
+                      std::string_view service) {
+    // A DNS label each: what goes into the host name cannot add a label,
+    // a port or a path.
+    const auto label = [](std::string_view s) {
+        return !s.empty() && s.size() <= 63 && s.front() != '-' && s.back() != '-' &&
+               std::all_of(s.begin(), s.end(),
+                           [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+    };
+    if (!label(service)) {
+        why = "service '" + std::string(service) + "' is not a host name label like cbs";
+        return false;
+    }
+    std::string host(service);
+    switch (choice) {
+        case endpoint_choice::root:
+            break;
+        case endpoint_choice::international:
+            host += ".intl";
+            break;
+        case endpoint_choice::regional:
+            if (!label(region)) {
+                why = "region '" + std::string(region) +
+                      "' is not a region name like ap-guangzhou (needed for the regional endpoint)";
+                return false;
+            }
+            host += '.';
+            host += region;
+            break;
+    }
+    url = "https://" + host + ".tencentcloudapi.com";
     return true;
 }
 

@@ -54,6 +54,10 @@ public:
                 return "the fleet journal could not be written";
             case client_errc::run_in_progress:
                 return "another run holds this run's journal lock";
+            case client_errc::proxy_rejected:
+                return "the proxy refused the tunnel to the API";
+            case client_errc::proxy_failed:
+                return "the proxy could not open a tunnel to the API";
         }
         return "unknown cbs client error";
     }

@@ -60,14 +60,19 @@ bool http_connection::disarm() {
 }
 
 asio::awaitable<error_code> http_connection::async_connect(const endpoint& ep, const pool_params& params,
-                                                           diagnostics& diag) {
-    const std::string where = ep.host + ":" + std::to_string(ep.port);
+                                                           diagnostics& diag, const proxy_url* proxy) {
+    // Through a proxy the TCP connection goes to the proxy, and the API host
+    // is the proxy's to resolve (it may be the only one that can).
+    const std::string api = ep.host + ":" + std::to_string(ep.port);
+    const std::string& tcp_host = proxy ? proxy->host : ep.host;
+    const std::uint16_t tcp_port = proxy ? proxy->port : ep.port;
+    const std::string where = proxy ? "proxy " + proxy->host_port() : api;
 
     // 1. Resolve. The lookup runs on a thread of its own and the wait is
     // bounded by resolve_timeout (and cancellable) whatever the system
     // resolver does; a stalled lookup finishes in the background.
     std::vector<tcp::endpoint> results;
-    const auto rec = co_await async_resolve_bounded(resolve_, ep.host, ep.port, params.resolve_timeout, results);
+    const auto rec = co_await async_resolve_bounded(resolve_, tcp_host, tcp_port, params.resolve_timeout, results);
     if (rec == client_errc::resolve_timeout) {
         diag.client_message =
             "resolving " + where + ": no answer within " + std::to_string(params.resolve_timeout.count()) + " ms";
@@ -99,6 +104,14 @@ asio::awaitable<error_code> http_connection::async_connect(const endpoint& ep, c
     if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
         co_return client_errc::cancelled;  // connected just as the call was cancelled: no handshake
 
+    // 2b. The tunnel: everything after it is end to end with the API host.
+    if (proxy) {
+        if (auto tec = co_await async_open_tunnel(*proxy, ep, params, diag)) co_return tec;
+        if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+            co_return client_errc::cancelled;
+    }
+    const std::string tls_peer = proxy ? api + " through " + where : api;
+
     // 3. TLS: SNI (not for IP literals, RFC 6066), chain + host-name check.
     boost::system::error_code not_ip;
     asio::ip::make_address(ep.host, not_ip);
@@ -125,11 +138,11 @@ asio::awaitable<error_code> http_connection::async_connect(const endpoint& ep, c
     arm(params.handshake_timeout);
     auto [hec] = co_await stream_.async_handshake(asio::ssl::stream_base::client, tuple_awaitable);
     if (disarm()) {
-        diag.client_message = "TLS handshake with " + where;
+        diag.client_message = "TLS handshake with " + tls_peer;
         co_return client_errc::handshake_timeout;
     }
     if (hec) {
-        diag.client_message = "TLS handshake with " + where + ": " + hec.message();
+        diag.client_message = "TLS handshake with " + tls_peer + ": " + hec.message();
         // Why the certificate was refused (unknown CA, expired, hostname mismatch, ...).
         const long verify = SSL_get_verify_result(stream_.native_handle());
         if (params.verify_peer && verify != X509_V_OK)

@@ -201,6 +201,7 @@ error_class classify(const error_code& ec, bool request_written, std::string_vie
             case client_errc::connect_timeout:
             case client_errc::handshake_timeout:
             case client_errc::pool_exhausted:
+            case client_errc::proxy_failed:  // nothing reached the API: like a failed connect
                 return error_class::network_before_send;
             case client_errc::request_timeout:
             case client_errc::connection_closed:
@@ -222,6 +223,7 @@ error_class classify(const error_code& ec, bool request_written, std::string_vie
             case client_errc::deadline_exceeded:
             case client_errc::journal_failed:
             case client_errc::run_in_progress:
+            case client_errc::proxy_rejected:  // credentials or policy: the next attempt meets the same refusal
                 return error_class::fatal;
         }
         return error_class::fatal;

@@ -48,6 +48,8 @@ enum class client_errc {
     http_rejected,        ///< another HTTP 4xx (e.g. 403 from a proxy or WAF): not retried
     journal_failed,       ///< the fleet journal could not be written or synced
     run_in_progress,      ///< another process holds the run's journal lock
+    proxy_rejected,       ///< the proxy refused the CONNECT tunnel (407/401, 403, another 4xx): not retried
+    proxy_failed,         ///< the proxy could not open the tunnel (5xx, closed, garbled): retried like a connect
 };
 
 const boost::system::error_category& client_category() noexcept;

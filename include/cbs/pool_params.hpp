@@ -49,6 +49,27 @@ struct pool_params {
     /// Verify the server certificate chain and host name. Default true.
     /// Turning this off is for diagnosing a broken set-up only.
     bool verify_peer = true;
+
+    /// HTTP proxy, `http://[user:password@]host:port` (see proxy.hpp; the
+    /// user and password %-escaped). Default empty: connect directly.
+    /// Each new connection is a TCP connection to the proxy (resolve_timeout
+    /// and connect_timeout apply to the proxy's address), a `CONNECT
+    /// api-host:port` whose answer must come within connect_timeout, then the
+    /// TLS handshake with the API host inside the tunnel (SNI and certificate
+    /// checked against the API host, not the proxy). A pooled connection
+    /// keeps its tunnel. The API host is resolved by the proxy, not here.
+    /// Checked by the client's constructor: client_errc::invalid_config for a
+    /// malformed URL and for `https://` proxies (TLS to the proxy is not
+    /// supported), naming the URL without its password.
+    /// Errors per connection: client_errc::proxy_rejected (407 or 401: the
+    /// credentials are missing or wrong; 403 or another 4xx; not retried),
+    /// client_errc::proxy_failed (5xx: the proxy could not reach the API
+    /// host; closed or garbled answer; retried like a failed connect), the
+    /// connect errors of the proxy's address (refused, unreachable,
+    /// client_errc::connect_timeout: retried); each message names the proxy
+    /// as host:port, never its password. `proxy_from_env()` (proxy.hpp)
+    /// gives the value curl would use from HTTPS_PROXY and NO_PROXY.
+    std::string proxy;
 };
 
 }  // namespace cbs

@@ -55,6 +55,8 @@ public:
 
     /// `ex` must serialise all calls (a strand or a single-threaded context).
     /// `now` is injectable for tests; defaults to steady_clock::now.
+    /// Throws cbs::error (invalid_config) for a bad params.proxy (naming it
+    /// without its password) or an unloadable CA file.
     connection_pool(boost::asio::any_io_executor ex, endpoint ep, pool_params params,
                     std::function<clock::time_point()> now = {});
     ~connection_pool();
@@ -92,6 +94,7 @@ private:
     boost::asio::any_io_executor ex_;
     endpoint ep_;
     pool_params params_;
+    std::optional<proxy_url> proxy_;  // params_.proxy parsed; nullopt: direct
     std::function<clock::time_point()> now_;
     boost::asio::ssl::context tls_;
     pool_core core_;
@@ -105,5 +108,9 @@ private:
 /// `params.ca_file` or the system store. Throws cbs::error (invalid_config)
 /// naming the CA file if it cannot be loaded.
 boost::asio::ssl::context make_tls_context(const pool_params& params);
+
+/// params.proxy parsed (nullopt when empty). Throws cbs::error
+/// (invalid_config) naming the field and the URL without its password.
+std::optional<proxy_url> make_proxy(const pool_params& params);
 
 }  // namespace cbs::detail

@@ -7,6 +7,7 @@
 #include <cbs/endpoint.hpp>
 #include <cbs/error.hpp>
 #include <cbs/pool_params.hpp>
+#include <cbs/proxy.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -49,7 +50,15 @@ public:
     /// client_errc::cancelled (cancelled while resolving), Asio/SSL codes;
     /// `diag.client_message` names the phase and the address (and, for a
     /// refused certificate, the verification result, e.g. "hostname mismatch").
-    boost::asio::awaitable<error_code> async_connect(const endpoint& ep, const pool_params& params, diagnostics& diag);
+    ///
+    /// With `proxy` (kept valid until this completes): resolves and connects
+    /// to the proxy instead, opens a CONNECT tunnel to `ep` (the answer
+    /// within params.connect_timeout: else client_errc::connect_timeout), then
+    /// the same TLS handshake with `ep.host` inside the tunnel. Further
+    /// errors: client_errc::proxy_rejected, proxy_failed (see
+    /// detail/proxy_connect.hpp). Messages name the proxy as host:port.
+    boost::asio::awaitable<error_code> async_connect(const endpoint& ep, const pool_params& params, diagnostics& diag,
+                                                     const proxy_url* proxy = nullptr);
 
     /// Writes `request` (a whole HTTP/1.1 request, as built by the client)
     /// and reads one response, the whole exchange bounded by `timeout`, the
@@ -87,6 +96,11 @@ private:
     /// Stops the deadline; true if it had passed (the operation's error is
     /// then the timeout, whatever the socket reported).
     bool disarm();
+    /// On a TCP connection to `proxy`: CONNECT `target`, read the answer
+    /// (bounded by params.connect_timeout and proxy_handshake's size limit).
+    /// In src/proxy_tunnel.cpp.
+    boost::asio::awaitable<error_code> async_open_tunnel(const proxy_url& proxy, const endpoint& target,
+                                                         const pool_params& params, diagnostics& diag);
 
     boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
     boost::asio::steady_timer timer_;
