@@ -45,6 +45,11 @@ struct connection_options {
     std::string endpoint;                       ///< default $CBS_ENDPOINT, else https://cbs.tencentcloudapi.com
     std::string ca_file;                        ///< default $CBS_CA_FILE
     std::string profile;                        ///< credentials profile
+    std::string proxy;                          ///< --proxy URL: wins over $https_proxy / $HTTPS_PROXY / NO_PROXY
+    bool no_proxy = false;                      ///< --no-proxy: direct, whatever the environment says
+    bool intl = false;                          ///< --intl: https://cbs.intl.tencentcloudapi.com
+    bool regional = false;                      ///< --regional: https://cbs.<region>.tencentcloudapi.com
+    bool endpoint_given = false;                ///< --endpoint given: it wins over --intl / --regional
     std::chrono::milliseconds timeout{30'000};  ///< --timeout: one request/response exchange
     bool verbose = false;
     connection_options();  ///< fills the defaults from the environment
@@ -58,7 +63,13 @@ cbs::client_params make_client_params(const connection_options& o);
 
 inline constexpr const char* connection_usage =
     "  --region     X-TC-Region (default $TENCENTCLOUD_REGION, else ap-guangzhou)\n"
-    "  --endpoint   https://host[:port] (default $CBS_ENDPOINT, else https://cbs.tencentcloudapi.com)\n"
+    "  --endpoint   https://host[:port] (default $CBS_ENDPOINT, else https://cbs.tencentcloudapi.com);\n"
+    "               wins over --intl and --regional\n"
+    "  --intl       the international site's domain, https://cbs.intl.tencentcloudapi.com\n"
+    "  --regional   the region's own domain, https://cbs.<region>.tencentcloudapi.com\n"
+    "  --proxy      http://[user:pass@]host:port: tunnel through this HTTP proxy (CONNECT); default\n"
+    "               $https_proxy, else $HTTPS_PROXY, unless $no_proxy / $NO_PROXY lists the endpoint's host\n"
+    "  --no-proxy   connect directly, whatever the environment says\n"
     "  --ca-file    PEM CA bundle to trust (default $CBS_CA_FILE, else the system store)\n"
     "  --profile    profile of ~/.tencentcloud/credentials (wins over TENCENTCLOUD_SECRET_ID/_KEY)\n"
     "  --timeout    one request/response exchange, e.g. 500ms, 30s, 2m (default 30s; a bare number is seconds)\n"

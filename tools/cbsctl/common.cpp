@@ -1,6 +1,9 @@
 // cbsctl: options shared by the commands that talk to the service.
 #include "cli.hpp"
 
+#include <cbs/endpoint.hpp>
+#include <cbs/proxy.hpp>
+
 #include <cstdlib>
 #include <iostream>
 
@@ -21,8 +24,18 @@ connection_options::connection_options()
 bool connection_options::parse(args& a) {
     if (auto v = a.value("--region"))
         region = *v;
-    else if (auto v = a.value("--endpoint"))
+    else if (auto v = a.value("--endpoint")) {
         endpoint = *v;
+        endpoint_given = true;
+    } else if (a.flag("--intl"))
+        intl = true;
+    else if (a.flag("--regional"))
+        regional = true;
+    else if (auto v = a.value("--proxy")) {
+        if (v->empty()) throw usage_error("--proxy needs an URL, http://[user:pass@]host:port (--no-proxy for none)");
+        proxy = *v;
+    } else if (a.flag("--no-proxy"))
+        no_proxy = true;
     else if (auto v = a.value("--ca-file"))
         ca_file = *v;
     else if (auto v = a.value("--profile"))
@@ -71,7 +84,50 @@ std::chrono::milliseconds parse_duration(std::string_view text, std::string_view
     return std::chrono::milliseconds(n * per_unit_ms);
 }
 
+namespace {
+
+/// The endpoint URL and where it came from: --endpoint, else --intl or
+/// --regional, else $CBS_ENDPOINT or the root domain.
+std::pair<std::string, std::string> choose_endpoint(const connection_options& o) {
+    if (o.intl && o.regional) throw usage_error("--intl and --regional are exclusive");
+    if (o.endpoint_given || (!o.intl && !o.regional)) {
+        const char* env = o.endpoint_given ? nullptr : std::getenv("CBS_ENDPOINT");
+        return {o.endpoint, o.endpoint_given ? "--endpoint" : env && *env ? "$CBS_ENDPOINT" : "default"};
+    }
+    std::string url, why;
+    const auto choice = o.intl ? cbs::endpoint_choice::international : cbs::endpoint_choice::regional;
+    if (!cbs::endpoint_url_for(choice, o.region, url, why)) throw usage_error("--regional: " + why);
+    return {url, o.intl ? "--intl" : "--regional"};
+}
+
+/// The proxy URL for `endpoint` (empty: direct) and a line for --verbose
+/// (host:port only: never the user or password).
+std::pair<std::string, std::string> choose_proxy(const connection_options& o, const std::string& endpoint) {
+    if (o.no_proxy && !o.proxy.empty()) throw usage_error("--proxy and --no-proxy are exclusive");
+    if (o.no_proxy) return {"", "none (--no-proxy)"};
+    std::string url = o.proxy, source = "--proxy";
+    if (url.empty()) {
+        auto c = cbs::choose_proxy_from_env(endpoint);
+        if (c.url.empty())
+            return {"", c.bypass_by.empty() ? "none" : "none ($" + c.bypass_by + " lists the endpoint's host)"};
+        url = std::move(c.url);
+        source = "$" + c.variable;
+    }
+    cbs::proxy_url parsed;
+    std::string why;
+    if (!cbs::parse_proxy_url(url, parsed, why)) throw usage_error(source + ": " + why);
+    return {url, parsed.host_port() + " (" + source + ")"};
+}
+
+}  // namespace
+
 cbs::client_params make_client_params(const connection_options& o) {
+    auto [endpoint, endpoint_source] = choose_endpoint(o);
+    auto [proxy, proxy_line] = choose_proxy(o, endpoint);
+    if (o.verbose) {
+        std::cerr << "cbsctl: endpoint " << endpoint << " (" << endpoint_source << ")\n";
+        std::cerr << "cbsctl: proxy " << proxy_line << "\n";
+    }
     cbs::credentials_options copts;
     copts.profile = o.profile;
     cbs::error_code ec;
@@ -81,7 +137,8 @@ cbs::client_params make_client_params(const connection_options& o) {
     if (!cdiag.client_message.empty()) std::cerr << "cbsctl: warning: " << cdiag.client_message << "\n";
     cbs::client_params params;
     params.region = o.region;
-    params.endpoint = o.endpoint;
+    params.endpoint = std::move(endpoint);
+    params.pool.proxy = std::move(proxy);
     params.creds = std::move(creds);
     params.pool.ca_file = o.ca_file;
     params.request_timeout = o.timeout;
