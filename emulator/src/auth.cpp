@@ -198,6 +198,17 @@ std::optional<parsed_authorization> parse_authorization(std::string_view value, 
 }
 
 auth_outcome verify_tc3(const auth_input& in, std::span<const account> accounts, tc3_signer& signer) {
+    return verify_tc3_with(
+        in,
+        [accounts](std::string_view id) -> const account* {
+            for (const auto& a : accounts)
+                if (a.secret_id == id) return &a;
+            return nullptr;
+        },
+        signer);
+}
+
+auth_outcome verify_tc3_with(const auth_input& in, const account_lookup& find, tc3_signer& signer) {
     auth_outcome out;
     const auto authz = find_header(in.headers, "Authorization");
     if (!authz || trim(*authz).empty()) {
@@ -243,9 +254,7 @@ auth_outcome verify_tc3(const auth_input& in, std::span<const account> accounts,
         return out;
     }
 
-    const account* acct = nullptr;
-    for (const auto& a : accounts)
-        if (a.secret_id == parsed->secret_id) acct = &a;
+    const account* acct = find ? find(parsed->secret_id) : nullptr;
     if (!acct) {
         out.error = api_failure{"AuthFailure.SecretIdNotFound",
                                 "The SecretId is not found, please ensure that your SecretId is correct."};

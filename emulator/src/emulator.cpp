@@ -69,6 +69,19 @@ void validate_rate_limits(const rate_limit_params& r) {
     }
 }
 
+void validate_roles(const emulator_params& p) {
+    auto bad = [](const std::string& what) { throw std::invalid_argument("cbs emulator: " + what); };
+    for (const auto& r : p.roles)
+        if (!detail::parse_role_arn(r))
+            bad("roles: '" + r.substr(0, 200) + "' is not a role ARN (qcs::cam::uin/<digits>:roleName/<name>)");
+    if (p.temp_credential_lifetime.count() < 1 || p.temp_credential_lifetime.count() > detail::max_sts_duration)
+        bad("temp_credential_lifetime must be between 1 s and 43200 s");
+    if (p.oidc_provider_id.empty() != p.oidc_token.empty()) bad("oidc_provider_id and oidc_token go together");
+    if (p.oidc_provider_id.size() > 256) bad("oidc_provider_id is longer than 256 characters");
+    if (!p.metadata_role.empty() && !detail::is_name(p.metadata_role, 1, 128))
+        bad("metadata_role '" + p.metadata_role.substr(0, 200) + "' is not a role name ([\\w+=,.@-], 1 to 128)");
+}
+
 void validate(const emulator_params& p) {
     auto bad = [](const std::string& what) { throw std::invalid_argument("cbs emulator: " + what); };
     boost::system::error_code ec;
@@ -89,6 +102,7 @@ void validate(const emulator_params& p) {
         bad("accept_backoff_min must be positive and at most accept_backoff_max");
     validate_rate_limits(p.rate_limits);
     validate_faults(p.faults);
+    validate_roles(p);
 }
 
 std::string read_text(const std::string& path) {
@@ -110,7 +124,10 @@ emulator::impl::impl(asio::any_io_executor ex, emulator_params p)
       acceptor_strand(asio::make_strand(ex)),
       params(std::move(p)),
       acceptor(acceptor_strand),
-      accept_timer(acceptor_strand) {}
+      accept_timer(acceptor_strand),
+      metadata_strand(asio::make_strand(ex)),
+      metadata_acceptor(metadata_strand),
+      metadata_accept_timer(metadata_strand) {}
 
 emulator::emulator(asio::any_io_executor ex, emulator_params params) {
     validate(params);
@@ -171,6 +188,7 @@ void emulator::start() {
 
     if (!st.params.log_file.empty()) st.gw->open_log(st.params.log_file);
     detail::start_server(impl_);
+    if (st.params.metadata) detail::start_metadata_server(impl_);
 }
 
 void emulator::stop() {
@@ -182,6 +200,7 @@ void emulator::stop() {
         }
     }
     detail::stop_server(impl_);
+    detail::stop_metadata_server(impl_);
 }
 
 std::string emulator::endpoint() const {
@@ -220,6 +239,24 @@ void emulator::set_faults(fault_params faults) {
 void emulator::set_rate_limits(rate_limit_params limits) {
     validate_rate_limits(limits);
     impl_->gw->set_rate_limits(std::move(limits));
+}
+
+std::string emulator::metadata_endpoint() const {
+    const auto p = metadata_port();
+    return p == 0 ? std::string() : "http://127.0.0.1:" + std::to_string(p);
+}
+
+std::uint16_t emulator::metadata_port() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->metadata_port;
+}
+
+std::vector<issued_credential> emulator::issued_credentials() const {
+    return impl_->gw->issued_credentials();
+}
+
+void emulator::expire_issued_credentials() {
+    impl_->gw->expire_issued_credentials();
 }
 
 std::size_t emulator::connection_count() const {

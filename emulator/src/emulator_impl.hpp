@@ -20,7 +20,8 @@
 namespace cbs::emu {
 namespace detail {
 struct connection;
-}
+struct metadata_connection;
+}  // namespace detail
 
 struct emulator::impl : std::enable_shared_from_this<emulator::impl> {
     impl(boost::asio::any_io_executor ex, emulator_params p);
@@ -42,6 +43,13 @@ struct emulator::impl : std::enable_shared_from_this<emulator::impl> {
     std::uint64_t next_connection = 0;
     std::uint64_t accept_failures = 0;
     std::map<std::uint64_t, std::weak_ptr<detail::connection>> connections;
+
+    // The metadata service (metadata_server.cpp), when params.metadata.
+    boost::asio::strand<boost::asio::any_io_executor> metadata_strand;
+    boost::asio::ip::tcp::acceptor metadata_acceptor;  // on metadata_strand
+    boost::asio::steady_timer metadata_accept_timer;   // accept back-off (on metadata_strand)
+    std::uint16_t metadata_port = 0;                   // under mu
+    std::map<std::uint64_t, std::weak_ptr<detail::metadata_connection>> metadata_connections;  // under mu
 };
 
 namespace detail {
@@ -49,6 +57,11 @@ namespace detail {
 void start_server(const std::shared_ptr<emulator::impl>& st);
 /// Closes the acceptor and every connection on their strands (server.cpp).
 void stop_server(const std::shared_ptr<emulator::impl>& st);
+/// Binds 127.0.0.1:params.metadata_port and serves the metadata service
+/// (metadata_server.cpp).
+void start_metadata_server(const std::shared_ptr<emulator::impl>& st);
+/// Closes its acceptor and connections (after stop_server set `stopped`).
+void stop_metadata_server(const std::shared_ptr<emulator::impl>& st);
 }  // namespace detail
 
 }  // namespace cbs::emu

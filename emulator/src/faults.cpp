@@ -13,6 +13,9 @@ namespace cbs::emu {
 unsigned documented_rate_limit(std::string_view action, unsigned default_limit) noexcept {
     // reference/tencent-api.md §4 (per-action pages and the CBS API Category).
     if (action == "DescribeDisks") return 100;
+    // STS API Category page (tencentcloud.com/document/api/1150/49443).
+    if (action == "AssumeRole") return 600;
+    if (action == "AssumeRoleWithWebIdentity") return 20;
     for (std::string_view a : {"CreateSnapshotGroup", "DescribeSnapshotGroups", "DeleteSnapshotGroup",
                                "ApplySnapshotGroup", "CreateSnapshot", "DescribeSnapshots"})
         if (action == a) return 20;
@@ -73,7 +76,8 @@ fault_draw gateway::draw_fault(std::string_view action) {
     fault_draw d;
     const auto& rules = params_.faults.rules;
     auto it = rules.find(action);
-    if (it == rules.end()) it = rules.find("*");
+    // "*" means the CBS actions: credential refreshes fail only when a test names them.
+    if (it == rules.end() && !is_sts_action(action)) it = rules.find("*");
     if (it == rules.end() || !it->second.any()) return d;
     const fault_rule& r = it->second;
     std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -126,7 +130,8 @@ std::string gateway::window_key(const std::string& secret_id, std::string_view a
     std::string key;
     if (params_.rate_limits.scope == rate_scope::account) {
         auto it = uin_of_.find(secret_id);
-        key = it != uin_of_.end() ? it->second : "key:" + secret_id;
+        const std::string* issued = it == uin_of_.end() ? sts_.account_of(secret_id) : nullptr;
+        key = it != uin_of_.end() ? it->second : issued ? *issued : "key:" + secret_id;
     } else {
         key = "key:" + secret_id;
     }

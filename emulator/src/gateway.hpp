@@ -4,6 +4,7 @@
 #pragma once
 
 #include "rate_window.hpp"
+#include "sts.hpp"
 
 #include <cbs/emulator/emulator.hpp>
 
@@ -76,7 +77,24 @@ public:
     void set_rate_limits(rate_limit_params r);
     std::vector<account> accounts() const;
 
+    /// One request to the metadata service (gateway_sts.cpp): answered and logged.
+    metadata_answer handle_metadata(std::string_view method, std::string_view target);
+    std::vector<issued_credential> issued_credentials() const;
+    void expire_issued_credentials();
+    /// The server's unix time (emulator_params::unix_time, called under the
+    /// lock like everywhere else), for Date headers.
+    std::int64_t unix_now() const {
+        std::lock_guard lock(mu_);
+        return params_.unix_time();
+    }
+
 private:
+    /// The key of a SecretId: a configured one, else an issued one (nullptr: unknown).
+    const account* find_key(std::string_view secret_id) const;
+    /// Runs an STS action (AssumeRole, AssumeRoleWithWebIdentity) for a
+    /// caller already authenticated (`caller` "" when unsigned).
+    sts_outcome run_sts(std::string_view action, const boost::json::object& params, const std::string& caller,
+                        std::int64_t now);
     fault_draw draw_fault(std::string_view action);
     /// The delay of a slow or latency fault (from delay_rng_).
     std::chrono::milliseconds draw_fault_delay(bool slow);
@@ -100,6 +118,7 @@ private:
     std::mt19937_64 delay_rng_;  // separate, so delays do not shift the fault sequence
     std::mt19937_64 throttle_rng_;
     std::map<std::string, std::string, std::less<>> uin_of_;  // SecretId -> account (uin, else itself)
+    sts_state sts_;                                           // issued temporary credentials
     std::mt19937_64 id_rng_;
     std::deque<request_record> log_;
     std::ofstream log_file_;

@@ -154,8 +154,9 @@ asio::awaitable<void> session(std::shared_ptr<emulator::impl> st, std::shared_pt
         c->raw().expires_after(write_timeout);
         if (plan.what == reply_plan::kind::gateway_502) {
             std::string raw =
-                "HTTP/1.1 502 Bad Gateway\r\nServer: stgw\r\nContent-Type: text/html\r\nContent-Length: " +
-                std::to_string(bad_gateway_html.size()) + "\r\nConnection: close\r\n\r\n" + bad_gateway_html;
+                "HTTP/1.1 502 Bad Gateway\r\nServer: stgw\r\nDate: " + imf_fixdate(st->gw->unix_now()) +
+                "\r\nContent-Type: text/html\r\nContent-Length: " + std::to_string(bad_gateway_html.size()) +
+                "\r\nConnection: close\r\n\r\n" + bad_gateway_html;
             auto [wec, wn] = co_await asio::async_write(c->stream, asio::buffer(raw), use_tuple);
             (void)wn;
             if (!wec) co_await graceful_close(*c);
@@ -163,6 +164,8 @@ asio::awaitable<void> session(std::shared_ptr<emulator::impl> st, std::shared_pt
         }
         http::response<http::string_body> res{http::status::ok, msg.version()};
         res.set(http::field::server, "cbs-emulator");
+        // The emulator's clock (unix_time), so a client can measure its skew.
+        res.set(http::field::date, imf_fixdate(st->gw->unix_now()));
         res.set(http::field::content_type, "application/json");
         res.keep_alive(keep_alive);
         res.body() = std::move(plan.body);

@@ -11,7 +11,8 @@
 //      SignedHeaders lower case, sorted, no duplicates, including content-type
 //      and host; every signed header present in the request; DATE a
 //      YYYY-MM-DD       -> AuthFailure.InvalidAuthorization
-//   2. SERVICE is the expected service ("cbs")
+//   2. SERVICE is the expected service (auth_input::service: "cbs", or
+//      "sts" for the STS actions)
 //                       -> AuthFailure.InvalidAuthorization ("`Service` in Credential not valid")
 //   3. |now - X-TC-Timestamp| <= max_skew         -> AuthFailure.SignatureExpire
 //   4. the SecretId is a known account            -> AuthFailure.SecretIdNotFound
@@ -30,6 +31,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -88,7 +90,7 @@ struct auth_input {
     std::string_view timestamp_text;  ///< X-TC-Timestamp as sent
     std::int64_t now = 0;             ///< server unix time, seconds
     std::chrono::seconds max_skew{300};
-    std::string_view service = "cbs";
+    std::string_view service = "cbs";  ///< the credential scope's expected service
 };
 
 struct auth_outcome {
@@ -98,6 +100,13 @@ struct auth_outcome {
 
 /// Verifies a request (see the file comment for the checks and codes).
 auth_outcome verify_tc3(const auth_input& in, std::span<const account> accounts, tc3_signer& signer);
+
+/// Finds the key of a SecretId (nullptr: unknown). The pointer must stay
+/// valid for the verify_tc3 call.
+using account_lookup = std::function<const account*(std::string_view secret_id)>;
+/// The same, with the keys found by `find` (e.g. configured keys and issued
+/// temporary credentials).
+auth_outcome verify_tc3_with(const auth_input& in, const account_lookup& find, tc3_signer& signer);
 
 /// First header named `name` (case-insensitive), or nullopt.
 std::optional<std::string_view> find_header(std::span<const http_header> headers, std::string_view name) noexcept;

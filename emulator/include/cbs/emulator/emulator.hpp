@@ -27,8 +27,12 @@
 //      POST: Content-Type application/json (any parameters, e.g. charset)
 //                                                InvalidParameter
 //   3. TC3 signature, time, SecretId, token      AuthFailure.* (see auth.hpp)
-//   4. action known                              InvalidAction
-//      X-TC-Version 2017-03-12                   NoSuchVersion
+//      (credential scope service "sts" for the STS actions, "cbs" otherwise;
+//      AssumeRoleWithWebIdentity may send `Authorization: SKIP` instead)
+//      issued temporary credentials not expired  AuthFailure.TokenFailure
+//   4. action known (CBS, or STS: AssumeRole, AssumeRoleWithWebIdentity)
+//                                                InvalidAction
+//      X-TC-Version 2017-03-12 (STS: 2018-08-13) NoSuchVersion
 //      X-TC-Region a CBS region                  UnsupportedRegion
 //   5. rate limit per (SecretId or account, action)
 //                                                RequestLimitExceeded[.sub-code]
@@ -36,7 +40,14 @@
 //   6. body: POST a JSON object; GET the query string (DiskIds.0=..., Filters.0.Name=...)
 //                                                InvalidParameter
 //   7. fault injection (only requests that passed 1-6)
-//   8. the action on the fleet (fleet_state::handle): its own codes
+//   8. the action on the fleet (fleet_state::handle): its own codes; an
+//      STS action issues temporary credentials (docs/emulator.md lists its
+//      codes), which every CBS action then accepts with X-TC-Token until they
+//      expire on the emulator's clock (unix_time).
+//
+// Every answer carries a Date header from unix_time. With params.metadata a
+// second listener, plain HTTP on 127.0.0.1, serves the CVM metadata paths
+// /latest/meta-data/cam/security-credentials/[<role>] (metadata_endpoint()).
 //
 // Threading: all shared state is behind one mutex; each connection runs on
 // its own strand, so the emulator may run on a multi-threaded io_context.
@@ -166,6 +177,19 @@ struct request_record {
     std::string fault;            ///< "" or transient|gateway_502|reset_before|reset_after|slow|latency
     std::int64_t delay_ms = 0;    ///< injected delay before the answer (slow and latency faults), ms
     bool throttled = false;       ///< refused by the rate limit (outcome is a RequestLimitExceeded code)
+    /// The TmpSecretId handed out by an STS action or the metadata service
+    /// ("" otherwise, and on errors). Never a key or token.
+    std::string issued_secret_id = {};
+};
+
+/// One temporary credential the emulator issued (no key, no token).
+struct issued_credential {
+    std::string secret_id;          ///< TmpSecretId
+    std::string source;             ///< "AssumeRole", "AssumeRoleWithWebIdentity" or "metadata"
+    std::string role_arn;           ///< the role assumed (metadata: the configured ARN of the role, or "")
+    std::string session_name;       ///< RoleSessionName (metadata: "")
+    std::int64_t issued_time = 0;   ///< unix seconds, emulator clock (emulator_params::unix_time)
+    std::int64_t expired_time = 0;  ///< unix seconds; expired from this second on
 };
 
 struct emulator_params {
@@ -209,7 +233,31 @@ struct emulator_params {
     /// Idle keep-alive connections are closed after this. Default 60 s.
     std::chrono::milliseconds idle_timeout{60'000};
 
-    /// Server unix time in seconds (for X-TC-Timestamp checks). Default: system clock.
+    /// Role ARNs AssumeRole and AssumeRoleWithWebIdentity accept, each
+    /// "qcs::cam::uin/<digits>:roleName/<name>" (name [\w+=,.@-]{1,128}).
+    /// Default empty: every RoleArn is ResourceNotFound.RoleNotFound.
+    std::vector<std::string> roles;
+    /// Lifetime of the temporary credentials issued: STS issues
+    /// min(DurationSeconds, this), the metadata service exactly this.
+    /// 1 s to 43200 s. Default 7200 s.
+    std::chrono::seconds temp_credential_lifetime{7200};
+    /// The ProviderId AssumeRoleWithWebIdentity accepts. Default empty: none
+    /// (every ProviderId is InvalidParameter.ParamError).
+    std::string oidc_provider_id;
+    /// The WebIdentityToken AssumeRoleWithWebIdentity accepts; set exactly
+    /// when oidc_provider_id is. Never logged or echoed. Default empty.
+    std::string oidc_token;
+    /// Serve the CVM metadata service (plain HTTP on 127.0.0.1, see
+    /// metadata_endpoint()) from start(). Default false.
+    bool metadata = false;
+    /// Port of the metadata service. Default 0: an ephemeral port.
+    std::uint16_t metadata_port = 0;
+    /// Role name the metadata service serves ([\w+=,.@-]{1,128}). Default
+    /// empty: no role bound (the role list answers 404).
+    std::string metadata_role;
+
+    /// Server unix time in seconds: X-TC-Timestamp checks, the expiry of
+    /// temporary credentials and the Date header. Default: system clock.
     std::function<std::int64_t()> unix_time;
     /// Steady time (rate windows, fleet timing). Default: steady_clock::now.
     std::function<clock::time_point()> steady_now;
@@ -267,7 +315,18 @@ public:
     /// reseeded with limits.seed). Throws std::invalid_argument for a
     /// non-positive window or a throttle code outside the family.
     void set_rate_limits(rate_limit_params limits);
-    /// Open connections now.
+    /// "http://127.0.0.1:<port>" of the metadata service ("" when
+    /// emulator_params::metadata is off or before start()).
+    std::string metadata_endpoint() const;
+    std::uint16_t metadata_port() const;
+    /// Every temporary credential issued so far (STS and metadata), oldest
+    /// first (those expired more than a day ago may have been forgotten).
+    std::vector<issued_credential> issued_credentials() const;
+    /// Every credential issued so far expires now: the next request with one
+    /// answers AuthFailure.TokenFailure, and the metadata service hands out
+    /// new ones on its next answer.
+    void expire_issued_credentials();
+    /// Open connections now (HTTPS; metadata connections not counted).
     std::size_t connection_count() const;
     /// Accepts that failed (other than at stop()) since start().
     std::uint64_t accept_failures() const;
