@@ -6,18 +6,30 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <limits>
 #include <optional>
+#include <random>
+#include <stdexcept>
 
 namespace cbsctl {
+
+namespace {
+// The role `cbsctl emulator` accepts unless --roles says otherwise.
+constexpr const char* default_role = "qcs::cam::uin/100000000001:roleName/cbs-emulator-role";
+}  // namespace
 
 void print_emulator_usage(std::ostream& os) {
     os << "cbsctl emulator [--listen ADDR:PORT] [--instances N] [--seed S] [--region R]\n"
@@ -31,6 +43,8 @@ void print_emulator_usage(std::ostream& os) {
           "                [--fault-reset-after P] [--fault-slow P] [--fault-latency P]\n"
           "                [--fault-action ACTION] [--fault-seed S] [--latency-ms MS|MIN-MAX]\n"
           "                [--slow-ms MS|MIN-MAX]\n"
+          "                [--roles ARN,...] [--temp-lifetime DURATION] [--metadata] [--metadata-port N]\n"
+          "                [--metadata-role NAME] [--oidc-provider-id ID [--oidc-token-file FILE]]\n"
           "                [--log FILE]\n\n"
           "  --listen       address and port (default 127.0.0.1:0, an ephemeral port; [::1]:PORT for IPv6)\n"
           "  --instances    instances in the synthetic fleet (default 200)\n"
@@ -74,10 +88,25 @@ void print_emulator_usage(std::ostream& os) {
           "                 per request, long-tailed (default 200, i.e. 200-400)\n"
           "  --slow-ms      delay of a slow answer: MS (MS/2 to MS) or MIN-MAX, drawn per request,\n"
           "                 uniform (default 35000, i.e. 17500-35000); MS-MS for a fixed delay\n"
+          "  --roles        role ARNs STS AssumeRole accepts, qcs::cam::uin/<digits>:roleName/<name>,...\n"
+          "                 (default "
+       << default_role
+       << ")\n"
+          "  --temp-lifetime  lifetime of the temporary credentials issued, e.g. 20s, 10m, 2h\n"
+          "                 (1s to 12h, whole seconds; default 2h; STS issues min(DurationSeconds, this))\n"
+          "  --metadata     serve the CVM metadata service (plain HTTP on 127.0.0.1)\n"
+          "  --metadata-port  its port (default 0, an ephemeral port; implies --metadata)\n"
+          "  --metadata-role  the role it serves (default: the first role's name; '' binds no role;\n"
+          "                 implies --metadata)\n"
+          "  --oidc-provider-id  accept AssumeRoleWithWebIdentity from this identity provider\n"
+          "  --oidc-token-file  the web identity token it accepts, first line of FILE (default: a random\n"
+          "                 token written to web-identity-token in the state directory, mode 0600)\n"
           "  --log          append a JSON line per request (time, action, outcome, RequestId, SecretId,\n"
-          "                 fault, delay_ms, throttled)\n"
+          "                 fault, delay_ms, throttled, issued_secret_id)\n"
           "Durations are in milliseconds, at most 86400000 (a day).\n\n"
-          "Prints `export` lines for CBS_ENDPOINT, CBS_CA_FILE and the credentials, then serves\n"
+          "Prints `export` lines for CBS_ENDPOINT, CBS_CA_FILE, the credentials, CBS_STS_ENDPOINT and, when\n"
+          "enabled, CBS_METADATA_ENDPOINT and TKE_REGION/TKE_PROVIDER_ID/TKE_WEB_IDENTITY_TOKEN_FILE/\n"
+          "TKE_ROLE_ARN (never a token), then serves\n"
           "until SIGINT or SIGTERM. exit status: 0 stopped by a signal, 1 failed to start, 2 usage error\n";
 }
 
@@ -165,6 +194,45 @@ double parse_time_scale(const std::string& text) {
     return v;
 }
 
+std::vector<std::string> split_commas(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const auto comma = text.find(',', start);
+        std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+        if (!item.empty()) out.push_back(std::move(item));
+    }
+    return out;
+}
+
+std::chrono::seconds parse_temp_lifetime(const std::string& text) {
+    const auto d = parse_duration(text, "--temp-lifetime");
+    if (d < std::chrono::seconds(1) || d > std::chrono::hours(12) || d % std::chrono::seconds(1) != d.zero())
+        throw usage_error("--temp-lifetime must be whole seconds between 1s and 12h (43200s), got '" + text + "'");
+    return std::chrono::duration_cast<std::chrono::seconds>(d);
+}
+
+std::string random_token(std::size_t n) {
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    std::random_device rd;
+    std::string s;
+    for (std::size_t i = 0; i < n; ++i) s.push_back(alphabet[rd() % (sizeof alphabet - 1)]);
+    return s;
+}
+
+/// Writes `text` to `path`, readable by the owner only (created 0600, and
+/// chmod-ed if it existed). Throws std::runtime_error.
+void write_private_file(const std::string& path, const std::string& text) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+    const bool ok =
+        ::fchmod(fd, 0600) == 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    const int err = errno;
+    ::close(fd);
+    if (!ok) throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
+}
+
 void parse_listen(const std::string& text, cbs::emu::emulator_params& p) {
     const auto colon = text.rfind(':');
     if (colon == std::string::npos || colon + 1 == text.size())
@@ -186,6 +254,8 @@ int run_emulator(args& a) {
     bool key_given = false;
     std::string key_file;
     std::vector<cbs::emu::account> more;
+    bool roles_given = false;
+    std::optional<std::string> metadata_role, oidc_token_file;
     while (!a.done()) {
         if (auto v = a.value("--listen"))
             parse_listen(*v, p);
@@ -279,7 +349,25 @@ int run_emulator(args& a) {
             auto [lo, hi] = parse_ms_range("--slow-ms", *v);
             p.faults.slow_delay = hi ? *hi : lo;
             p.faults.slow_delay_min = hi ? std::optional(lo) : std::nullopt;
-        } else if (auto v = a.value("--log"))
+        } else if (auto v = a.value("--roles")) {
+            roles_given = true;
+            for (auto& r : split_commas(*v)) p.roles.push_back(std::move(r));
+        } else if (auto v = a.value("--temp-lifetime"))
+            p.temp_credential_lifetime = parse_temp_lifetime(*v);
+        else if (a.flag("--metadata"))
+            p.metadata = true;
+        else if (auto v = a.value("--metadata-port")) {
+            p.metadata = true;
+            p.metadata_port = static_cast<std::uint16_t>(parse_bounded("--metadata-port", *v, 0, 65535));
+        } else if (auto v = a.value("--metadata-role")) {
+            p.metadata = true;
+            metadata_role = *v;
+        } else if (auto v = a.value("--oidc-provider-id")) {
+            if (v->empty()) throw usage_error("--oidc-provider-id must not be empty");
+            p.oidc_provider_id = *v;
+        } else if (auto v = a.value("--oidc-token-file"))
+            oidc_token_file = *v;
+        else if (auto v = a.value("--log"))
             p.log_file = *v;
         else if (a.flag("-h") || a.flag("--help")) {
             print_emulator_usage(std::cout);
@@ -303,6 +391,28 @@ int run_emulator(args& a) {
     if (!acct.secret_id.empty()) p.accounts.push_back(acct);
     for (auto& m : more) p.accounts.push_back(std::move(m));
     const bool keys_given = key_given || !more.empty();
+    if (!roles_given) p.roles = {default_role};
+    if (p.roles.empty()) throw usage_error("--roles needs at least one role ARN");
+    if (p.metadata) {
+        if (metadata_role)
+            p.metadata_role = *metadata_role;
+        else if (const auto name = p.roles.front().rfind('/'); name != std::string::npos)
+            p.metadata_role = p.roles.front().substr(name + 1);
+    }
+    if (oidc_token_file && p.oidc_provider_id.empty()) throw usage_error("--oidc-token-file needs --oidc-provider-id");
+    if (!p.oidc_provider_id.empty()) {
+        if (oidc_token_file) {
+            const std::string text = read_secret_file("--oidc-token-file", *oidc_token_file);
+            std::string token = text.substr(0, text.find('\n'));
+            while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t'))
+                token.pop_back();
+            if (token.empty())
+                throw usage_error("--oidc-token-file '" + *oidc_token_file + "': the first line is empty");
+            p.oidc_token = std::move(token);
+        } else {
+            p.oidc_token = random_token(64);
+        }
+    }
     if (rule.any()) p.faults.rules[fault_action] = rule;
     if (rule.transient + rule.gateway_502 + rule.reset_before + rule.reset_after + rule.slow > 1.0 + 1e-9)
         throw usage_error("the --fault-* probabilities (except --fault-latency) add up to more than 1");
@@ -318,6 +428,19 @@ int run_emulator(args& a) {
     } catch (const std::exception& e) {
         std::cerr << "cbsctl: cannot start the emulator: " << e.what() << "\n";
         return exit_failed;
+    }
+    std::string token_path;
+    if (!p.oidc_provider_id.empty()) {
+        token_path = oidc_token_file ? std::filesystem::absolute(*oidc_token_file).string()
+                                     : emu->state_dir() + "/web-identity-token";
+        if (!oidc_token_file) {
+            try {
+                write_private_file(token_path, p.oidc_token + "\n");
+            } catch (const std::exception& e) {
+                std::cerr << "cbsctl: cannot start the emulator: " << e.what() << "\n";
+                return exit_failed;
+            }
+        }
     }
     const auto accounts = emu->accounts();
     std::cout << "# CBS emulator on " << emu->endpoint() << " (" << p.fleet.instances << " instances in "
@@ -337,6 +460,21 @@ int run_emulator(args& a) {
                   << (accounts[i].uin.empty() ? "" : " (account " + accounts[i].uin + ")") << "\n";
     if (p.rate_limits.scope == cbs::emu::rate_scope::account)
         std::cout << "# rate windows shared by the keys of one account\n";
+    std::cout << "export CBS_STS_ENDPOINT=" << emu->endpoint() << "\n# STS AssumeRole accepts";
+    for (std::size_t i = 0; i < p.roles.size(); ++i) std::cout << (i ? ", " : " ") << p.roles[i];
+    std::cout << " (temporary credentials live " << p.temp_credential_lifetime.count() << " s)\n";
+    if (p.metadata) {
+        std::cout << "export CBS_METADATA_ENDPOINT=" << emu->metadata_endpoint() << "\n";
+        if (p.metadata_role.empty())
+            std::cout << "# the metadata service has no role bound (404)\n";
+        else
+            std::cout << "# the metadata service serves role " << p.metadata_role << "\n";
+    }
+    if (!p.oidc_provider_id.empty())
+        std::cout << "export TKE_REGION=" << p.fleet.region << "\n"
+                  << "export TKE_PROVIDER_ID=" << p.oidc_provider_id << "\n"
+                  << "export TKE_WEB_IDENTITY_TOKEN_FILE=" << token_path << "\n"
+                  << "export TKE_ROLE_ARN=" << p.roles.front() << "\n";
     std::cout << "# stop with Ctrl-C (SIGINT) or SIGTERM" << std::endl;
 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
