@@ -1,7 +1,10 @@
-// Credential resolution: explicit → named profile → environment → default profile.
+// The credentials file: reading it safely and parsing its INI profiles (keys
+// and role fields). Resolution order: src/credential_static.cpp.
 #include <cbs/credentials.hpp>
+#include <cbs/detail/credential_sources.hpp>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <string>
 #include <system_error>
@@ -14,11 +17,8 @@
 namespace cbs {
 namespace {
 
-constexpr std::string_view env_id = "TENCENTCLOUD_SECRET_ID";
-constexpr std::string_view env_key = "TENCENTCLOUD_SECRET_KEY";
-constexpr std::string_view env_token = "TENCENTCLOUD_SESSION_TOKEN";
-constexpr std::string_view env_file = "TENCENTCLOUD_CREDENTIALS_FILE";
-constexpr std::size_t max_file_size = 1 << 20;  // a credentials file is a few hundred bytes
+constexpr std::size_t max_file_size = 1 << 20;     // a credentials file is a few hundred bytes
+constexpr long long max_duration_seconds = 43200;  // STS AssumeRole's upper bound (12 h)
 
 std::string_view trim(std::string_view s) noexcept {
     constexpr std::string_view ws = " \t\r\f\v";
@@ -35,13 +35,6 @@ std::string lower(std::string_view s) {
     return out;
 }
 
-/// Best-effort wipe of a buffer that held a secret (not optimised away).
-void wipe(std::string& s) noexcept {
-    volatile char* p = s.data();
-    for (std::size_t i = 0; i < s.size(); ++i) p[i] = 0;
-    s.clear();
-}
-
 std::string quoted(std::string_view s) {
     // Appended piecewise: GCC 12 at -O3 warns falsely (-Wrestrict) on "x" + std::string(s).
     std::string out;
@@ -52,64 +45,64 @@ std::string quoted(std::string_view s) {
     return out;
 }
 
-credentials fail(client_errc e, std::string message, error_code& ec, diagnostics& diag) {
+profile_config fail(client_errc e, std::string message, error_code& ec, diagnostics& diag) {
     ec = make_error_code(e);
     diag.client_message = std::move(message);
     return {};
 }
 
-/// Outcome of reading a file: its text, or "absent", or an error message.
-struct file_read {
-    enum { ok, absent, error } status = error;
-    std::string text;
-    std::string message;  // for `error`
-};
+}  // namespace
 
-file_read read_file(const std::string& path) {
-    file_read r;
+namespace detail {
+
+void wipe_secret(std::string& s) noexcept {
+    volatile char* p = s.data();
+    for (std::size_t i = 0; i < s.size(); ++i) p[i] = 0;
+    s.clear();
+}
+
+bool read_small_file(const std::string& path, std::string_view noun, std::string& out, std::string& why, bool* absent) {
+    const std::string named = std::string(noun) + " " + path;
+    if (absent) *absent = false;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         const int err = errno;
-        if (err == ENOENT || err == ENOTDIR) {
-            r.status = file_read::absent;
-        } else {
-            r.message = "cannot open credentials file " + path + ": " + std::generic_category().message(err);
-        }
-        return r;
+        if (absent && (err == ENOENT || err == ENOTDIR)) *absent = true;
+        why = "cannot open " + named + ": " + std::generic_category().message(err);
+        return false;
     }
     struct ::stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
-        r.message = "credentials file " + path + " is not a regular file";
-        return r;
+        why = named + " is not a regular file";
+        return false;
     }
     if (static_cast<std::size_t>(st.st_size) > max_file_size) {
         ::close(fd);
-        r.message = "credentials file " + path + " is too large (" + std::to_string(st.st_size) + " bytes)";
-        return r;
+        why = named + " is too large (" + std::to_string(st.st_size) + " bytes)";
+        return false;
     }
-    r.text.resize(static_cast<std::size_t>(st.st_size));
+    out.resize(static_cast<std::size_t>(st.st_size));
     std::size_t got = 0;
-    while (got < r.text.size()) {
-        const auto n = ::read(fd, r.text.data() + got, r.text.size() - got);
+    while (got < out.size()) {
+        const auto n = ::read(fd, out.data() + got, out.size() - got);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             const int err = errno;
             ::close(fd);
-            wipe(r.text);
-            r.message = "cannot read credentials file " + path + ": " + std::generic_category().message(err);
-            return r;
+            wipe_secret(out);
+            why = "cannot read " + named + ": " + std::generic_category().message(err);
+            return false;
         }
         if (n == 0) break;
         got += static_cast<std::size_t>(n);
     }
     ::close(fd);
-    r.text.resize(got);
-    r.status = file_read::ok;
-    return r;
+    out.resize(got);
+    return true;
 }
 
-}  // namespace
+}  // namespace detail
 
 std::string credentials::redacted() const {
     std::string out;
@@ -125,25 +118,27 @@ std::string credentials::redacted() const {
     return out;
 }
 
-credentials parse_credentials_file(std::string_view text, std::string_view profile, std::string_view source_name,
-                                   error_code& ec, diagnostics& diag) {
+profile_config parse_profile(std::string_view text, std::string_view profile, std::string_view source_name,
+                             error_code& ec, diagnostics& diag) {
     ec.clear();
     const std::string_view want = profile.empty() ? std::string_view("default") : profile;
     const std::string src(source_name);
     if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 BOM
 
-    credentials out;
+    profile_config out;
     struct wipe_unless_kept {  // partial secrets of a failed parse are wiped
         credentials& c;
         bool keep = false;
         ~wipe_unless_kept() {
             if (!keep) {
-                wipe(c.secret_key);
-                wipe(c.token);
+                detail::wipe_secret(c.secret_key);
+                detail::wipe_secret(c.token);
             }
         }
-    } guard{out};
+    } guard{out.keys};
     bool in_wanted = false, found = false, in_any = false;
+    std::string duration_text;
+    bool has_duration = false, has_session = false;
     std::vector<std::string> sections;
     std::size_t line_no = 0;
     while (!text.empty()) {
@@ -176,11 +171,21 @@ credentials parse_credentials_file(std::string_view text, std::string_view profi
         if (!in_wanted) continue;
         const auto value = trim(line.substr(eq + 1));
         if (key == "secret_id")
-            out.secret_id.assign(value);
+            out.keys.secret_id.assign(value);
         else if (key == "secret_key")
-            out.secret_key.assign(value);
+            out.keys.secret_key.assign(value);
         else if (key == "token")
-            out.token.assign(value);
+            out.keys.token.assign(value);
+        else if (key == "role_arn")
+            out.role_arn.assign(value);
+        else if (key == "role_session_name") {
+            out.role_session_name.assign(value);
+            has_session = true;
+        } else if (key == "duration_seconds") {
+            duration_text.assign(value);
+            has_duration = true;
+        } else if (key == "source_profile")
+            out.source_profile.assign(value);
     }
 
     const auto what = "profile " + quoted(want) + " in " + src;
@@ -195,144 +200,80 @@ credentials parse_credentials_file(std::string_view text, std::string_view profi
         }
         return fail(client_errc::credentials_invalid, std::move(msg), ec, diag);
     }
-    if (out.secret_id.empty() && out.secret_key.empty())
-        return fail(client_errc::credentials_invalid, what + " has no secret_id and no secret_key", ec, diag);
-    if (out.secret_key.empty())
-        return fail(client_errc::credentials_invalid, what + " has secret_id " + out.secret_id + " but no secret_key",
-                    ec, diag);
-    if (out.secret_id.empty())
-        return fail(client_errc::credentials_invalid, what + " has secret_key but no secret_id", ec, diag);
-    out.source = what;
+    const bool any_key = !out.keys.secret_id.empty() || !out.keys.secret_key.empty() || !out.keys.token.empty();
+    if (!out.source_profile.empty()) {
+        if (out.role_arn.empty())
+            return fail(client_errc::credentials_invalid, what + " has source_profile but no role_arn to assume", ec,
+                        diag);
+        if (any_key)
+            return fail(client_errc::credentials_invalid,
+                        what + " has both keys and source_profile: keep one (the keys that sign AssumeRole)", ec, diag);
+    } else {
+        const std::string role_hint = out.role_arn.empty() ? "" : " (role_arn needs keys or a source_profile)";
+        if (out.keys.secret_id.empty() && out.keys.secret_key.empty())
+            return fail(client_errc::credentials_invalid, what + " has no secret_id and no secret_key" + role_hint, ec,
+                        diag);
+        if (out.keys.secret_key.empty())
+            return fail(client_errc::credentials_invalid,
+                        what + " has secret_id " + out.keys.secret_id + " but no secret_key", ec, diag);
+        if (out.keys.secret_id.empty())
+            return fail(client_errc::credentials_invalid, what + " has secret_key but no secret_id", ec, diag);
+    }
+    if (out.role_arn.empty() && (has_session || has_duration))
+        return fail(client_errc::credentials_invalid,
+                    what + " has " + (has_session ? "role_session_name" : "duration_seconds") + " but no role_arn", ec,
+                    diag);
+    if (has_duration) {
+        long long n = 0;
+        const auto* b = duration_text.data();
+        const auto* e = b + duration_text.size();
+        auto [p, perr] = std::from_chars(b, e, n);
+        if (perr != std::errc{} || p != e || n < 1 || n > max_duration_seconds)
+            return fail(client_errc::credentials_invalid,
+                        what + ": duration_seconds must be a whole number of seconds in 1..43200", ec, diag);
+        out.duration = std::chrono::seconds(n);
+    }
+    out.keys.source = what;
     guard.keep = true;
     return out;
 }
 
-credentials resolve_credentials(const credentials_options& opts, error_code& ec, diagnostics& diag) {
-    ec.clear();
-    diag.clear();
-    const auto env = [&](std::string_view name) -> std::string {
-        const std::string n(name);
-        const char* v = opts.getenv ? opts.getenv(n.c_str()) : std::getenv(n.c_str());
-        return v ? std::string(v) : std::string();
-    };
-    std::vector<std::string> looked;
-
-    // 1. Explicit.
-    if (opts.explicit_credentials) {
-        credentials c = *opts.explicit_credentials;
-        if (c.secret_id.empty() || c.secret_key.empty())
-            return fail(
-                client_errc::credentials_invalid,
-                std::string("explicit credentials have an empty ") + (c.secret_id.empty() ? "secret_id" : "secret_key"),
-                ec, diag);
-        if (c.source.empty()) c.source = "explicit";
-        return c;
+profile_config resolve_profile(std::string_view text, std::string_view profile, std::string_view source_name,
+                               error_code& ec, diagnostics& diag) {
+    auto cfg = parse_profile(text, profile, source_name, ec, diag);
+    if (ec || cfg.source_profile.empty()) return cfg;
+    auto src = parse_profile(text, cfg.source_profile, source_name, ec, diag);
+    if (ec) {
+        diag.client_message =
+            cfg.keys.source + " names source_profile " + quoted(cfg.source_profile) + ": " + diag.client_message;
+        return {};
     }
-    looked.emplace_back("explicit credentials (not set)");
-
-    // The profile file (step 2 for a named profile, else step 4).
-    const bool named_profile = !opts.profile.empty();
-    const auto from_file = [&](credentials& out) -> bool {  // true: done (found or failed)
-        std::string path, origin;
-        bool must_exist = true;
-        if (opts.credentials_file) {
-            path = *opts.credentials_file;
-            origin = "configured credentials file ";
-        } else if (auto p = env(env_file); !p.empty()) {
-            path = std::move(p);
-            origin = "credentials file from " + std::string(env_file) + " ";
-        } else if (auto home = env("HOME"); !home.empty()) {
-            path = home + "/.tencentcloud/credentials";
-            origin = "credentials file ";
-            must_exist = named_profile;  // a profile asked for by name must be found
-        }
-        if (path.empty()) {
-            if (named_profile) {
-                out = fail(client_errc::credentials_invalid,
-                           "profile " + quoted(opts.profile) +
-                               " was asked for, but there is no credentials file ($HOME is not set)",
-                           ec, diag);
-                return true;
-            }
-            looked.emplace_back("$HOME/.tencentcloud/credentials (HOME not set)");
-            return false;
-        }
-        auto file = read_file(path);
-        if (file.status == file_read::error) {
-            out = fail(client_errc::credentials_invalid, std::move(file.message), ec, diag);
-            return true;
-        }
-        if (file.status == file_read::absent) {
-            if (must_exist) {
-                out = fail(client_errc::credentials_invalid,
-                           origin + path + " does not exist" +
-                               (named_profile ? " (profile " + quoted(opts.profile) + " was asked for)" : ""),
-                           ec, diag);
-                return true;
-            }
-            looked.push_back(origin + path + " (not found)");
-            return false;
-        }
-        out = parse_credentials_file(file.text, opts.profile, path, ec, diag);
-        wipe(file.text);
-        if (!ec) diag.client_message = credentials_file_permission_warning(path);
-        return true;
-    };
-
-    // 2. A profile named explicitly wins over the environment (as with
-    // aws-cli and tccli): asking for one and getting other credentials would
-    // act on the wrong account.
-    if (named_profile) {
-        credentials c;
-        from_file(c);
-        return c;
+    if (src.has_role()) {
+        detail::wipe_secret(src.keys.secret_key);
+        detail::wipe_secret(src.keys.token);
+        return fail(client_errc::credentials_invalid,
+                    cfg.keys.source + " names source_profile " + quoted(cfg.source_profile) +
+                        ", which assumes a role of its own: roles are not chained; give the source profile keys only",
+                    ec, diag);
     }
-
-    // 3. Environment.
-    if (opts.use_environment) {
-        credentials c;
-        c.secret_id = env(env_id);
-        c.secret_key = env(env_key);
-        c.token = env(env_token);
-        if (!c.secret_id.empty() && !c.secret_key.empty()) {
-            c.source = "environment";
-            return c;
-        }
-        if (!c.secret_id.empty() || !c.secret_key.empty() || !c.token.empty()) {
-            std::string msg = "incomplete credentials in the environment: ";
-            if (!c.secret_id.empty())
-                msg += std::string(env_id) + " is set (" + c.secret_id + ") but " + std::string(env_key) + " is not";
-            else if (!c.secret_key.empty())
-                msg += std::string(env_key) + " is set but " + std::string(env_id) + " is not";
-            else
-                msg += std::string(env_token) + " is set but " + std::string(env_id) + " and " + std::string(env_key) +
-                       " are not";
-            wipe(c.secret_key);
-            wipe(c.token);
-            return fail(client_errc::credentials_invalid, std::move(msg), ec, diag);
-        }
-        looked.push_back("environment " + std::string(env_id) + "/" + std::string(env_key) + " (not set)");
-    } else {
-        looked.emplace_back("environment (disabled)");
-    }
-
-    // 4. The default profile.
-    if (credentials c; from_file(c)) return c;
-
-    std::string msg = "looked in: ";
-    for (std::size_t i = 0; i < looked.size(); ++i) {
-        if (i) msg += "; ";
-        msg += looked[i];
-    }
-    return fail(client_errc::credentials_missing, std::move(msg), ec, diag);
+    const auto what = cfg.keys.source;
+    cfg.keys = std::move(src.keys);
+    cfg.keys.source = what + " (keys of profile " + quoted(cfg.source_profile) + ")";
+    return cfg;
 }
 
-credentials resolve_credentials(const credentials_options& opts) {
-    error_code ec;
-    diagnostics diag;
-    auto c = resolve_credentials(opts, ec, diag);
-    if (ec) throw error(ec, std::move(diag));
-    return c;
+credentials parse_credentials_file(std::string_view text, std::string_view profile, std::string_view source_name,
+                                   error_code& ec, diagnostics& diag) {
+    auto cfg = parse_profile(text, profile, source_name, ec, diag);
+    if (!ec && cfg.keys.secret_id.empty()) {
+        // A profile whose keys are another profile's (source_profile): it has
+        // none of its own to return.
+        ec = make_error_code(client_errc::credentials_invalid);
+        diag.client_message = cfg.keys.source + " has no secret_id and no secret_key (it uses source_profile " +
+                              quoted(cfg.source_profile) + ")";
+        return {};
+    }
+    return std::move(cfg.keys);
 }
 
 std::string credentials_file_permission_warning(const std::string& path) {

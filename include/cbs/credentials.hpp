@@ -12,12 +12,22 @@
 //      $TENCENTCLOUD_CREDENTIALS_FILE, else $HOME/.tencentcloud/credentials
 // credentials::source says which one was used.
 //
+// These are the long-lived sources only (read synchronously). Role
+// credentials (CVM instance role, STS AssumeRole, TKE OIDC) and the default
+// chain that includes them are credential providers: see
+// credential_provider.hpp. A profile may name a role (role_arn, with its own
+// keys or a source_profile's): resolve_credentials refuses it (its keys are
+// what signs the AssumeRole call, not the CBS calls), the default chain
+// assumes the role.
+//
 // The secret key never appears in an error message, exception, diagnostics
 // or redacted() string. The SecretId may.
 #pragma once
 
 #include <cbs/error.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -35,6 +45,10 @@ struct credentials {
     /// `profile "default" in /path/credentials`. Set by resolve_credentials /
     /// parse_credentials_file; not used for signing.
     std::string source;
+    /// When the service stops accepting them (temporary credentials: the
+    /// ExpiredTime of the metadata service or STS, in the service's clock).
+    /// Default none: long-lived, never refreshed for age.
+    std::optional<std::chrono::system_clock::time_point> expires = std::nullopt;
 
     /// True when a session token is set.
     bool temporary() const noexcept { return !token.empty(); }
@@ -92,13 +106,52 @@ credentials resolve_credentials(const credentials_options& opts = {});
 /// by group/others (else it stays empty).
 credentials resolve_credentials(const credentials_options& opts, error_code& ec, diagnostics& diag);
 
+/// One profile of the credentials file, role fields included.
+struct profile_config {
+    /// secret_id / secret_key / token of the section (all empty when the
+    /// profile takes its keys from `source_profile`); `source` names the
+    /// profile and file. With `role_arn` these are the source keys that sign
+    /// the STS AssumeRole call.
+    credentials keys;
+    /// role_arn: assume this role (STS AssumeRole). Empty: plain keys.
+    std::string role_arn;
+    /// role_session_name. Empty: the provider's default.
+    std::string role_session_name;
+    /// duration_seconds (1..43200). Unset: the provider's default (7200 s).
+    std::optional<std::chrono::seconds> duration;
+    /// source_profile: the profile whose keys sign the AssumeRole call
+    /// (instead of keys in this section).
+    std::string source_profile;
+    /// True when the profile names a role.
+    bool has_role() const noexcept { return !role_arn.empty(); }
+};
+
+/// Pure parser: INI text → profile `profile` ("" = "default") with its role
+/// fields. Same format and errors as parse_credentials_file, plus the role
+/// keys role_arn, role_session_name, duration_seconds, source_profile.
+/// Errors (credentials_invalid): keys missing when there is no
+/// source_profile; source_profile without role_arn; source_profile next to
+/// secret_id/secret_key (ambiguous); role_session_name or duration_seconds
+/// without role_arn; duration_seconds not a whole number in 1..43200. The
+/// source profile is not looked up here (see resolve_profile).
+profile_config parse_profile(std::string_view text, std::string_view profile, std::string_view source_name,
+                             error_code& ec, diagnostics& diag);
+
+/// parse_profile, then the source profile's keys when `source_profile` is
+/// set (that profile must have keys and no role of its own: roles are not
+/// chained). The result's `keys` are then the source profile's.
+profile_config resolve_profile(std::string_view text, std::string_view profile, std::string_view source_name,
+                               error_code& ec, diagnostics& diag);
+
 /// Pure parser (tests, fuzzing): INI text → credentials of section `profile`
 /// ("" = "default"). `source_name` names the text in messages (e.g. its path).
 ///
 /// Format: `[section]` headers; `key = value` lines (key and value trimmed,
 /// keys case-insensitive); blank lines and lines starting with '#' or ';' are
 /// ignored; CRLF and a UTF-8 BOM are accepted. Keys: secret_id, secret_key,
-/// optional token; unknown keys are ignored; a repeated key overrides.
+/// optional token; unknown keys are ignored; a repeated key overrides. The
+/// role keys (see parse_profile) are checked but not used here: this returns
+/// the section's own keys.
 /// Errors (credentials_invalid, returns {}): a malformed line anywhere
 /// ("<source>:<line>: ..."; the line's text is not echoed, since it may hold a
 /// secret), section not found, secret_id or secret_key missing or empty.

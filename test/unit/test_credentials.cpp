@@ -167,9 +167,8 @@ TEST_CASE("credentials: file location: option > TENCENTCLOUD_CREDENTIALS_FILE > 
 
 TEST_CASE("credentials: named profile and token from the file") {
     temp_dir dir;
-    const auto file = dir.write(
-        "credentials", ini("default", "AKIDDEFAULT", file_key) +
-                           ini("prod", "AKIDPROD", "PRODKEY", "token = TOKENPROD\n"));
+    const auto file = dir.write("credentials", ini("default", "AKIDDEFAULT", file_key) +
+                                                   ini("prod", "AKIDPROD", "PRODKEY", "token = TOKENPROD\n"));
     fake_env env;
     cbs::credentials_options opts;
     opts.getenv = env.fn();
@@ -281,8 +280,7 @@ TEST_CASE("credentials: INI parser") {
         cbs::parse_credentials_file("[default]\nsecret_id = AKIDX\n", "default", "f", ec, diag);
         CHECK(ec == cbs::client_errc::credentials_invalid);
         CHECK(contains(diag.client_message, "no secret_key"));
-        cbs::parse_credentials_file(std::string("[default]\nsecret_key = ") + file_key, "default",
-                                    "f", ec, diag);
+        cbs::parse_credentials_file(std::string("[default]\nsecret_key = ") + file_key, "default", "f", ec, diag);
         CHECK(ec == cbs::client_errc::credentials_invalid);
         CHECK(contains(diag.client_message, "no secret_id"));
         cbs::parse_credentials_file("[default]\n", "default", "f", ec, diag);
@@ -338,8 +336,8 @@ TEST_CASE("credentials: no error, exception or redacted() string contains a secr
     const std::vector<std::string> bad_files = {
         std::string("[default]\nsecret_key = ") + file_key + "\n",             // no id
         std::string("[default]\nsecret_key = ") + file_key + "\n" + file_key,  // malformed
-        std::string("[prod]\nsecret_id = A\nsecret_key = ") + file_key,       // no profile
-        std::string(file_key) + " = x\n",                                       // outside section
+        std::string("[prod]\nsecret_id = A\nsecret_key = ") + file_key,        // no profile
+        std::string(file_key) + " = x\n",                                      // outside section
         std::string("[default]\nsecret_id = A\nsecret_key = ") + file_key + "\n[" + "\n",
     };
     std::vector<cbs::credentials_options> cases;
@@ -385,8 +383,7 @@ TEST_CASE("credentials: no error, exception or redacted() string contains a secr
     CHECK(c.redacted() == "AKIDz8kr...MPLE (secret key hidden, temporary)");
     CHECK_FALSE(contains(c.redacted(), file_key));
     CHECK_FALSE(contains(c.redacted(), "TOKEN"));
-    CHECK(cbs::credentials{"AKIDSHORT", file_key, "", ""}.redacted() ==
-          "AKIDSHORT (secret key hidden)");
+    CHECK(cbs::credentials{"AKIDSHORT", file_key, "", ""}.redacted() == "AKIDSHORT (secret key hidden)");
     CHECK(cbs::credentials{}.redacted() == "(no secret id) (secret key hidden)");
 }
 
@@ -454,4 +451,90 @@ TEST_CASE("credentials: a named profile that cannot be found is an error, never 
     o = resolve(opts);
     CHECK(o.ec == cbs::client_errc::credentials_invalid);
     CHECK(contains(o.diag.client_message, "HOME"));
+}
+
+TEST_CASE("credentials: INI role fields (role_arn, role_session_name, duration_seconds, source_profile)") {
+    cbs::error_code ec;
+    cbs::diagnostics diag;
+    SUBCASE("role_arn next to the profile's keys") {
+        const std::string text = "[dev]\nsecret_id = AKIDSRC\nsecret_key = " + std::string(file_key) +
+                                 "\nrole_arn = qcs::cam::uin/100:roleName/ops\nrole_session_name = nightly\n"
+                                 "duration_seconds = 900\n";
+        auto p = cbs::parse_profile(text, "dev", "f", ec, diag);
+        REQUIRE_FALSE(ec);
+        CHECK(p.has_role());
+        CHECK(p.role_arn == "qcs::cam::uin/100:roleName/ops");
+        CHECK(p.role_session_name == "nightly");
+        REQUIRE(p.duration);
+        CHECK(p.duration->count() == 900);
+        CHECK(p.keys.secret_id == "AKIDSRC");
+        CHECK(p.keys.secret_key == file_key);
+        CHECK(p.source_profile.empty());
+        // The keys-only parser still returns the section's keys.
+        auto c = cbs::parse_credentials_file(text, "dev", "f", ec, diag);
+        REQUIRE_FALSE(ec);
+        CHECK(c.secret_id == "AKIDSRC");
+    }
+    SUBCASE("role_arn + source_profile: the source profile's keys") {
+        const std::string text = "[base]\nsecret_id = AKIDBASE\nsecret_key = " + std::string(file_key) +
+                                 "\n[ops]\nrole_arn = qcs::cam::uin/100:roleName/ops\nsource_profile = base\n";
+        auto p = cbs::parse_profile(text, "ops", "f", ec, diag);
+        REQUIRE_FALSE(ec);
+        CHECK(p.keys.secret_id.empty());
+        CHECK(p.source_profile == "base");
+        auto r = cbs::resolve_profile(text, "ops", "f", ec, diag);
+        REQUIRE_FALSE(ec);
+        CHECK(r.keys.secret_id == "AKIDBASE");
+        CHECK(r.keys.secret_key == file_key);
+        CHECK(contains(r.keys.source, "profile \"ops\" in f"));
+        CHECK(contains(r.keys.source, "\"base\""));
+        CHECK_FALSE(r.duration);
+        // parse_credentials_file: the profile has no keys of its own.
+        cbs::parse_credentials_file(text, "ops", "f", ec, diag);
+        CHECK(ec == cbs::client_errc::credentials_invalid);
+        CHECK(contains(diag.client_message, "source_profile"));
+    }
+    SUBCASE("errors") {
+        const auto bad = [&](const std::string& text, const std::string& expect) {
+            CAPTURE(text);
+            cbs::resolve_profile(text, "p", "f", ec, diag);
+            CHECK(ec == cbs::client_errc::credentials_invalid);
+            CHECK(contains(diag.client_message, expect));
+            CHECK_FALSE(contains(diag.client_message, file_key));
+        };
+        const std::string keys = "secret_id = AKIDX\nsecret_key = " + std::string(file_key) + "\n";
+        bad("[p]\nsource_profile = base\n", "no role_arn");
+        bad("[p]\n" + keys + "role_arn = r\nsource_profile = base\n[base]\n" + keys, "both keys and source_profile");
+        bad("[p]\nrole_arn = r\n", "role_arn needs keys or a source_profile");
+        bad("[p]\n" + keys + "role_session_name = s\n", "role_session_name but no role_arn");
+        bad("[p]\n" + keys + "duration_seconds = 60\n", "duration_seconds but no role_arn");
+        bad("[p]\n" + keys + "role_arn = r\nduration_seconds = 0\n", "1..43200");
+        bad("[p]\n" + keys + "role_arn = r\nduration_seconds = 43201\n", "1..43200");
+        bad("[p]\n" + keys + "role_arn = r\nduration_seconds = 1h\n", "1..43200");
+        bad("[p]\nrole_arn = r\nsource_profile = nope\n", "not found");
+        bad("[p]\nrole_arn = r\nsource_profile = q\n[q]\n" + keys + "role_arn = r2\n", "not chained");
+    }
+}
+
+TEST_CASE("credentials: resolve_credentials refuses a profile with a role (the chain assumes it)") {
+    temp_dir dir;
+    const auto file =
+        dir.write("credentials", ini("default", "AKIDFILE", file_key, "role_arn = qcs::cam::uin/1:roleName/r\n"));
+    cbs::credentials_options opts;
+    fake_env env;
+    opts.getenv = env.fn();
+    opts.credentials_file = file;
+    auto o = resolve(opts);
+    CHECK(o.ec == cbs::client_errc::credentials_invalid);
+    CHECK(contains(o.diag.client_message, "qcs::cam::uin/1:roleName/r"));
+    CHECK(contains(o.diag.client_message, "credential chain"));
+    CHECK_FALSE(contains(o.diag.client_message, file_key));
+    CHECK(o.creds.secret_key.empty());
+}
+
+TEST_CASE("credentials: an expiry is carried, none by default") {
+    cbs::credentials c{"AKID", "key", "", ""};
+    CHECK_FALSE(c.expires);
+    c.expires = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+    CHECK(c.expires->time_since_epoch() == std::chrono::seconds(1'700'000'000));
 }
