@@ -1,11 +1,13 @@
-// The call pipeline: validate → lease → (limiter token) → sign → write and
-// read → classify → (retry). The decisions are detail::call_fsm's; this file
-// does the I/O.
+// The call pipeline: validate → credentials → lease → (limiter token) → sign
+// → write and read → classify → (retry). The decisions are detail::call_fsm's
+// (and detail::credential_cache_core's for the credentials); this file does
+// the I/O.
 #include <cbs/client.hpp>
 #include <cbs/detail/async_rate_limiter.hpp>
 #include <cbs/detail/call_fsm.hpp>
+#include <cbs/detail/client_request.hpp>
 #include <cbs/detail/connection_pool.hpp>
-#include <cbs/detail/envelope.hpp>
+#include <cbs/detail/credential_cache.hpp>
 #include <cbs/endpoint.hpp>
 #include <cbs/tc3_signer.hpp>
 
@@ -26,12 +28,6 @@ namespace cbs {
 namespace asio = boost::asio;
 
 namespace {
-
-constexpr std::string_view request_client = "cbs-async/0.1.0";
-
-bool is_token_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
 
 /// A header value must not let a caller inject another header.
 bool has_ctl(std::string_view s) {
@@ -55,14 +51,23 @@ endpoint checked_endpoint(const client_params& p) {
             return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
         }))
         config_error(client_errc::invalid_config, "region '" + p.region + "' is not a region name like ap-guangzhou");
-    if (p.creds.secret_id.empty() || p.creds.secret_key.empty())
+    const bool own_creds = !p.credentials_provider && !p.unsigned_requests;
+    if (own_creds && (p.creds.secret_id.empty() || p.creds.secret_key.empty()))
         config_error(client_errc::credentials_missing,
-                     "client_params.creds needs both a SecretId and a SecretKey (see resolve_credentials)");
+                     "client_params.creds needs both a SecretId and a SecretKey (see resolve_credentials), or set "
+                     "client_params.credentials_provider");
     if (has_ctl(p.creds.secret_id) || has_ctl(p.creds.token) || has_ctl(p.language) || has_ctl(p.version) ||
         has_ctl(p.content_type))
         config_error(client_errc::invalid_config, "a credential or header value contains control characters");
     if (p.request_timeout.count() <= 0) config_error(client_errc::invalid_config, "request_timeout must be positive");
     if (p.pool.max_size == 0) config_error(client_errc::invalid_config, "pool.max_size must be at least 1");
+    const auto& cc = p.credential_cache;
+    if (cc.refresh_margin.count() < 0 || cc.expiry_guard.count() < 0 || !(cc.max_margin_fraction > 0) ||
+        !(cc.max_margin_fraction < 1) || cc.retry_backoff_min.count() <= 0 ||
+        cc.retry_backoff_max < cc.retry_backoff_min)
+        config_error(client_errc::invalid_config,
+                     "credential_cache: margins must not be negative, max_margin_fraction in (0, 1), backoffs "
+                     "positive with min <= max");
     return ep;
 }
 
@@ -87,7 +92,15 @@ struct client::impl {
           host_(ep_.host_header()),
           pool_(exec_, ep_, params_.pool),
           budget_(params_.retry),
-          uniform_(make_uniform_source(params_.jitter_seed ? params_.jitter_seed : std::random_device{}())) {}
+          uniform_(make_uniform_source(params_.jitter_seed ? params_.jitter_seed : std::random_device{}())) {
+        if (params_.unsigned_requests) return;
+        creds_.emplace(
+            exec_, params_.credentials_provider ? params_.credentials_provider : make_static_provider(params_.creds),
+            params_.credential_cache, [this] { return wall_now(); });
+        // Keys given up front need no fetch: calls with them never wait here
+        // (and keep the order they came in).
+        if (!params_.credentials_provider) creds_->seed(params_.creds);
+    }
 
     using limiter = detail::async_rate_limiter<std::chrono::steady_clock>;
 
@@ -104,97 +117,33 @@ struct client::impl {
         return *it->second;
     }
 
-    std::int64_t now() const { return params_.unix_time ? params_.unix_time() : system_unix_time(); }
-
-    /// Builds and signs the request of one attempt (fresh timestamp each
-    /// time), as the bytes that go on the wire: one contiguous string, so a
-    /// keep-alive exchange is one TLS record and one write.
-    std::string build(std::string_view action, std::string_view payload, std::int64_t ts, tc3_signer& signer) const {
-        tc3_header action_header{"X-TC-Action", action};
-        tc3_request sr;
-        sr.secret_id = params_.creds.secret_id;
-        sr.secret_key = params_.creds.secret_key;
-        sr.service = params_.service;
-        sr.host = host_;
-        sr.content_type = params_.content_type;
-        sr.payload = payload;
-        sr.timestamp = ts;
-        if (params_.sign_action) sr.extra_signed_headers = {&action_header, 1};
-        const auto authorization = signer.authorization(sr);
-        const auto timestamp = std::to_string(ts);
-        const auto length = std::to_string(payload.size());
-
-        std::string wire;
-        wire.reserve(320 + host_.size() + authorization.size() + params_.creds.token.size() + payload.size());
-        auto field = [&wire](std::string_view name, std::string_view value) {
-            wire.append(name).append(": ").append(value).append("\r\n");
-        };
-        wire.append("POST / HTTP/1.1\r\n");
-        field("Host", host_);
-        field("Authorization", authorization);
-        field("Content-Type", params_.content_type);
-        field("X-TC-Action", action);
-        field("X-TC-Timestamp", timestamp);
-        field("X-TC-Version", params_.version);
-        field("X-TC-Region", params_.region);
-        if (params_.creds.temporary()) field("X-TC-Token", params_.creds.token);
-        if (!params_.language.empty()) field("X-TC-Language", params_.language);
-        field("X-TC-RequestClient", request_client);
-        field("Content-Length", length);
-        wire.append("\r\n").append(payload);
-        return wire;
+    /// The local clock (params.unix_time or the system clock), in unix seconds.
+    std::int64_t local_unix_time() const { return params_.unix_time ? params_.unix_time() : system_unix_time(); }
+    /// The service's clock as far as the client knows it: the local clock
+    /// plus the offset learnt from a SignatureExpire answer. Timestamps and
+    /// credential expiry both go by it.
+    std::int64_t now() const { return local_unix_time() + skew_; }
+    std::chrono::system_clock::time_point wall_now() const {
+        const auto local = params_.unix_time
+                               ? std::chrono::system_clock::time_point(std::chrono::seconds(params_.unix_time()))
+                               : std::chrono::system_clock::now();
+        return local + std::chrono::seconds(skew_);
     }
 
-    error_code check_call(std::string_view action, std::string_view payload, const call_options& opts,
-                          diagnostics& diag) const {
-        if (opts.deadline.count() < 0 || opts.request_timeout.count() < 0) {
-            diag.client_message = "call_options: a negative deadline or request_timeout (0 means the client's default)";
-            return client_errc::invalid_request;
-        }
-        if (action.empty() || !std::all_of(action.begin(), action.end(), is_token_char)) {
-            diag.client_message = "action '" + std::string(action) + "' is not an API action name (letters and digits)";
-            return client_errc::invalid_request;
-        }
-        if (payload.size() > params_.max_request_body) {
-            diag.client_message = "request body of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
-                                  std::to_string(params_.max_request_body);
-            return client_errc::invalid_request;
-        }
-        return {};
+    /// An AuthFailure.SignatureExpire answer: learn the offset from its Date
+    /// header. True when there is one to learn (the call is then retried once
+    /// with a corrected timestamp).
+    bool learn_clock_skew(std::string_view date) {
+        const auto server = detail::parse_http_date(date);
+        if (!server) return false;
+        skew_ = *server - local_unix_time();
+        ++clock_corrections_;
+        return true;
     }
 
-    /// Turns one exchange into the attempt's outcome (no retry decision here).
-    void conclude(const detail::exchange_result& r, std::string_view action, result<boost::json::object>& out) {
-        if (r.ec) {
-            out.diag.client_message = std::string(action) + " to " + ep_.url() + ": " + r.ec.message();
-            out.ec = r.ec == asio::error::operation_aborted ? error_code(client_errc::cancelled) : r.ec;
-            return;
-        }
-        if (r.status != 200) {
-            // 429: a gateway throttled us before the API saw the request (safe
-            // to send again, after slowing down). Other 4xx (and 1xx/3xx that
-            // reach here): refused before the API, and sending again will not
-            // change that. 5xx: a gateway fault; the API may have acted.
-            const auto status = std::to_string(r.status);
-            std::string what;
-            if (r.status == 429) {
-                out.ec = client_errc::http_throttled;
-                what = "throttled by a gateway (429 Too Many Requests)";
-            } else if (r.status >= 500 && r.status <= 599) {
-                out.ec = client_errc::http_status;
-                what = "not an API answer (a gateway or proxy error)";
-            } else if (r.status >= 200 && r.status <= 299) {
-                out.ec = client_errc::http_status;
-                what = "a success status other than 200 is not an API answer";
-            } else {
-                out.ec = client_errc::http_rejected;
-                what = "refused before the API saw the request (a proxy, firewall or gateway); not retried";
-            }
-            out.diag.client_message = "HTTP " + status + " from " + ep_.url() +
-                                      (r.content_type.empty() ? "" : " (" + r.content_type + ")") + ": " + what;
-            return;
-        }
-        out.ec = detail::parse_envelope(r.body, out.value, out.diag);
+    std::string build(std::string_view action, std::string_view payload, std::int64_t ts, tc3_signer& signer,
+                      const credentials* c) const {
+        return detail::build_request(params_, host_, action, payload, ts, signer, c);
     }
 
     /// The call's deadline: start + d, saturated (a huge deadline means
@@ -219,7 +168,7 @@ struct client::impl {
         using steady = std::chrono::steady_clock;
         result<boost::json::object> out;
         ++calls_;
-        if ((out.ec = check_call(action, payload, opts, out.diag))) co_return out;
+        if ((out.ec = detail::check_call_input(params_, action, payload, opts, out.diag))) co_return out;
         const bool idempotent = is_idempotent(action);
         const auto timeout = opts.request_timeout.count() > 0 ? opts.request_timeout : params_.request_timeout;
         const auto start = steady::now();
@@ -231,16 +180,43 @@ struct client::impl {
         detail::call_fsm fsm(params_.retry, idempotent, lim != nullptr, start, deadline);
         detail::pooled_connection lease;
         std::optional<asio::steady_timer> backoff;
+        std::uint64_t signed_generation = 0;  // of the credentials the last request was signed with
 
         for (auto act = fsm.start();;) {
             switch (act.step) {
-                case detail::call_step::lease: {
+                case detail::call_step::credentials: {
+                    // Before the lease: a wait for a refresh holds no
+                    // connection and no token.
                     if (act.new_attempt) {
                         ++out.diag.attempts;
                         ++attempts_;
-                    } else {
-                        ++stale_retries_;
                     }
+                    if (act.force_refresh) {
+                        ++token_retries_;
+                        if (creds_) creds_->force_refresh(signed_generation);
+                    }
+                    error_code ec;
+                    diagnostics cdiag;
+                    if (cancel_requested(cancel))
+                        ec = client_errc::cancelled;
+                    else if (creds_)
+                        ec = co_await creds_->async_ensure(deadline, cdiag);
+                    if (ec) {
+                        if (act.new_attempt) {  // nothing sent: this was not an attempt after all
+                            --out.diag.attempts;
+                            --attempts_;
+                        }
+                        out.ec = ec;
+                        out.diag.server_code = cdiag.server_code;
+                        out.diag.server_message = cdiag.server_message;
+                        out.diag.client_message =
+                            cdiag.client_message.empty() ? "getting credentials for " + action : cdiag.client_message;
+                    }
+                    act = fsm.on_credentials(ec, cdiag.server_code, steady::now(), budget_, uniform_);
+                    break;
+                }
+                case detail::call_step::lease: {
+                    if (act.fresh_only) ++stale_retries_;
                     error_code ec;
                     if (cancel_requested(cancel)) {
                         ec = client_errc::cancelled;
@@ -277,7 +253,18 @@ struct client::impl {
                     break;
                 }
                 case detail::call_step::write: {
-                    const auto req = build(action, payload, now(), signer_);
+                    const credentials* c = nullptr;
+                    if (creds_) {
+                        c = creds_->usable(signed_generation);
+                        if (!c) {
+                            // They lapsed during the lease or limiter wait:
+                            // wait for the refresh holding nothing.
+                            lease.release(true);
+                            act = fsm.on_credentials_lapsed();
+                            break;
+                        }
+                    }
+                    const auto req = build(action, payload, now(), signer_, c);
                     auto r = co_await lease->async_exchange(req, timeout, params_.pool.max_response_body);
                     const bool reused = lease.reused();
                     lease.release(!r.ec && r.reusable);
@@ -285,9 +272,20 @@ struct client::impl {
                     out.diag.server_code.clear();
                     out.diag.server_message.clear();
                     out.diag.client_message.clear();
-                    conclude(r, action, out);
-                    act = fsm.on_exchanged({out.ec, out.diag.server_code, r.written, reused, r.got_response_bytes},
-                                           steady::now(), budget_, uniform_);
+                    detail::conclude_exchange(r, ep_, action, out);
+                    detail::exchange_outcome outcome{out.ec, out.diag.server_code, r.written, reused,
+                                                     r.got_response_bytes};
+                    if (params_.correct_clock_skew && out.diag.server_code == "AuthFailure.SignatureExpire")
+                        outcome.clock_corrected = learn_clock_skew(r.date);
+                    act = fsm.on_exchanged(outcome, steady::now(), budget_, uniform_);
+                    if (act.step == detail::call_step::credentials) {
+                        // A refusal retried at once (TokenFailure, SignatureExpire):
+                        // the next attempt reports afresh.
+                        out.ec = {};
+                        out.diag.server_code.clear();
+                        out.diag.server_message.clear();
+                        out.diag.client_message.clear();
+                    }
                     if (act.slow_limiter) {
                         ++throttled_;
                         if (lim) lim->on_throttled();
@@ -363,6 +361,10 @@ struct client::impl {
     uniform_source uniform_;
     std::map<std::string, std::unique_ptr<limiter>, std::less<>> limiters_;
     std::uint64_t calls_ = 0, attempts_ = 0, stale_retries_ = 0, retries_ = 0, throttled_ = 0, outcome_unknown_ = 0;
+    std::uint64_t token_retries_ = 0, clock_corrections_ = 0;
+    std::int64_t skew_ = 0;  // server time - local time, seconds (learn_clock_skew)
+    // Last: its fetch handlers read the members above (through wall_now).
+    std::optional<detail::credential_cache> creds_;  // empty for unsigned requests
 };
 
 client::client(asio::any_io_executor ex, client_params params)
@@ -388,13 +390,33 @@ client_stats client::stats() const {
     s.retry_budget = impl_->budget_.available();
     s.open_connections = p.open;
     s.idle_connections = p.idle;
+    s.token_retries = impl_->token_retries_;
+    s.clock_corrections = impl_->clock_corrections_;
+    s.clock_skew_seconds = impl_->skew_;
+    if (impl_->creds_) {
+        auto cs = impl_->creds_->get_stats();
+        s.credential_fetches = cs.fetches;
+        s.credential_refreshes = cs.refreshes;
+        s.credential_failures = cs.failures;
+        s.credential_source = std::move(cs.source);
+    }
     return s;
 }
 
 std::string client::render_request(std::string_view action, const boost::json::object& body,
                                    std::int64_t timestamp) const {
     tc3_signer signer;  // a private one: render_request may run off the strand
-    return impl_->build(action, boost::json::serialize(body), timestamp, signer);
+    if (impl_->params_.unsigned_requests)
+        return impl_->build(action, boost::json::serialize(body), timestamp, signer, nullptr);
+    // Without a provider, the configured keys; with one, what it last gave
+    // (none before the first call: then the request shows no SecretId).
+    const credentials* c = &impl_->params_.creds;
+    credentials none;
+    if (impl_->params_.credentials_provider) {
+        c = &none;
+        if (const auto* cur = impl_->creds_ ? impl_->creds_->current() : nullptr) c = cur;
+    }
+    return impl_->build(action, boost::json::serialize(body), timestamp, signer, c);
 }
 
 asio::awaitable<result<boost::json::object>> client::async_call(std::string action, boost::json::object body,

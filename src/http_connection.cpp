@@ -168,6 +168,7 @@ private:
     }
     void on_field_impl(http::field name, beast::string_view, beast::string_view value, beast::error_code&) override {
         if (name == http::field::content_type) out_.content_type.assign(value.data(), value.size());
+        if (name == http::field::date) out_.date.assign(value.data(), value.size());
     }
     void on_header_impl(beast::error_code&) override {}
     void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
@@ -228,6 +229,7 @@ asio::awaitable<exchange_result> http_connection::async_exchange(std::string_vie
             r.status = 0;
             r.body.clear();
             r.content_type.clear();
+            r.date.clear();
             if (timed_out)
                 r.ec = client_errc::request_timeout;
             else if (rec == http::error::body_limit)
@@ -259,12 +261,14 @@ asio::awaitable<exchange_result> http_connection::async_exchange(std::string_vie
             disarm();
             r.status = 0;
             r.content_type.clear();
+            r.date.clear();
             r.ec = client_errc::bad_response;
             co_return r;
         }
         r.status = 0;  // an interim response: skip it, read the next one
         r.body.clear();
         r.content_type.clear();
+        r.date.clear();
     }
 }
 

@@ -22,6 +22,19 @@
 // (never with an exception: the throwing forms throw cbs::error). Once
 // cancelled, a call starts nothing new: no attempt, no connect, no backoff.
 //
+// Credentials: client_params::creds (long-lived keys), or a
+// credential_provider (client_params::credentials_provider: CVM role, STS
+// AssumeRole, TKE OIDC, the default chain; see credential_provider.hpp),
+// fetched before the first call and refreshed in the background ahead of
+// expiry. A call takes its credentials before it leases a connection, so a
+// call waiting for a refresh holds no connection and no send token; only
+// the first call (and calls after an expiry that no call saw coming) waits.
+// Temporary credentials are sent as X-TC-Token. AuthFailure.TokenFailure
+// forces one refresh and one retry of the call; AuthFailure.SignatureExpire
+// makes the client learn its clock offset from the answer's Date header and
+// retry once with a corrected timestamp (client_stats::clock_skew_seconds).
+// Both retries are safe for creates: the service refused before acting.
+//
 // Errors: the throwing forms throw cbs::error (an error_code + diagnostics);
 // the `std::nothrow` forms return them in a cbs::result. See error.hpp.
 // Non-200 HTTP answers come from something in front of the API (a gateway,
@@ -34,6 +47,7 @@
 #pragma once
 
 #include <cbs/actions.hpp>
+#include <cbs/credential_provider.hpp>
 #include <cbs/credentials.hpp>
 #include <cbs/error.hpp>
 #include <cbs/pool_params.hpp>
@@ -65,9 +79,26 @@ struct client_params {
     /// signed host are this URL's host (and port when not 443).
     std::string endpoint = "https://cbs.tencentcloudapi.com";
 
-    /// Credentials (see resolve_credentials()). Required: SecretId and
+    /// Credentials (see resolve_credentials()). Required unless
+    /// credentials_provider is set or unsigned_requests: SecretId and
     /// SecretKey; a token makes them temporary (sent as X-TC-Token).
     credentials creds;
+
+    /// Where credentials come from, when set: used instead of `creds` (which
+    /// is then ignored). Fetched before the first call (that call waits) and
+    /// refreshed ahead of expiry as credential_cache says. May be shared by
+    /// clients of one execution context. Default none: `creds`.
+    std::shared_ptr<credential_provider> credentials_provider;
+
+    /// Refresh margin, expiry guard and failure backoff of the credentials
+    /// (see credential_cache_params for the rule and each default).
+    credential_cache_params credential_cache;
+
+    /// Send requests unsigned: `Authorization: SKIP` and no X-TC-Token; no
+    /// credentials are needed or fetched. Only for the few actions the
+    /// service takes unsigned (STS AssumeRoleWithWebIdentity, which the TKE
+    /// OIDC provider calls). Default false.
+    bool unsigned_requests = false;
 
     /// API version sent as X-TC-Version. Default "2017-03-12" (CBS).
     std::string version = "2017-03-12";
@@ -133,8 +164,38 @@ struct client_params {
         on_retry;
 
     /// Source of X-TC-Timestamp (unix seconds). Default: the system clock.
-    /// Injectable for reproducible signatures and clock-skew tests.
+    /// Injectable for reproducible signatures and clock-skew tests. The
+    /// client adds the clock offset it learns from an
+    /// AuthFailure.SignatureExpire answer's Date header to every later
+    /// timestamp (and to the time credential expiry is judged by).
     std::function<std::int64_t()> unix_time;
+
+    /// On AuthFailure.SignatureExpire, learn the offset between the local
+    /// clock and the server's from the answer's Date header, and send the
+    /// call once more with a corrected timestamp (the service refused before
+    /// acting, so this is safe for creates too); every later timestamp is
+    /// corrected as well (client_stats::clock_skew_seconds). Default true.
+    /// false: SignatureExpire is final, as in the official SDKs.
+    bool correct_clock_skew = true;
+
+    /// Parameters from the environment, the same variables cbsctl reads:
+    ///   CBS_REGION, else TENCENTCLOUD_REGION       region (default ap-guangzhou)
+    ///   CBS_ENDPOINT                               endpoint (default https://cbs.tencentcloudapi.com)
+    ///   CBS_CA_FILE                                pool.ca_file (default: the system store)
+    ///   https_proxy, else HTTPS_PROXY, unless no_proxy / NO_PROXY exempts
+    ///   the endpoint's host                        pool.proxy (proxy_from_env, proxy.hpp)
+    /// and credentials_provider = the default credential chain
+    /// (make_default_credential_chain: TENCENTCLOUD_SECRET_ID / _SECRET_KEY /
+    /// _SESSION_TOKEN, TENCENTCLOUD_CREDENTIALS_FILE or
+    /// ~/.tencentcloud/credentials with its role, TKE_* for TKE OIDC,
+    /// CBS_METADATA_ENDPOINT for the CVM role, CBS_STS_ENDPOINT for STS; the
+    /// STS calls use the same CA file, and the proxy chosen for the STS host;
+    /// the metadata service is never reached through a proxy). Nothing is read from the
+    /// network or the credentials file here: the chain runs on the first
+    /// call. So the lines `cbsctl emulator` prints are enough to run the
+    /// README example against the emulator. `getenv` (default std::getenv)
+    /// is for tests.
+    static client_params from_env(const getenv_function& getenv = {});
 };
 
 /// The outcome of a call in non-throwing form.
@@ -169,11 +230,18 @@ struct client_stats {
     std::uint64_t attempts = 0;  ///< HTTP exchanges attempted
     std::uint64_t connections_opened = 0;
     std::uint64_t connection_reuses = 0;
-    std::uint64_t stale_retries = 0;    ///< retried on a fresh connection after a reused one failed
-    std::uint64_t retries = 0;          ///< retries decided by the retry policy
-    std::uint64_t throttled = 0;        ///< RequestLimitExceeded answers
-    std::uint64_t outcome_unknown = 0;  ///< calls ended as client_errc::outcome_unknown
-    int retry_budget = 0;               ///< tokens left in the shared retry budget
+    std::uint64_t stale_retries = 0;         ///< retried on a fresh connection after a reused one failed
+    std::uint64_t retries = 0;               ///< retries decided by the retry policy
+    std::uint64_t throttled = 0;             ///< RequestLimitExceeded answers
+    std::uint64_t outcome_unknown = 0;       ///< calls ended as client_errc::outcome_unknown
+    int retry_budget = 0;                    ///< tokens left in the shared retry budget
+    std::uint64_t credential_fetches = 0;    ///< credential fetches started (the first one included)
+    std::uint64_t credential_refreshes = 0;  ///< fetches that replaced earlier credentials
+    std::uint64_t credential_failures = 0;   ///< credential fetches that failed
+    std::uint64_t token_retries = 0;         ///< calls retried after AuthFailure.TokenFailure
+    std::uint64_t clock_corrections = 0;     ///< clock offsets learnt from AuthFailure.SignatureExpire answers
+    std::int64_t clock_skew_seconds = 0;     ///< server time - local time, as learnt (0: none seen)
+    std::string credential_source;           ///< where the current credentials came from ("" before any)
     std::size_t open_connections = 0;
     std::size_t idle_connections = 0;
 };

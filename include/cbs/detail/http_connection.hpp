@@ -34,6 +34,7 @@ struct exchange_result {
     unsigned status = 0;              ///< HTTP status (0 if none; 101 with ec = bad_response)
     std::string body;                 ///< response body
     std::string content_type;
+    std::string date;  ///< the Date header (the server's clock: clock-skew correction)
 };
 
 class http_connection {
