@@ -21,9 +21,10 @@ boost::asio::awaitable<void> snapshot(cbs::client& client) {
 
 int main() {
     boost::asio::io_context io;
-    cbs::client_params params;
-    params.region = "ap-guangzhou";
-    params.creds = cbs::resolve_credentials();  // env, then ~/.tencentcloud/credentials
+    // Region, endpoint, CA file and credentials from the environment, the
+    // variables cbsctl reads (client_params::from_env): keys, a profile with
+    // its role, TKE OIDC or the CVM instance role.
+    auto params = cbs::client_params::from_env();
     cbs::client client(io.get_executor(), params);
     boost::asio::co_spawn(io, snapshot(client), boost::asio::detached);
     io.run();

@@ -117,6 +117,10 @@ int run_call(args& a) {
         throw usage_error(e.diag().to_string(e.code()));
     }
 
+    if (dry_run && client->params().credentials_provider)
+        throw usage_error(
+            "no credentials for --dry-run: it signs with long-lived keys (environment or profile), and none "
+            "were found (or a role was asked for)");
     if (dry_run) {
         auto ts =
             timestamp
@@ -127,9 +131,26 @@ int run_call(args& a) {
         std::cout.flush();
         return exit_ok;
     }
-    if (verbose)
+    if (verbose && client->params().credentials_provider)
+        std::cerr << "cbsctl: " << action << " -> " << endpoint_url
+                  << ", credentials from the default chain (fetched on the first call)\n";
+    else if (verbose)
         std::cerr << "cbsctl: " << action << " -> " << endpoint_url << " as " << client->params().creds.redacted()
                   << ", credentials from " << client->params().creds.source << "\n";
+    // Where the credentials came from, their refreshes and any clock skew
+    // learnt (never a key or a token).
+    const auto credentials_line = [&] {
+        const auto s = client->stats();
+        std::string line = "cbsctl: credentials from " +
+                           (s.credential_source.empty() ? std::string("(none yet)") : s.credential_source) +
+                           ", fetches " + std::to_string(s.credential_fetches) + ", refreshes " +
+                           std::to_string(s.credential_refreshes);
+        if (s.token_retries) line += ", token retries " + std::to_string(s.token_retries);
+        if (s.clock_corrections)
+            line += ", clock skew " + std::to_string(s.clock_skew_seconds) +
+                    " s (server minus local; timestamps corrected)";
+        return line + "\n";
+    };
 
     int status = exit_ok;
     boost::asio::co_spawn(
@@ -141,6 +162,7 @@ int run_call(args& a) {
                 auto ms =
                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
                 if (r.ec) {
+                    if (verbose) std::cerr << credentials_line();
                     std::cerr << "cbsctl: " << action << " failed: " << r.diag.to_string(r.ec) << "\n";
                     status = exit_failed;
                     co_return;
@@ -151,6 +173,7 @@ int run_call(args& a) {
                     std::cerr << "cbsctl: call " << (i + 1) << ": " << ms.count() << " ms, attempts " << r.diag.attempts
                               << ", RequestId " << r.diag.request_id << ", connections opened " << s.connections_opened
                               << ", reused " << s.connection_reuses << "\n";
+                    std::cerr << credentials_line();
                 }
             }
         },

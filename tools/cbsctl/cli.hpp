@@ -41,10 +41,12 @@ private:
 
 /// Options shared by every command that talks to the service.
 struct connection_options {
-    std::string region;                         ///< default $TENCENTCLOUD_REGION, else ap-guangzhou
+    std::string region;                         ///< default $CBS_REGION, else $TENCENTCLOUD_REGION, else ap-guangzhou
     std::string endpoint;                       ///< default $CBS_ENDPOINT, else https://cbs.tencentcloudapi.com
     std::string ca_file;                        ///< default $CBS_CA_FILE
     std::string profile;                        ///< credentials profile
+    std::string role_arn;                       ///< --role-arn: assume this role with the credentials found
+    std::string role_session_name;              ///< --role-session-name (default cbs-async)
     std::string proxy;                          ///< --proxy URL: wins over $https_proxy / $HTTPS_PROXY / NO_PROXY
     bool no_proxy = false;                      ///< --no-proxy: direct, whatever the environment says
     bool intl = false;                          ///< --intl: https://cbs.intl.tencentcloudapi.com
@@ -58,11 +60,14 @@ struct connection_options {
 };
 
 /// Resolves credentials (exit 2 on failure, warning on a loose credentials
-/// file) and builds the client parameters.
+/// file) and builds the client parameters. Long-lived keys (environment,
+/// profile) are used as they are; a role (--role-arn, a profile's role_arn)
+/// or no keys at all means the default credential chain (STS AssumeRole, TKE
+/// OIDC, the CVM role), fetched on the first call.
 cbs::client_params make_client_params(const connection_options& o);
 
 inline constexpr const char* connection_usage =
-    "  --region     X-TC-Region (default $TENCENTCLOUD_REGION, else ap-guangzhou)\n"
+    "  --region     X-TC-Region (default $CBS_REGION, else $TENCENTCLOUD_REGION, else ap-guangzhou)\n"
     "  --endpoint   https://host[:port] (default $CBS_ENDPOINT, else https://cbs.tencentcloudapi.com);\n"
     "               wins over --intl and --regional\n"
     "  --intl       the international site's domain, https://cbs.intl.tencentcloudapi.com\n"
@@ -72,6 +77,10 @@ inline constexpr const char* connection_usage =
     "  --no-proxy   connect directly, whatever the environment says\n"
     "  --ca-file    PEM CA bundle to trust (default $CBS_CA_FILE, else the system store)\n"
     "  --profile    profile of ~/.tencentcloud/credentials (wins over TENCENTCLOUD_SECRET_ID/_KEY)\n"
+    "  --role-arn   assume this role (STS AssumeRole, $CBS_STS_ENDPOINT) with the credentials found\n"
+    "  --role-session-name  RoleSessionName of the assumed role (default cbs-async)\n"
+    "               with no keys anywhere: TKE OIDC (TKE_* variables), then the CVM instance role\n"
+    "               (metadata service, $CBS_METADATA_ENDPOINT)\n"
     "  --timeout    one request/response exchange, e.g. 500ms, 30s, 2m (default 30s; a bare number is seconds)\n"
     "  --verbose    more detail on stderr\n";
 

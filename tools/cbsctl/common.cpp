@@ -1,6 +1,8 @@
 // cbsctl: options shared by the commands that talk to the service.
 #include "cli.hpp"
 
+#include <cbs/detail/credential_sources.hpp>
+
 #include <cbs/endpoint.hpp>
 #include <cbs/proxy.hpp>
 
@@ -17,7 +19,7 @@ std::string env_or(const char* name, std::string fallback) {
 }  // namespace
 
 connection_options::connection_options()
-    : region(env_or("TENCENTCLOUD_REGION", "ap-guangzhou")),
+    : region(env_or("CBS_REGION", env_or("TENCENTCLOUD_REGION", "ap-guangzhou"))),
       endpoint(env_or("CBS_ENDPOINT", "https://cbs.tencentcloudapi.com")),
       ca_file(env_or("CBS_CA_FILE", "")) {}
 
@@ -40,6 +42,11 @@ bool connection_options::parse(args& a) {
         ca_file = *v;
     else if (auto v = a.value("--profile"))
         profile = *v;
+    else if (auto v = a.value("--role-arn")) {
+        if (v->empty()) throw usage_error("--role-arn needs a role ARN, e.g. qcs::cam::uin/100000000001:roleName/ops");
+        role_arn = *v;
+    } else if (auto v = a.value("--role-session-name"))
+        role_session_name = *v;
     else if (auto v = a.value("--timeout"))
         timeout = parse_duration(*v, "--timeout");
     else if (a.flag("--verbose"))
@@ -132,16 +139,44 @@ cbs::client_params make_client_params(const connection_options& o) {
     copts.profile = o.profile;
     cbs::error_code ec;
     cbs::diagnostics cdiag;
-    auto creds = cbs::resolve_credentials(copts, ec, cdiag);
+    // Long-lived keys are used as they are; a role, or no keys anywhere,
+    // means the default chain (which finds the same keys first, then TKE OIDC
+    // and the CVM role).
+    auto found = cbs::detail::lookup_static_credentials(copts, ec, cdiag);
     if (ec) throw usage_error(cdiag.to_string(ec));
-    if (!cdiag.client_message.empty()) std::cerr << "cbsctl: warning: " << cdiag.client_message << "\n";
+    if (!found.warning.empty()) std::cerr << "cbsctl: warning: " << found.warning << "\n";
+    const bool use_chain = found.what != cbs::detail::static_lookup::keys || !o.role_arn.empty();
+    if (!o.role_session_name.empty() && !use_chain)
+        throw usage_error("--role-session-name needs a role (--role-arn or a profile's role_arn)");
     cbs::client_params params;
     params.region = o.region;
     params.endpoint = std::move(endpoint);
     params.pool.proxy = std::move(proxy);
-    params.creds = std::move(creds);
     params.pool.ca_file = o.ca_file;
     params.request_timeout = o.timeout;
+    if (use_chain) {
+        cbs::detail::wipe_secret(found.creds.secret_key);
+        cbs::detail::wipe_secret(found.creds.token);
+        cbs::credential_chain_params chain;
+        chain.files = copts;
+        chain.role_arn = o.role_arn;
+        if (!o.role_session_name.empty()) chain.role_session_name = o.role_session_name;
+        chain.sts_pool = params.pool;  // the same CA file and timeouts for STS
+        const char* sts_env = std::getenv("CBS_STS_ENDPOINT");
+        chain.sts_pool.proxy =
+            o.no_proxy ? std::string()
+            : !o.proxy.empty()
+                ? o.proxy
+                : cbs::proxy_from_env(sts_env && *sts_env ? std::string(sts_env)
+                                                          : std::string("https://sts.tencentcloudapi.com"));
+        try {
+            params.credentials_provider = cbs::make_default_credential_chain(std::move(chain));
+        } catch (const cbs::error& e) {
+            throw usage_error(e.diag().to_string(e.code()));
+        }
+    } else {
+        params.creds = std::move(found.creds);
+    }
     return params;
 }
 
