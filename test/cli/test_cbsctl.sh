@@ -176,6 +176,35 @@ else
   kill "$emu_pid" 2>/dev/null
 fi
 
+# 5b. No keys anywhere: only the emulator's metadata service (a CVM instance
+#     role, temporary credentials that expire every 30 s). `call` works on the role.
+meta_out=$work/emulator-meta.out
+"$cbsctl" emulator --instances 5 --metadata --temp-lifetime 30s >"$meta_out" 2>&1 </dev/null &
+meta_pid=$!
+for _ in $(seq 100); do grep -q "^export CBS_METADATA_ENDPOINT" "$meta_out" 2>/dev/null && break; sleep 0.1; done
+if grep -q "^export CBS_METADATA_ENDPOINT" "$meta_out"; then
+  meta_endpoint=$(sed -n "s/^export CBS_METADATA_ENDPOINT=//p" "$meta_out" | tr -d "'\"")
+  api_endpoint=$(sed -n "s/^export CBS_ENDPOINT=//p" "$meta_out" | tr -d "'\"")
+  api_ca=$(sed -n "s/^export CBS_CA_FILE=//p" "$meta_out" | tr -d "'\"")
+  role_run() {  # role_run EXPECTED NAME ARGS...: cbsctl with no keys, only the three variables
+    local want=$1 name=$2; shift 2
+    mkdir -p "$work/role-home"  # no credentials file either
+    env -u TENCENTCLOUD_SECRET_ID -u TENCENTCLOUD_SECRET_KEY -u TENCENTCLOUD_SESSION_TOKEN HOME="$work/role-home" \
+      CBS_ENDPOINT="$api_endpoint" CBS_CA_FILE="$api_ca" CBS_METADATA_ENDPOINT="$meta_endpoint" \
+      "$cbsctl" "$@" >"$work/out" 2>"$work/err" </dev/null
+    local got=$?
+    cat "$work/out" "$work/err" >>"$all_output"
+    [ "$got" -eq "$want" ] && pass || fail "$name: exit $got, want $want; stderr: $(tail -5 "$work/err")"
+  }
+  role_run 0 "call with only CBS_METADATA_ENDPOINT (CVM role)" call DescribeDisks --verbose
+  grep -q '"TotalCount"' "$work/out" && pass || fail "CVM role call: no DescribeDisks answer: $(head -c 300 "$work/out")"
+  grep -qi "role" "$work/err" && pass || fail "CVM role call: --verbose does not name the role source: $(cat "$work/err")"
+  grep -q "TmpSecretKey\|X-TC-Token: [^*]" "$work/out" "$work/err" && fail "CVM role call printed a secret" || pass
+else
+  fail "cbsctl emulator --metadata did not start: $(cat "$meta_out")"
+fi
+kill -TERM "$meta_pid" 2>/dev/null; wait "$meta_pid" 2>/dev/null
+
 # 6. The secret key appears in no output of any run above.
 if grep -q "$SECRET" "$all_output"; then fail "the secret key was printed"; else pass; fi
 
