@@ -119,6 +119,15 @@ static_lookup lookup_static_credentials(const credentials_options& opts, error_c
         }
         auto cfg = resolve_profile(text, opts.profile, path, ec, diag);
         wipe_secret(text);
+        if (ec && !named_profile && diag.client_message.rfind("profile \"default\" not found in ", 0) == 0) {
+            // The default profile is looked for, not asked for: a file of
+            // named profiles only is skipped (the chain goes on to TKE OIDC
+            // and the CVM role), as the official SDKs' chains do.
+            ec = {};
+            diag = {};
+            out.looked.push_back(origin + path + " (no [default] profile)");
+            return false;
+        }
         if (ec) {
             out = {};
             return true;

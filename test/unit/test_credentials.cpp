@@ -242,6 +242,23 @@ TEST_CASE("credentials: nothing found lists every place looked") {
     }
 }
 
+TEST_CASE("credentials: a file of named profiles only is skipped when no profile is asked for") {
+    temp_dir dir;
+    const auto file = dir.write("credentials", "[prod]\nsecret_id = AKIDprod\nsecret_key = prodkey\n");
+    fake_env env;
+    env.vars = {{"TENCENTCLOUD_CREDENTIALS_FILE", file}};
+    cbs::credentials_options opts;
+    opts.getenv = env.fn();
+    auto o = resolve(opts);
+    CHECK(o.ec == cbs::client_errc::credentials_missing);  // looked for, not asked for: the chain goes on
+    CHECK(contains(o.diag.client_message, file + " (no [default] profile)"));
+    CHECK_FALSE(contains(o.diag.client_message, "prodkey"));
+    opts.profile = "default";  // asked for by name: an error, as before
+    o = resolve(opts);
+    CHECK(o.ec == cbs::client_errc::credentials_invalid);
+    CHECK(contains(o.diag.client_message, "\"default\" not found"));
+}
+
 TEST_CASE("credentials: INI parser") {
     cbs::error_code ec;
     cbs::diagnostics diag;
@@ -369,7 +386,8 @@ TEST_CASE("credentials: no error, exception or redacted() string contains a secr
         } catch (const cbs::error& e) {
             threw = true;
             const std::string what = e.what();
-            CHECK(e.code() == cbs::client_errc::credentials_invalid);
+            // Case 2: no [default] profile is skipped as a source, so nothing is found.
+            CHECK(e.code() == (i == 2 ? cbs::client_errc::credentials_missing : cbs::client_errc::credentials_invalid));
             CHECK_FALSE(contains(what, file_key));
             CHECK_FALSE(contains(what, env_key));
             CHECK_FALSE(contains(what, explicit_key));
