@@ -10,21 +10,13 @@
 #include <vector>
 
 namespace cbs {
+using detail::quoted;
 namespace {
 
 constexpr std::string_view env_id = "TENCENTCLOUD_SECRET_ID";
 constexpr std::string_view env_key = "TENCENTCLOUD_SECRET_KEY";
 constexpr std::string_view env_token = "TENCENTCLOUD_SESSION_TOKEN";
 constexpr std::string_view env_file = "TENCENTCLOUD_CREDENTIALS_FILE";
-
-std::string quoted(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out += '"';
-    out += s;
-    out += '"';
-    return out;
-}
 
 detail::static_lookup fail(client_errc e, std::string message, error_code& ec, diagnostics& diag) {
     ec = make_error_code(e);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 namespace cbs {
+using detail::quoted;
 namespace {
 
 constexpr std::size_t max_file_size = 1 << 20;     // a credentials file is a few hundred bytes
@@ -35,16 +36,6 @@ std::string lower(std::string_view s) {
     return out;
 }
 
-std::string quoted(std::string_view s) {
-    // Appended piecewise: GCC 12 at -O3 warns falsely (-Wrestrict) on "x" + std::string(s).
-    std::string out;
-    out.reserve(s.size() + 2);
-    out += '"';
-    out += s;
-    out += '"';
-    return out;
-}
-
 profile_config fail(client_errc e, std::string message, error_code& ec, diagnostics& diag) {
     ec = make_error_code(e);
     diag.client_message = std::move(message);
@@ -54,6 +45,16 @@ profile_config fail(client_errc e, std::string message, error_code& ec, diagnost
 }  // namespace
 
 namespace detail {
+
+std::string quoted(std::string_view s) {
+    // Appended piecewise: GCC 12 at -O3 warns falsely (-Wrestrict) on "x" + std::string(s).
+    std::string out;
+    out.reserve(s.size() + 2);
+    out += '"';
+    out += s;
+    out += '"';
+    return out;
+}
 
 void wipe_secret(std::string& s) noexcept {
     volatile char* p = s.data();

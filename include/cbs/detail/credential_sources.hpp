@@ -34,6 +34,9 @@ static_lookup lookup_static_credentials(const credentials_options& opts, error_c
 /// "a; b; c".
 std::string join_looked(const std::vector<std::string>& looked);
 
+/// `s` in double quotes, for messages naming a profile or a file.
+std::string quoted(std::string_view s);
+
 /// The value of an environment variable through `fn` (std::getenv when
 /// empty); "" when unset.
 std::string read_env(const getenv_function& fn, std::string_view name);
