@@ -118,6 +118,10 @@ error_code parse_journal(std::string_view text, std::string_view source, journal
         if (!is_journal_state(type)) return bad(diag, where + ": unknown record type '" + std::string(type) + "'");
         auto instance = str(o, "instance");
         if (instance.empty()) return bad(diag, where + ": record has no instance");
+        // The writer always names the group it deleted; a deletion of nothing
+        // would leave an entry no later run could act on (found by fuzz_journal).
+        if (type == "deleted" && str(o, "group_id").empty())
+            return bad(diag, where + ": a 'deleted' record names no group_id");
         ++out.records;
         apply(out.instances[std::string(instance)], type, str(o, "name"), str(o, "group_id"), int64(o, "ms"));
     }

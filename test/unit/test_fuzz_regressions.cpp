@@ -4,6 +4,7 @@
 #include <cbs/detail/envelope.hpp>
 #include <cbs/emulator/auth.hpp>
 #include <cbs/error.hpp>
+#include <cbs/journal.hpp>
 #include <cbs/tc3_signer.hpp>
 
 // The emulator's request pipeline without I/O (private to the emulator).
@@ -30,10 +31,14 @@ bool is_utf8(std::string_view s) {
             ++i;
             continue;
         }
-        if (c >= 0xC2 && c <= 0xDF) n = 1, cp = c & 0x1Fu;
-        else if (c >= 0xE0 && c <= 0xEF) n = 2, cp = c & 0x0Fu;
-        else if (c >= 0xF0 && c <= 0xF4) n = 3, cp = c & 0x07u;
-        else return false;
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 1, cp = c & 0x1Fu;
+        else if (c >= 0xE0 && c <= 0xEF)
+            n = 2, cp = c & 0x0Fu;
+        else if (c >= 0xF0 && c <= 0xF4)
+            n = 3, cp = c & 0x07u;
+        else
+            return false;
         if (i + n >= s.size()) return false;
         for (std::size_t k = 1; k <= n; ++k) {
             const auto cc = static_cast<unsigned char>(s[i + k]);
@@ -105,17 +110,15 @@ TEST_CASE("fuzz regression: the emulator answers JSON to a request holding non-U
     params.fleet.instances = 1;
     params.fleet.unattached_disks = 0;
     params.unix_time = [] { return std::int64_t{1717200000}; };
-    cbs::emu::detail::gateway gw(params, {{"AKIDregression0000000000000000000001", "regressionSecretKey0000000000001", ""}});
+    cbs::emu::detail::gateway gw(params,
+                                 {{"AKIDregression0000000000000000000001", "regressionSecretKey0000000000001", ""}});
     cbs::tc3_signer signer;
 
     auto answer_code = [&](std::string_view method, std::string_view region) {
         const std::vector<cbs::emu::http_header> headers = {
-            {"Host", "cbs.tencentcloudapi.com"},
-            {"Content-Type", "application/json"},
-            {"X-TC-Action", "DescribeDisks"},
-            {"X-TC-Version", "2017-03-12"},
-            {"X-TC-Timestamp", "1717200000"},
-            {"X-TC-Region", region},
+            {"Host", "cbs.tencentcloudapi.com"},        {"Content-Type", "application/json"},
+            {"X-TC-Action", "DescribeDisks"},           {"X-TC-Version", "2017-03-12"},
+            {"X-TC-Timestamp", "1717200000"},           {"X-TC-Region", region},
             {"Authorization", "TC3-HMAC-SHA256\xFF x"},
         };
         cbs::emu::detail::incoming_request req;
@@ -135,4 +138,16 @@ TEST_CASE("fuzz regression: the emulator answers JSON to a request holding non-U
     CHECK(answer_code("P\xFFST", "ap-guangzhou") == "UnsupportedProtocol");
     // The algorithm is quoted in AuthFailure.InvalidAuthorization.
     CHECK(answer_code("POST", "ap-guangzhou") == "AuthFailure.InvalidAuthorization");
+}
+
+TEST_CASE("fuzz regression: a journal 'deleted' record without a group_id is refused (fuzz_journal)") {
+    // It made an entry with nothing in it, which the writer's format cannot
+    // express: a resume would have seen an instance the journal says nothing of.
+    const std::string text =
+        "{\"type\":\"run\",\"run_id\":\"r1\",\"name_prefix\":\"fleet\"}\n"
+        "{\"type\":\"deleted\",\"run_id\":\"r1\",\"instance\":\"ins-wnrvv1cr\"}\n";
+    cbs::journal_contents c;
+    cbs::diagnostics diag;
+    CHECK(cbs::parse_journal(text, "j", c, diag) == cbs::client_errc::invalid_request);
+    CHECK(diag.client_message.find("j:2: a 'deleted' record names no group_id") != std::string::npos);
 }
