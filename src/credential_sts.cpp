@@ -100,6 +100,16 @@ asio::awaitable<detail::fetch_result> call_sts(client& c, const std::string& end
     co_return detail::parse_sts_credentials(r.value, source);
 }
 
+/// call_sts through `sts`'s client (made on first use on `ex`).
+asio::awaitable<detail::fetch_result> call_sts(sts_caller& sts, const asio::any_io_executor& ex, std::string action,
+                                               boost::json::object body, std::string source) {
+    detail::fetch_result failure;
+    auto* c = sts.get(ex, failure, source);
+    if (!c) co_return failure;
+    auto r = co_await call_sts(*c, sts.endpoint_url(), std::move(action), std::move(body), std::move(source));
+    co_return r;
+}
+
 class assume_role_provider final : public credential_provider,
                                    public std::enable_shared_from_this<assume_role_provider> {
 public:
@@ -126,10 +136,7 @@ private:
         body["RoleSessionName"] = p.role_session_name;
         body["DurationSeconds"] = p.duration.count();
         const auto source = "STS AssumeRole " + p.role_arn + " as session " + p.role_session_name;
-        detail::fetch_result failure;
-        auto* c = self->sts_.get(ex, failure, source);
-        if (!c) co_return failure;
-        auto r = co_await call_sts(*c, self->sts_.endpoint_url(), "AssumeRole", std::move(body), source);
+        auto r = co_await call_sts(self->sts_, ex, "AssumeRole", std::move(body), source);
         co_return r;
     }
 
@@ -174,10 +181,7 @@ private:
         body["RoleSessionName"] = p.role_session_name;
         body["DurationSeconds"] = p.duration.count();
         detail::wipe_secret(token);
-        detail::fetch_result failure;
-        auto* c = self->sts_.get(ex, failure, source);
-        if (!c) co_return failure;
-        auto r = co_await call_sts(*c, self->sts_.endpoint_url(), "AssumeRoleWithWebIdentity", std::move(body), source);
+        auto r = co_await call_sts(self->sts_, ex, "AssumeRoleWithWebIdentity", std::move(body), source);
         co_return r;
     }
 
