@@ -10,6 +10,7 @@
 
 #include <stdlib.h>  // mkdtemp
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -103,6 +104,10 @@ void validate(const emulator_params& p) {
     validate_rate_limits(p.rate_limits);
     validate_faults(p.faults);
     validate_roles(p);
+    const auto& accepted = p.regions.empty() ? cbs_regions() : p.regions;
+    for (const auto& r : p.fleet_regions)
+        if (std::find(accepted.begin(), accepted.end(), r) == accepted.end())
+            bad("fleet_regions: '" + r.substr(0, 100) + "' is not an accepted region");
 }
 
 std::string read_text(const std::string& path) {
@@ -225,6 +230,12 @@ std::vector<account> emulator::accounts() const {
 }
 void emulator::inspect(const std::function<void(fleet_state&)>& f) {
     impl_->gw->inspect(f);
+}
+void emulator::inspect(const std::string& region, const std::function<void(fleet_state&)>& f) {
+    impl_->gw->inspect(region, f);
+}
+std::vector<std::string> emulator::fleet_regions() const {
+    return impl_->gw->fleet_regions();
 }
 std::vector<request_record> emulator::request_log() const {
     return impl_->gw->request_log();

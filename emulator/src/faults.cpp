@@ -114,19 +114,29 @@ std::chrono::milliseconds gateway::draw_fault_delay(bool slow) {
 const std::string& gateway::draw_throttle_code() {
     static const std::string bare = "RequestLimitExceeded";
     const auto& codes = params_.rate_limits.throttle_codes;
+    // With windows per region, no refusal is about the account across
+    // regions: the global sub-code is left out of the draw.
+    const bool per_region = params_.rate_limits.per_region;
+    auto counts = [&](const std::string& code) {
+        return !per_region || !code.ends_with(".GlobalRegionUinLimitExceeded");
+    };
     double total = 0;
-    for (const auto& [code, w] : codes) total += w;
+    for (const auto& [code, w] : codes)
+        if (counts(code)) total += w;
     if (codes.empty() || !(total > 0)) return bare;
     const double x = std::uniform_real_distribution<double>(0.0, total)(throttle_rng_);
     double acc = 0;
+    const std::string* last = &bare;
     for (const auto& [code, w] : codes) {
+        if (!counts(code)) continue;
         acc += w;
+        last = &code;
         if (x < acc) return code;
     }
-    return codes.back().first;
+    return *last;
 }
 
-std::string gateway::window_key(const std::string& secret_id, std::string_view action) const {
+std::string gateway::window_key(const std::string& secret_id, std::string_view action, std::string_view region) const {
     std::string key;
     if (params_.rate_limits.scope == rate_scope::account) {
         auto it = uin_of_.find(secret_id);
@@ -137,6 +147,10 @@ std::string gateway::window_key(const std::string& secret_id, std::string_view a
     }
     key += '\n';
     key += action;
+    if (params_.rate_limits.per_region) {
+        key += '\n';
+        key += region;
+    }
     return key;
 }
 

@@ -40,7 +40,8 @@ clock::duration seconds_between(rng& r, double lo, double hi) {
 
 }  // namespace
 
-fleet_impl::fleet_impl(const fleet_params& p) : cfg(p), random(p.seed), timing(p.seed ^ 0x7a11ab1eULL) {
+fleet_impl::fleet_impl(const fleet_params& p, std::shared_ptr<id_registry> registry)
+    : cfg(p), random(p.seed), used_ids(std::move(registry)), timing(p.seed ^ 0x7a11ab1eULL) {
     check_fraction(cfg.no_snapshot_ability, 1.0, "no_snapshot_ability");
     check_fraction(cfg.migrating, 1.0, "migrating");
     check_fraction(cfg.rollbacking, 1.0, "rollbacking");

@@ -113,12 +113,21 @@ struct disk {
     // set_disk_busy). Deleting a group never lowers it: CREATING groups can't
     // be deleted, and a NORMAL group's time is already past.
     clock::time_point busy_until{};
+    std::string restored_from;  // the snapshot of the last ApplySnapshotGroup ("" if none)
 };
 
 struct snapshot {
     std::uint64_t seq = 0;
     std::string id, name, disk_id, group_id;
     clock::time_point created{}, ready_at{};
+};
+
+/// An ApplySnapshotGroup under way on a group (fleet_rollback.cpp).
+struct rollback {
+    clock::time_point from{}, to{};                          // ROLLBACKING in [from, to)
+    std::string instance_id;                                 // the disks' instance ("" if none attached)
+    bool auto_start = false;                                 // the instance is RUNNING again afterwards
+    std::vector<std::pair<std::string, std::string>> pairs;  // (SnapshotId, DiskId) as applied
 };
 
 struct group {
@@ -133,11 +142,13 @@ struct group {
     bool fails = false;
     clock::time_point created{}, ready_at{}, nominal_end{};
     std::vector<std::pair<double, double>> knots;  // (time fraction, percent), rising; empty: linear
+    std::optional<rollback> rolling;               // an ApplySnapshotGroup under way
 };
 
 struct instance_info {
     std::string name, ip;
     std::vector<tag> tags;
+    std::string state = "RUNNING";  // RUNNING | STOPPED
 };
 
 /// Deterministic generator (splitmix64): portable, unlike the std
@@ -155,7 +166,7 @@ private:
 };
 
 struct fleet_impl {
-    explicit fleet_impl(const fleet_params& p);
+    fleet_impl(const fleet_params& p, std::shared_ptr<id_registry> registry);
 
     fleet_params cfg;
     rng random;
@@ -174,12 +185,13 @@ struct fleet_impl {
     std::unordered_map<std::string, std::uint64_t> snapshot_by_id;
     std::unordered_map<std::string, std::set<std::uint64_t>> snapshots_by_disk;
 
-    std::unordered_set<std::string> used_ids;  // ids are never reused
+    std::shared_ptr<id_registry> used_ids;  // ids are never reused (shared by the regions' fleets)
     std::uint64_t next_seq = 1;
 
     rng timing;                         // per-group draws (duration, failure, curve), in request order
     std::vector<std::size_t> changing;  // disks with a pending change
-    std::set<std::pair<clock::time_point, std::uint64_t>> failing;  // (failure time, group seq)
+    std::set<std::pair<clock::time_point, std::uint64_t>> failing;    // (failure time, group seq)
+    std::set<std::pair<clock::time_point, std::uint64_t>> rollbacks;  // (rollback end, group seq)
 
     // Wall-clock mapping: `steady_origin` stands for `wall_origin_ms` (Unix ms).
     std::optional<clock::time_point> steady_origin;
@@ -209,10 +221,13 @@ struct fleet_impl {
     std::string disk_deadline_time(const disk& d) const;
 
     bool creating(const group& g, clock::time_point now) const { return now < g.ready_at; }
-    /// CREATING | NORMAL | FAILED
+    bool rolling_back(const group& g, clock::time_point now) const { return g.rolling && now < g.rolling->to; }
+    /// CREATING | NORMAL | FAILED | ROLLBACKING
     const char* group_state(const group& g, clock::time_point now) const {
-        return creating(g, now) ? "CREATING" : g.fails ? "FAILED" : "NORMAL";
+        return creating(g, now) ? "CREATING" : g.fails ? "FAILED" : rolling_back(g, now) ? "ROLLBACKING" : "NORMAL";
     }
+    /// CREATING | NORMAL | ROLLBACKING (a member snapshot being applied)
+    const char* snapshot_state(const snapshot& s, clock::time_point now) const;
     /// Draws a new group's timeline (duration, failure, Percent curve) from `timing`.
     void draw_timeline(group& g, clock::time_point now);
     /// Shown by DescribeSnapshotGroups / DescribeSnapshots at `now` (listing lag).
@@ -226,6 +241,9 @@ struct fleet_impl {
     json::object create_snapshot_group(const json::object& params, clock::time_point now);
     json::object describe_snapshot_groups(const json::object& params, clock::time_point now);
     json::object delete_snapshot_group(const json::object& params, clock::time_point now);
+    json::object apply_snapshot_group(const json::object& params, clock::time_point now);
+    /// Rollbacks: Percent while under way, the end when due (fleet_rollback.cpp).
+    void settle_rollbacks(clock::time_point now);
     json::object describe_snapshots(const json::object& params, clock::time_point now);
 
     group_view view(const group& g) const;

@@ -90,10 +90,11 @@ json::object fleet_impl::create_snapshot_group(const json::object& params, clock
         if (now < d->busy_until)
             fail("InvalidDisk.SnapshotCreating",
                  "A snapshot is being created for the disk `" + d->id + "`, please try again later.");
-    if (snapshots.size() + members.size() > cfg.snapshot_quota)
-        fail("InsufficientSnapshotQuota", "The snapshot quota is insufficient: " + std::to_string(snapshots.size()) +
-                                              " of " + std::to_string(cfg.snapshot_quota) + " used, " +
-                                              std::to_string(members.size()) + " requested.");
+    if (cfg.snapshot_quota != 0 && snapshots.size() + members.size() > cfg.snapshot_quota)
+        fail("InsufficientSnapshotQuota", "The snapshot quota of region `" + cfg.region + "` is " +
+                                              std::to_string(cfg.snapshot_quota) +
+                                              " snapshots: " + std::to_string(snapshots.size()) + " are held and " +
+                                              std::to_string(members.size()) + " more were asked for.");
 
     // All checks passed: commit.
     group g;
@@ -253,6 +254,10 @@ json::object fleet_impl::delete_snapshot_group(const json::object& params, clock
         if (creating(groups.at(it->second), now))
             fail("UnsupportedOperation.StateError",
                  "The snapshot group `" + id + "` is being created and cannot be deleted.");
+        // Nor while its snapshots are being applied (ApplySnapshotGroup).
+        if (rolling_back(groups.at(it->second), now))
+            fail("UnsupportedOperation.StateError",
+                 "The snapshot group `" + id + "` is rolling back and cannot be deleted.");
         seqs.push_back(it->second);
     }
     sort_unique(seqs);  // the same id twice deletes it once

@@ -81,7 +81,7 @@ json::object fleet_impl::describe_snapshots(const json::object& params, clock::t
     for (auto seq : candidates) {
         const snapshot& s = snapshots.at(seq);
         if (!listed(s, now)) continue;  // listing lag, as for its group
-        const std::string state = now < s.ready_at ? "CREATING" : "NORMAL";
+        const std::string state = snapshot_state(s, now);
         bool ok = true;
         for (const auto& f : all_filters) {
             if (f.name == "snapshot-id")
@@ -102,11 +102,10 @@ json::object fleet_impl::describe_snapshots(const json::object& params, clock::t
     json::array set;
     for (const snapshot* s : slice(matched, pg)) {
         const disk* d = find_disk(s->disk_id);
-        const bool is_creating = now < s->ready_at;
         json::object j;
         j["SnapshotId"] = s->id;
         j["SnapshotName"] = s->name;
-        j["SnapshotState"] = is_creating ? "CREATING" : "NORMAL";
+        j["SnapshotState"] = snapshot_state(*s, now);
         j["Percent"] = percent(groups.at(group_by_id.at(s->group_id)), now);
         j["DiskId"] = s->disk_id;
         j["DiskUsage"] = d ? d->usage : "DATA_DISK";

@@ -20,7 +20,7 @@ std::string fleet_impl::new_id(std::string_view prefix) {
     for (;;) {
         std::string id(prefix);
         for (int i = 0; i < 8; ++i) id += alphabet[random.below(36)];
-        if (used_ids.insert(id).second) return id;
+        if (used_ids->ids.insert(id).second) return id;
     }
 }
 
@@ -50,11 +50,16 @@ group_view fleet_impl::view(const group& g) const {
 
 }  // namespace detail
 
-fleet_state::fleet_state(const fleet_params& params) : impl_(std::make_shared<impl>(params)) {}
+fleet_state::fleet_state(const fleet_params& params) : fleet_state(params, std::make_shared<id_registry>()) {}
+
+fleet_state::fleet_state(const fleet_params& params, std::shared_ptr<id_registry> ids) {
+    if (!ids) throw std::invalid_argument("fleet_state: null id registry");
+    impl_ = std::make_shared<impl>(params, std::move(ids));
+}
 
 bool fleet_state::known_action(std::string_view action) {
     return action == "DescribeDisks" || action == "CreateSnapshotGroup" || action == "DescribeSnapshotGroups" ||
-           action == "DeleteSnapshotGroup" || action == "DescribeSnapshots";
+           action == "DeleteSnapshotGroup" || action == "DescribeSnapshots" || action == "ApplySnapshotGroup";
 }
 
 action_result fleet_state::handle(std::string_view action, const boost::json::object& params, clock::time_point now) {
@@ -71,6 +76,8 @@ action_result fleet_state::handle(std::string_view action, const boost::json::ob
             result.response = impl_->delete_snapshot_group(params, now);
         else if (action == "DescribeSnapshots")
             result.response = impl_->describe_snapshots(params, now);
+        else if (action == "ApplySnapshotGroup")
+            result.response = impl_->apply_snapshot_group(params, now);
         else
             detail::fail("InvalidAction", "The requested action `" + std::string(action) + "` does not exist.");
     } catch (detail::api_error& e) {
@@ -88,6 +95,8 @@ namespace {
 disk_view to_view(const detail::fleet_impl& f, const detail::disk& d) {
     disk_view v{d.id, d.instance_id, d.usage, d.state, d.snapshot_ability, d.migrating, d.rollbacking, std::nullopt};
     if (d.change != detail::change_kind::none) v.changes_at = f.at_offset(d.change_to);
+    v.rollback_percent = d.rollback_percent;
+    v.restored_from = d.restored_from;
     return v;
 }
 }  // namespace

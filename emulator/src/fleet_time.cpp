@@ -47,6 +47,7 @@ clock::duration fleet_impl::scaled(clock::duration d) const {
 }
 
 void fleet_impl::settle(clock::time_point now) {
+    settle_rollbacks(now);
     // Groups that fail: their member snapshots go away at the failure time.
     while (!failing.empty() && failing.begin()->first <= now) {
         const auto seq = failing.begin()->second;

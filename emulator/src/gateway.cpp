@@ -95,7 +95,7 @@ std::string make_uuid_v4(std::mt19937_64& rng) {
 gateway::gateway(const emulator_params& params, std::vector<account> accounts)
     : params_(params),
       accounts_(std::move(accounts)),
-      fleet_(params.fleet),
+      ids_(std::make_shared<id_registry>()),
       fault_rng_(params.faults.seed),
       delay_rng_(params.faults.seed ^ delay_seed_salt),
       throttle_rng_(params.rate_limits.seed),
@@ -110,6 +110,7 @@ gateway::gateway(const emulator_params& params, std::vector<account> accounts)
                     .count());
         };
     if (!params_.steady_now) params_.steady_now = [] { return clock::now(); };
+    build_fleets();
 }
 
 void gateway::open_log(const std::string& path) {
@@ -122,19 +123,6 @@ unsigned gateway::limit_for(std::string_view action) const {
     if (auto it = params_.rate_limits.overrides.find(action); it != params_.rate_limits.overrides.end())
         return it->second;
     return documented_rate_limit(action, params_.rate_limits.default_limit);
-}
-
-fleet_state& gateway::fleet_for(std::string_view region) {
-    if (region == params_.fleet.region) return fleet_;
-    auto it = other_regions_.find(region);
-    if (it == other_regions_.end()) {
-        fleet_params p = params_.fleet;
-        p.region = std::string(region);
-        p.instances = 0;
-        p.unattached_disks = 0;
-        it = other_regions_.emplace(std::string(region), std::make_unique<fleet_state>(p)).first;
-    }
-    return *it->second;
 }
 
 std::string gateway::envelope(const json::object& response, const std::string& request_id) const {
@@ -164,7 +152,8 @@ void gateway::record(request_record rec) {
                           {"fault", rec.fault},
                           {"delay_ms", rec.delay_ms},
                           {"throttled", rec.throttled},
-                          {"issued_secret_id", rec.issued_secret_id}};
+                          {"issued_secret_id", rec.issued_secret_id},
+                          {"region", utf8_safe(rec.region)}};
         log_file_ << json::serialize(line) << '\n';
         log_file_.flush();
     }
@@ -207,6 +196,7 @@ reply_plan gateway::handle(const incoming_request& req, tc3_signer& signer) {
     if (!action_h || action_h->empty()) return fail(missing("X-TC-Action"));
     if (!version || version->empty()) return fail(missing("X-TC-Version"));
     if (!ts_text || ts_text->empty()) return fail(missing("X-TC-Timestamp"));
+    if (region) rec.region = std::string(region->substr(0, 100));
     if (!region || region->empty()) return fail(missing("X-TC-Region"));
     std::int64_t ts = 0;
     if (!parse_timestamp(*ts_text, ts))
@@ -258,10 +248,10 @@ reply_plan gateway::handle(const incoming_request& req, tc3_signer& signer) {
         return fail({"UnsupportedRegion", "The region `" + std::string(region->substr(0, 40)) +
                                               "` is not supported by the action `" + action + "`."});
 
-    // 5. Rate limit per (SecretId or account, action).
+    // 5. Rate limit per (SecretId or account, action[, region]).
     if (params_.rate_limits.enabled) {
         const unsigned limit = limit_for(action);
-        const std::string key = window_key(rec.secret_id, action);
+        const std::string key = window_key(rec.secret_id, action, *region);
         if (!windows_.try_admit(key, limit, now, params_.rate_limits.window)) {
             const auto n = windows_.count(key, now, params_.rate_limits.window) + 1;
             rec.throttled = true;
@@ -329,11 +319,6 @@ reply_plan gateway::handle(const incoming_request& req, tc3_signer& signer) {
     plan.body = envelope(r.response, rec.request_id);
     record(std::move(rec));
     return plan;
-}
-
-void gateway::inspect(const std::function<void(fleet_state&)>& f) {
-    std::lock_guard lock(mu_);
-    f(fleet_);
 }
 
 std::vector<request_record> gateway::request_log() const {

@@ -71,6 +71,9 @@ public:
 
     // Inspection (each takes the lock).
     void inspect(const std::function<void(fleet_state&)>& f);
+    /// std::invalid_argument for a region not accepted.
+    void inspect(const std::string& region, const std::function<void(fleet_state&)>& f);
+    std::vector<std::string> fleet_regions() const;
     std::vector<request_record> request_log() const;
     void clear_request_log();
     void set_faults(fault_params f);
@@ -100,9 +103,13 @@ private:
     std::chrono::milliseconds draw_fault_delay(bool slow);
     /// The refusal code of a throttled request (from throttle_rng_).
     const std::string& draw_throttle_code();
-    /// The rate window key of (SecretId, action) under the configured scope.
-    std::string window_key(const std::string& secret_id, std::string_view action) const;
+    /// Builds the fleets of fleet.region and fleet_regions (gateway_regions.cpp).
+    void build_fleets();
+    /// The rate window key of (SecretId, action[, region]) under the configured scope.
+    std::string window_key(const std::string& secret_id, std::string_view action, std::string_view region) const;
     unsigned limit_for(std::string_view action) const;
+    /// The state of `region` (an empty fleet made on first use for an
+    /// accepted region without one).
     fleet_state& fleet_for(std::string_view region);
     void record(request_record rec);
     std::string envelope(const boost::json::object& response, const std::string& request_id) const;
@@ -111,8 +118,9 @@ private:
     mutable std::mutex mu_;
     emulator_params params_;
     std::vector<account> accounts_;
-    fleet_state fleet_;
-    std::map<std::string, std::unique_ptr<fleet_state>, std::less<>> other_regions_;
+    std::shared_ptr<id_registry> ids_;        // shared by every region's fleet
+    std::vector<std::string> fleet_regions_;  // fleet.region, then params.fleet_regions (each once)
+    std::map<std::string, std::unique_ptr<fleet_state>, std::less<>> fleets_;  // by region
     rate_window windows_;
     std::mt19937_64 fault_rng_;
     std::mt19937_64 delay_rng_;  // separate, so delays do not shift the fault sequence

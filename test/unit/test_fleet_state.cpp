@@ -596,7 +596,8 @@ TEST_CASE("actions") {
     fleet_state fs(small(5));
     for (auto a : {"DescribeDisks", "CreateSnapshotGroup", "DescribeSnapshotGroups", "DeleteSnapshotGroup", "DescribeSnapshots"})
         CHECK(fleet_state::known_action(a));
-    CHECK_FALSE(fleet_state::known_action("ApplySnapshotGroup"));
+    CHECK(fleet_state::known_action("ApplySnapshotGroup"));
+    CHECK_FALSE(fleet_state::known_action("CreateSnapshot"));
     CHECK_FALSE(fleet_state::known_action("describedisks"));
     check_code(call(fs, "ModifySnapshotGroupAttribute", "{}"), "InvalidAction");
 

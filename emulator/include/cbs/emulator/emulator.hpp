@@ -34,13 +34,13 @@
 //                                                InvalidAction
 //      X-TC-Version 2017-03-12 (STS: 2018-08-13) NoSuchVersion
 //      X-TC-Region a CBS region                  UnsupportedRegion
-//   5. rate limit per (SecretId or account, action)
-//                                                RequestLimitExceeded[.sub-code]
+//   5. rate limit per (SecretId or account, action), and region when
+//      rate_limit_params::per_region             RequestLimitExceeded[.sub-code]
 //                                                (drawn from rate_limit_params::throttle_codes)
 //   6. body: POST a JSON object; GET the query string (DiskIds.0=..., Filters.0.Name=...)
 //                                                InvalidParameter
 //   7. fault injection (only requests that passed 1-6)
-//   8. the action on the fleet (fleet_state::handle): its own codes; an
+//   8. the action on the fleet of X-TC-Region (fleet_state::handle): its own codes; an
 //      STS action issues temporary credentials (docs/emulator.md lists its
 //      codes), which every CBS action then accepts with X-TC-Token until they
 //      expire on the emulator's clock (unix_time).
@@ -99,6 +99,13 @@ struct rate_limit_params {
     std::chrono::milliseconds window{1000};
     /// Who shares a window. Default rate_scope::secret_id.
     rate_scope scope = rate_scope::secret_id;
+    /// Windows per region too. Default false: one window per (SecretId or
+    /// account, action) counts the requests of every region together, the
+    /// conservative reading of RequestLimitExceeded.GlobalRegionUinLimitExceeded
+    /// (a main account's limit across regions). true: each region its own
+    /// windows, per (SecretId or account, action, region); a refusal then
+    /// never draws .GlobalRegionUinLimitExceeded from throttle_codes.
+    bool per_region = false;
     /// Codes a refused request is answered with, each with a weight (> 0);
     /// one is drawn per refusal. Default default_throttle_codes(): bare
     /// RequestLimitExceeded 55 %, .UinLimitExceeded 20 %, .IPLimitExceeded
@@ -180,6 +187,8 @@ struct request_record {
     /// The TmpSecretId handed out by an STS action or the metadata service
     /// ("" otherwise, and on errors). Never a key or token.
     std::string issued_secret_id = {};
+    /// X-TC-Region as sent ("" if missing; the metadata service: "").
+    std::string region = {};
 };
 
 /// One temporary credential the emulator issued (no key, no token).
@@ -198,8 +207,18 @@ struct emulator_params {
     std::uint16_t port = 0;
 
     /// The synthetic fleet (its region is where the instances are; other
-    /// valid regions answer with an empty fleet).
+    /// valid regions answer with an empty fleet, unless in fleet_regions).
     fleet_params fleet;
+    /// More regions with a fleet: the fleet described by `fleet` is built in
+    /// each of these too, each region with its own state (disks, instances,
+    /// groups, snapshots, quota), its ids unique across the regions. The
+    /// fleet of fleet.region is seeded with fleet.seed (as with one region);
+    /// another region's with a seed derived from fleet.seed and the region's
+    /// name, so the same params give the same fleets. X-TC-Region picks the
+    /// state a request acts on. Each must be an accepted region (`regions`);
+    /// fleet.region may be listed, a region listed twice counts once.
+    /// Default empty: only fleet.region has instances.
+    std::vector<std::string> fleet_regions;
 
     /// Where the CA and server certificate are written (ca.pem, ca-key.pem,
     /// server.pem, server-key.pem; reused when present and valid). Default
@@ -223,7 +242,8 @@ struct emulator_params {
     fault_params faults;
 
     /// JSONL request log, one flushed line per request: {"time_ms","action",
-    /// "outcome","request_id","secret_id","fault","delay_ms","throttled"}.
+    /// "outcome","request_id","secret_id","fault","delay_ms","throttled",
+    /// "issued_secret_id","region"}.
     /// Never holds a secret key.
     /// Default empty: none (the in-memory log is always kept).
     std::string log_file;
@@ -302,8 +322,16 @@ public:
     /// The accepted keys (including a generated one).
     std::vector<account> accounts() const;
 
-    /// Runs f(fleet) under the state lock (inspection and set-up in tests).
+    /// Runs f(fleet) under the state lock (inspection and set-up in tests):
+    /// the fleet of params.fleet.region.
     void inspect(const std::function<void(fleet_state&)>& f);
+    /// The same for `region`'s state (an accepted region without a fleet has
+    /// an empty one). Throws std::invalid_argument for a region the emulator
+    /// does not accept.
+    void inspect(const std::string& region, const std::function<void(fleet_state&)>& f);
+    /// The regions with a fleet: fleet.region first, then fleet_regions in
+    /// their order (each once).
+    std::vector<std::string> fleet_regions() const;
     /// A copy of the request log.
     std::vector<request_record> request_log() const;
     void clear_request_log();

@@ -13,23 +13,41 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace cbs::emu {
 
 using clock = std::chrono::steady_clock;
 
+/// The ids fleets have handed out (instances, disks, groups, snapshots).
+/// The fleets of several regions share one, so that no id is handed out
+/// twice across regions; an id is never handed out again, even after its
+/// group is deleted.
+struct id_registry {
+    std::unordered_set<std::string> ids;
+};
+
 /// Shape of the synthetic fleet. Same seed, same fleet.
 struct fleet_params {
-    std::uint64_t seed = 1;                         ///< default 1
-    std::size_t instances = 200;                    ///< instances "ins-xxxxxxxx"; default 200
-    std::size_t unattached_disks = 10;              ///< extra UNATTACHED data disks; default 10
-    double no_snapshot_ability = 0.02;              ///< fraction of data disks with SnapshotAbility=false; default 0.02
-    double migrating = 0.0;                         ///< fraction of attached disks Migrating=true; default 0
-    double rollbacking = 0.0;                       ///< fraction of attached disks Rollbacking=true; default 0
-    std::size_t snapshot_quota = 100000;            ///< max live snapshots in the account; default 100000
+    std::uint64_t seed = 1;             ///< default 1
+    std::size_t instances = 200;        ///< instances "ins-xxxxxxxx"; default 200
+    std::size_t unattached_disks = 10;  ///< extra UNATTACHED data disks; default 10
+    double no_snapshot_ability = 0.02;  ///< fraction of data disks with SnapshotAbility=false; default 0.02
+    double migrating = 0.0;             ///< fraction of attached disks Migrating=true; default 0
+    double rollbacking = 0.0;           ///< fraction of attached disks Rollbacking=true; default 0
+    /// Most live snapshots the region may hold (the account's quota in this
+    /// region; member snapshots of groups count, those of FAILED groups do
+    /// not). A CreateSnapshotGroup that would go over it answers
+    /// InsufficientSnapshotQuota and creates nothing; deleting groups frees
+    /// quota. Default 0: unlimited.
+    std::size_t snapshot_quota = 0;
     std::chrono::milliseconds creating_time{3000};  ///< CREATING -> NORMAL after this; default 3 s
-    std::string region = "ap-guangzhou";            ///< Placement.Zone prefix; default ap-guangzhou
+    /// How long an accepted ApplySnapshotGroup rolls back (group
+    /// ROLLBACKING, its disks DiskState ROLLBACKING with RollbackPercent
+    /// rising), on the steady clock, times time_scale. Default 5 s.
+    std::chrono::milliseconds rollback_time{5000};
+    std::string region = "ap-guangzhou";  ///< Placement.Zone prefix; default ap-guangzhou
     /// Listing lag: a group created at steady time T is left out of every
     /// DescribeSnapshotGroups answer (by id, by name, unfiltered) until
     /// T + list_lag, and its snapshots out of DescribeSnapshots, as an
@@ -98,6 +116,11 @@ struct disk_view {
     /// (migration or rollback ends, attach or detach completes); nullopt if
     /// nothing is pending.
     std::optional<clock::time_point> changes_at;
+    /// RollbackPercent as DescribeDisks shows it (100 after a rollback).
+    int rollback_percent = 0;
+    /// The snapshot the disk was last rolled back to by ApplySnapshotGroup
+    /// ("" if never).
+    std::string restored_from = {};
 };
 
 /// A tag on an instance, a disk or a group.
@@ -106,7 +129,7 @@ struct tag_view {
 };
 
 struct group_view {
-    std::string group_id, name, state;  // state CREATING | NORMAL | FAILED
+    std::string group_id, name, state;  // state CREATING | NORMAL | FAILED | ROLLBACKING
     std::vector<std::string> disk_ids, snapshot_ids;
     std::string instance_id;  ///< the instance the disks were attached to at creation
     int percent = 0;          ///< creation progress, 100 once NORMAL (frozen once FAILED)
@@ -116,6 +139,9 @@ struct group_view {
 class fleet_state {
 public:
     explicit fleet_state(const fleet_params& params);
+    /// A fleet whose ids are drawn unique within `ids` (shared with other
+    /// fleets). Throws std::invalid_argument for a null registry.
+    fleet_state(const fleet_params& params, std::shared_ptr<id_registry> ids);
 
     /// Runs `action` with its request parameters at time `now`. Unknown
     /// actions: InvalidAction. Unknown top-level parameters: UnknownParameter.
@@ -151,8 +177,18 @@ public:
     /// for an unknown instance.
     void set_instance_tags(std::string_view instance_id, const std::vector<tag_view>& tags);
     std::vector<tag_view> instance_tags(std::string_view instance_id) const;
-    /// Live snapshots in the account (what the quota counts).
+    /// Live snapshots in the region (what the quota counts).
     std::size_t snapshot_count() const;
+    /// An instance's state, "RUNNING" (the default) or "STOPPED", which
+    /// ApplySnapshotGroup looks at. std::invalid_argument for an unknown
+    /// instance or another state.
+    void set_instance_state(std::string_view instance_id, std::string_view state);
+    /// "RUNNING" or "STOPPED"; "" for an unknown instance.
+    std::string instance_state(std::string_view instance_id) const;
+    /// Moves a disk to another instance (ATTACHED) or detaches it
+    /// (`instance_id` "": UNATTACHED), as an attach or detach that already
+    /// completed. std::invalid_argument for an unknown disk or instance.
+    void set_disk_instance(std::string_view disk_id, std::string_view instance_id);
     /// Maps steady time to wall time for the times in responses: `steady`
     /// stands for `wall`. Without it the first `now` passed to handle()
     /// stands for params.system_now() at that moment.
