@@ -96,6 +96,7 @@ void validate(const emulator_params& p) {
         for (std::size_t j = 0; j < i; ++j)
             if (p.accounts[j].secret_id == a.secret_id) bad("accounts: SecretId '" + a.secret_id + "' given twice");
     }
+    if (p.persist_state && p.state_dir.empty()) bad("persist_state needs a state_dir");
     if (p.max_skew.count() < 0) bad("max_skew must not be negative");
     if (p.max_body == 0) bad("max_body must be positive");
     if (p.idle_timeout.count() <= 0) bad("idle_timeout must be positive");
@@ -140,6 +141,14 @@ emulator::emulator(asio::any_io_executor ex, emulator_params params) {
     impl_ = std::make_shared<impl>(std::move(ex), std::move(params));
     impl_->params.accounts = accounts;
     impl_->gw = std::make_unique<detail::gateway>(impl_->params, std::move(accounts));
+    if (impl_->params.persist_state) {
+        // At most one save per 200 ms: a fleet run's creates (20/s) cost a few writes a second.
+        auto* gw = impl_->gw.get();
+        impl_->saver = std::make_unique<detail::state_saver>(
+            (std::filesystem::path(impl_->params.state_dir) / detail::state_file_name).string(),
+            [gw] { return gw->state_if_changed(); }, impl_->params.notice, std::chrono::milliseconds(200));
+        gw->set_on_change([s = impl_->saver.get()] { s->notify(); });
+    }
 }
 
 emulator::~emulator() {
@@ -192,20 +201,25 @@ void emulator::start() {
     st.ssl_ctx->use_private_key(asio::buffer(key_pem), ssl::context::pem);
 
     if (!st.params.log_file.empty()) st.gw->open_log(st.params.log_file);
+    if (st.saver) st.saver->start();
     detail::start_server(impl_);
     if (st.params.metadata) detail::start_metadata_server(impl_);
 }
 
 void emulator::stop() {
+    bool serving = false;
     {
         std::lock_guard lock(impl_->mu);
-        if (!impl_->started || impl_->stopped) {
-            impl_->stopped = true;
-            return;
-        }
+        serving = impl_->started && !impl_->stopped;
+        if (!serving) impl_->stopped = true;
     }
-    detail::stop_server(impl_);
-    detail::stop_metadata_server(impl_);
+    if (serving) {
+        detail::stop_server(impl_);
+        detail::stop_metadata_server(impl_);
+    }
+    // After the listeners: the final state. Idempotent, and it saves only
+    // what changed (also for an emulator never started).
+    if (impl_->saver) impl_->saver->stop();
 }
 
 std::string emulator::endpoint() const {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "gateway.hpp"
+#include "state_file.hpp"
 
 #include <cbs/emulator/emulator.hpp>
 
@@ -29,6 +30,7 @@ struct emulator::impl : std::enable_shared_from_this<emulator::impl> {
     boost::asio::any_io_executor executor;
     boost::asio::strand<boost::asio::any_io_executor> acceptor_strand;
     emulator_params params;
+    std::unique_ptr<detail::state_saver> saver;  // persist_state; outlives gw, which notifies it
     std::unique_ptr<detail::gateway> gw;
     std::optional<boost::asio::ssl::context> ssl_ctx;
     boost::asio::ip::tcp::acceptor acceptor;

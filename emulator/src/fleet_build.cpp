@@ -41,6 +41,12 @@ clock::duration seconds_between(rng& r, double lo, double hi) {
 }  // namespace
 
 fleet_impl::fleet_impl(const fleet_params& p, std::shared_ptr<id_registry> registry)
+    : fleet_impl(p, std::move(registry), unbuilt{}) {
+    build();
+    if (cfg.realistic) make_realistic();
+}
+
+fleet_impl::fleet_impl(const fleet_params& p, std::shared_ptr<id_registry> registry, unbuilt)
     : cfg(p), random(p.seed), used_ids(std::move(registry)), timing(p.seed ^ 0x7a11ab1eULL) {
     check_fraction(cfg.no_snapshot_ability, 1.0, "no_snapshot_ability");
     check_fraction(cfg.migrating, 1.0, "migrating");
@@ -51,11 +57,10 @@ fleet_impl::fleet_impl(const fleet_params& p, std::shared_ptr<id_registry> regis
         throw std::invalid_argument("fleet_params.time_scale must be > 0, got " + std::to_string(cfg.time_scale));
     if (cfg.creating_time.count() < 0) throw std::invalid_argument("fleet_params.creating_time must not be negative");
     if (cfg.list_lag.count() < 0) throw std::invalid_argument("fleet_params.list_lag must not be negative");
+    if (cfg.rollback_time.count() < 0) throw std::invalid_argument("fleet_params.rollback_time must not be negative");
     if (cfg.realistic) cfg.uneven_creation = true;
     const auto sys_now = cfg.system_now ? cfg.system_now() : std::chrono::system_clock::now();
     wall_origin_ms = std::chrono::duration_cast<std::chrono::milliseconds>(sys_now.time_since_epoch()).count();
-    build();
-    if (cfg.realistic) make_realistic();
 }
 
 void fleet_impl::build() {
@@ -69,7 +74,7 @@ void fleet_impl::build() {
         d.encrypt = d.usage == "DATA_DISK" && random.chance(0.05);
         if (attrs.chance(0.2)) {
             d.charge_type = "PREPAID";
-            d.prepaid_days_left = 1 + static_cast<std::int64_t>(attrs.below(365));
+            d.prepaid_seconds_left = (1 + static_cast<std::int64_t>(attrs.below(365))) * 86400;
         }
         d.project_id = pick(attrs, projects);
         if (auto it = instance_by_id.find(d.instance_id); it != instance_by_id.end()) d.tags = it->second.tags;

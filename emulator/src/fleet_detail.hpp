@@ -104,8 +104,8 @@ struct disk {
     bool snapshot_ability = true, migrating = false, rollbacking = false, encrypt = false;
     int migrate_percent = 0, rollback_percent = 0;
     std::int64_t size_gib = 0;
-    std::int64_t age_seconds = 0;        // CreateTime = wall origin - age
-    std::int64_t prepaid_days_left = 0;  // PREPAID: DeadlineTime = wall origin + this
+    std::int64_t age_seconds = 0;           // CreateTime = wall origin - age
+    std::int64_t prepaid_seconds_left = 0;  // PREPAID: DeadlineTime = wall origin + this
     change_kind change = change_kind::none;
     clock::duration change_from{}, change_to{};  // offsets from the steady origin
     std::size_t snapshot_count = 0;              // live snapshots of this disk
@@ -158,6 +158,8 @@ public:
     explicit rng(std::uint64_t seed) : state_(seed) {}
     std::uint64_t next();
     std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : next() % n; }
+    std::uint64_t state() const { return state_; }  // saved and restored with the fleet
+    void restore(std::uint64_t state) { state_ = state; }
     double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
     bool chance(double p) { return unit() < p; }
 
@@ -166,7 +168,11 @@ private:
 };
 
 struct fleet_impl {
+    /// Checks `p` and builds the seeded fleet.
     fleet_impl(const fleet_params& p, std::shared_ptr<id_registry> registry);
+    /// Checks `p`, builds nothing (the state is then loaded: fleet_persist.cpp).
+    struct unbuilt {};
+    fleet_impl(const fleet_params& p, std::shared_ptr<id_registry> registry, unbuilt);
 
     fleet_params cfg;
     rng random;
@@ -247,6 +253,10 @@ struct fleet_impl {
     json::object describe_snapshots(const json::object& params, clock::time_point now);
 
     group_view view(const group& g) const;
+
+    // persistence (fleet_persist.cpp): times as unix milliseconds
+    json::object save(clock::time_point now) const;
+    void load(const json::object& saved, clock::time_point now);
 };
 
 /// Sorted, de-duplicated positions (for candidate sets gathered from indexes).

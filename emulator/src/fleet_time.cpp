@@ -181,7 +181,7 @@ std::string fleet_impl::disk_create_time(const disk& d) const {
 
 std::string fleet_impl::disk_deadline_time(const disk& d) const {
     const auto zone_s = std::chrono::duration_cast<std::chrono::seconds>(cfg.utc_offset).count();
-    return format_unix(floor_div(wall_origin_ms, 1000) + d.prepaid_days_left * 86400 + zone_s);
+    return format_unix(floor_div(wall_origin_ms, 1000) + d.prepaid_seconds_left + zone_s);
 }
 
 }  // namespace cbs::emu::detail

@@ -303,6 +303,9 @@ reply_plan gateway::handle(const incoming_request& req, tc3_signer& signer) {
         rec.issued_secret_id = std::move(o.issued_secret_id);
     } else {
         r = fleet_for(*region).handle(action, params, now);
+        if (!r.error && action != "DescribeDisks" && action != "DescribeSnapshotGroups" &&
+            action != "DescribeSnapshots")
+            changed();
     }
     if (fd.kind == "reset_after" || fd.kind == "slow") rec.fault = fd.kind;
     if (fd.kind == "reset_after") {

@@ -13,9 +13,11 @@
 #include <chrono>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -80,6 +82,13 @@ public:
     void set_rate_limits(rate_limit_params r);
     std::vector<account> accounts() const;
 
+    /// With persist_state: called (under the lock) after each change of the
+    /// fleets' state. Set before requests flow.
+    void set_on_change(std::function<void()> f) { on_change_ = std::move(f); }
+    /// With persist_state: the state file's text (every region, the id
+    /// registry), or nullopt when nothing changed since the last call.
+    std::optional<std::string> state_if_changed();
+
     /// One request to the metadata service (gateway_sts.cpp): answered and logged.
     metadata_answer handle_metadata(std::string_view method, std::string_view target);
     std::vector<issued_credential> issued_credentials() const;
@@ -103,8 +112,15 @@ private:
     std::chrono::milliseconds draw_fault_delay(bool slow);
     /// The refusal code of a throttled request (from throttle_rng_).
     const std::string& draw_throttle_code();
-    /// Builds the fleets of fleet.region and fleet_regions (gateway_regions.cpp).
+    /// Builds the fleets of fleet.region and fleet_regions, or loads them
+    /// from the state file (gateway_regions.cpp).
     void build_fleets();
+    /// Loads the state file's regions (std::runtime_error naming the file).
+    void load_state(const std::string& path);
+    /// The fleet_params of `region`'s fleet (its seed derived from the region).
+    fleet_params params_for(const std::string& region) const;
+    /// A change to the fleets' state (persist_state).
+    void changed();
     /// The rate window key of (SecretId, action[, region]) under the configured scope.
     std::string window_key(const std::string& secret_id, std::string_view action, std::string_view region) const;
     unsigned limit_for(std::string_view action) const;
@@ -121,6 +137,8 @@ private:
     std::shared_ptr<id_registry> ids_;        // shared by every region's fleet
     std::vector<std::string> fleet_regions_;  // fleet.region, then params.fleet_regions (each once)
     std::map<std::string, std::unique_ptr<fleet_state>, std::less<>> fleets_;  // by region
+    std::uint64_t state_version_ = 1, saved_version_ = 0;                      // persist_state: saved when they differ
+    std::function<void()> on_change_;
     rate_window windows_;
     std::mt19937_64 fault_rng_;
     std::mt19937_64 delay_rng_;  // separate, so delays do not shift the fault sequence

@@ -221,9 +221,23 @@ struct emulator_params {
     std::vector<std::string> fleet_regions;
 
     /// Where the CA and server certificate are written (ca.pem, ca-key.pem,
-    /// server.pem, server-key.pem; reused when present and valid). Default
-    /// empty: a fresh temporary directory, removed by the destructor.
+    /// server.pem, server-key.pem; reused when present and valid), and the
+    /// fleet state with persist_state. Default empty: a fresh temporary
+    /// directory, removed by the destructor.
     std::string state_dir;
+    /// Keep the fleet state across restarts in <state_dir>/state.json: every
+    /// region's instances (and their states), disks, groups, snapshots (so
+    /// the quota used) and id counters, times as unix times. Saved
+    /// atomically (a temporary file, fsync, rename) from start(), after
+    /// changes (at most every 200 ms, by a thread of its own) and at stop();
+    /// loaded by the constructor when present, instead of building the
+    /// fleet (a fleet region the file lacks is built). A group CREATING or
+    /// ROLLBACKING when saved finishes by the wall time elapsed since
+    /// (fleet_params::system_now). A file that is not valid JSON, not a
+    /// state file or inconsistent: std::runtime_error naming the file and
+    /// what is wrong (never silently rebuilt). A failed save is told to
+    /// `notice`. Needs a non-empty state_dir. Default false.
+    bool persist_state = false;
     /// Use these PEM files instead of generating (all three, or none).
     std::string cert_file, key_file, ca_file;
 
@@ -298,7 +312,8 @@ const std::vector<std::string>& cbs_regions();
 class emulator {
 public:
     /// Validates params (throws std::invalid_argument naming the field) and
-    /// builds the fleet. Nothing is bound or written until start().
+    /// builds the fleet, or loads it (persist_state; std::runtime_error for a
+    /// bad state file). Nothing is bound or written until start().
     emulator(boost::asio::any_io_executor ex, emulator_params params);
     /// Calls stop(); removes the temporary state directory if it made one.
     /// The execution context of `ex` must outlive the emulator.
@@ -310,7 +325,9 @@ public:
     /// Throws std::runtime_error / boost::system::system_error on failure.
     void start();
     /// Closes the acceptor and every connection and cancels pending delays:
-    /// afterwards the emulator adds no work to the executor. Idempotent.
+    /// afterwards the emulator adds no work to the executor. With
+    /// persist_state, saves the state a last time (also when never started).
+    /// Idempotent.
     void stop();
 
     /// "https://localhost:<port>" for loopback listeners (else the address).

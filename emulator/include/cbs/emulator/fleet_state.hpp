@@ -194,8 +194,24 @@ public:
     /// stands for params.system_now() at that moment.
     void set_time_origin(clock::time_point steady, std::chrono::system_clock::time_point wall);
 
+    // ---- persistence (emulator_params::persist_state) ----
+    /// The whole state as JSON (instances and their states, disks, groups,
+    /// snapshots, the id and random-draw counters), every time written as
+    /// unix milliseconds so that it means the same after a restart. `now`:
+    /// the steady time the save is made at (the emulator's steady_now()).
+    /// The registry of ids is not included (it may be shared).
+    boost::json::object save(clock::time_point now) const;
+    /// A fleet from save()'s JSON: times are mapped back through
+    /// params.system_now() at `now`, so a group CREATING or ROLLBACKING when
+    /// saved finishes by the time elapsed since. Its ids are added to `ids`.
+    /// Throws std::runtime_error naming the field that is missing or wrong,
+    /// std::invalid_argument for bad params.
+    static fleet_state load(const fleet_params& params, const boost::json::object& saved,
+                            std::shared_ptr<id_registry> ids, clock::time_point now);
+
 private:
     struct impl;
+    explicit fleet_state(std::shared_ptr<impl> i) : impl_(std::move(i)) {}
     std::shared_ptr<impl> impl_;
 };
 
