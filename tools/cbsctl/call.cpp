@@ -1,6 +1,8 @@
 // cbsctl call: one signed API call (or its dry-run rendering).
 #include "cli.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <cbs/client.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -17,19 +19,6 @@
 #include <sstream>
 
 namespace cbsctl {
-
-void print_call_usage(std::ostream& os) {
-    os << "cbsctl call <Action> [--body JSON | --body @FILE] [--region R] [--endpoint URL]\n"
-          "            [--ca-file PEM] [--profile NAME] [--timeout DURATION] [--deadline DURATION]\n"
-          "            [--dry-run [--timestamp UNIX_SECONDS]] [--repeat N] [--verbose]\n\n"
-          "  --body       request JSON object (default {}); @FILE reads it from FILE\n"
-       << connection_usage
-       << "  --deadline   the whole call, retries included, e.g. 90s, 10m (default 10m)\n"
-          "  --dry-run    print the exact HTTP request instead of sending it (X-TC-Token masked)\n"
-          "  --timestamp  fix X-TC-Timestamp (with --dry-run), for reproducible output\n"
-          "  --repeat     send the call N times over the connection pool (default 1)\n\n"
-          "exit status: 0 success, 1 the call failed (API or network error), 2 usage or configuration error\n";
-}
 
 namespace {
 
@@ -76,33 +65,56 @@ std::string mask_token(std::string wire) {
 
 }  // namespace
 
-int run_call(args& a) {
-    if (a.done() || a.peek().starts_with("-"))
-        throw usage_error("call needs an <Action>, e.g. cbsctl call DescribeDisks");
-    std::string action = a.next();
+namespace {
+
+struct call_options {
+    std::string action;
     std::string body_arg = "{}";
     connection_options conn;
     long long repeat = 1;
     std::optional<long long> timestamp;
     std::optional<std::chrono::milliseconds> deadline;
     bool dry_run = false;
-    while (!a.done()) {
-        if (conn.parse(a)) continue;
-        if (auto v = a.value("--body"))
-            body_arg = *v;
-        else if (auto v = a.value("--timestamp"))
-            timestamp = parse_number("--timestamp", *v);
-        else if (auto v = a.value("--repeat"))
-            repeat = parse_number("--repeat", *v);
-        else if (auto v = a.value("--deadline"))
-            deadline = parse_duration(*v, "--deadline");
-        else if (a.flag("--dry-run"))
-            dry_run = true;
-        else
-            throw usage_error("call: unknown option '" + a.peek() + "'");
-    }
+};
+
+int run_call(const call_options& o);
+
+}  // namespace
+
+command_runner add_call_command(CLI::App& root) {
+    auto o = std::make_shared<call_options>();
+    auto* cmd = root.add_subcommand("call", "send one signed Tencent Cloud API 3.0 call to CBS and print the answer");
+    cmd->add_option("action", o->action, "the API action, e.g. DescribeDisks, CreateSnapshotGroup")
+        ->type_name("ACTION");
+    cmd->add_option("--body", o->body_arg, "request JSON object; @FILE reads it from FILE")->capture_default_str();
+    add_duration_option(*cmd, "--deadline", o->deadline, "the whole call, retries included (default 10m)");
+    cmd->add_flag("--dry-run", o->dry_run, "print the exact HTTP request instead of sending it (X-TC-Token masked)");
+    cmd->add_option("--timestamp", o->timestamp, "fix X-TC-Timestamp (with --dry-run), for reproducible output")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--repeat", o->repeat, "send the call N times over the connection pool")
+        ->type_name("N")
+        ->check(CLI::Range(1LL, 1'000'000'000LL))
+        ->capture_default_str();
+    add_connection_options(*cmd, o->conn);
+    cmd->footer(
+        "Exit status: 0 success, 1 the call failed (API or network error), 2 usage or configuration error.\n"
+        "Example: cbsctl call DescribeDisks --body '{\"Limit\": 100}'");
+    return [o] { return run_call(*o); };
+}
+
+namespace {
+
+int run_call(const call_options& o) {
+    const auto& action = o.action;
+    const auto& conn = o.conn;
+    const auto& timestamp = o.timestamp;
+    const auto& deadline = o.deadline;
+    const bool dry_run = o.dry_run;
+    const long long repeat = o.repeat;
+    if (action.empty() || action.starts_with("-"))
+        throw usage_error("call needs an <Action>, e.g. cbsctl call DescribeDisks");
     if (timestamp && !dry_run) throw usage_error("--timestamp is only allowed with --dry-run");
-    if (repeat == 0) throw usage_error("--repeat must be at least 1");
+    const auto& body_arg = o.body_arg;
     auto body = parse_body(body_arg);
     auto params = make_client_params(conn);
     if (deadline) params.retry.deadline = *deadline;
@@ -181,5 +193,7 @@ int run_call(args& a) {
     io.run();
     return status;
 }
+
+}  // namespace
 
 }  // namespace cbsctl

@@ -1,43 +1,48 @@
-// cbsctl: shared command-line plumbing.
+// cbsctl: shared command-line plumbing. Every subcommand is a CLI11
+// subcommand: add_*_command() registers its options on the root app and
+// returns what runs once parsing succeeded. The heavy CLI11 header is only
+// included by the .cpp files.
 #pragma once
 
 #include <cbs/client.hpp>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
+
 namespace cbsctl {
 
 /// Exit statuses shared by every subcommand.
-enum exit_status : int { exit_ok = 0, exit_failed = 1, exit_usage = 2 };
+enum exit_status : int { exit_ok = 0, exit_failed = 1, exit_usage = 2, exit_interrupted = 130 };
 
-/// A usage or configuration error: printed as "cbsctl: <message>", exit 2.
+/// A usage or configuration error found after parsing: printed as
+/// "cbsctl: <message>", exit 2.
 struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// Walks argv: flags of the form --name VALUE or --name=VALUE.
-class args {
-public:
-    args(std::vector<std::string> argv) : argv_(std::move(argv)) {}
-    bool done() const { return pos_ >= argv_.size(); }
-    /// The next raw token.
-    const std::string& peek() const { return argv_[pos_]; }
-    std::string next() { return argv_[pos_++]; }
-    /// If the next token is --name or --name=v, consumes it and returns the value
-    /// (taking the following token for the --name form).
-    std::optional<std::string> value(std::string_view name);
-    /// If the next token is the flag --name, consumes it.
-    bool flag(std::string_view name);
+/// What a subcommand runs once its options are parsed and validated.
+using command_runner = std::function<int()>;
 
-private:
-    std::vector<std::string> argv_;
-    std::size_t pos_ = 0;
-};
+command_runner add_call_command(CLI::App& root);
+command_runner add_snapshot_fleet_command(CLI::App& root);
+command_runner add_demo_command(CLI::App& root);
+command_runner add_emulator_command(CLI::App& root);
+command_runner add_groups_command(CLI::App& root);
+command_runner add_prune_command(CLI::App& root);
+command_runner add_restore_command(CLI::App& root);
+
+/// "cbsctl 0.x.y (commit abc1234), Boost 1.81, OpenSSL 3.0.x".
+std::string version_text();
 
 /// Options shared by every command that talks to the service.
 struct connection_options {
@@ -55,55 +60,70 @@ struct connection_options {
     std::chrono::milliseconds timeout{30'000};  ///< --timeout: one request/response exchange
     bool verbose = false;
     connection_options();  ///< fills the defaults from the environment
-    /// Consumes one of the shared options if it is next; false otherwise.
-    bool parse(args& a);
 };
+
+/// Registers the connection options (--region, --endpoint, --intl,
+/// --regional, --proxy, --no-proxy, --ca-file, --profile, --role-arn,
+/// --role-session-name, --timeout, --verbose) on `cmd`, bound to `o`, in an
+/// option group "Connection" so every command's --help lists them alike.
+void add_connection_options(CLI::App& cmd, connection_options& o);
 
 /// Resolves credentials (exit 2 on failure, warning on a loose credentials
 /// file) and builds the client parameters. Long-lived keys (environment,
 /// profile) are used as they are; a role (--role-arn, a profile's role_arn)
 /// or no keys at all means the default credential chain (STS AssumeRole, TKE
-/// OIDC, the CVM role), fetched on the first call.
-cbs::client_params make_client_params(const connection_options& o);
-
-inline constexpr const char* connection_usage =
-    "  --region     X-TC-Region (default $CBS_REGION, else $TENCENTCLOUD_REGION, else ap-guangzhou)\n"
-    "  --endpoint   https://host[:port] (default $CBS_ENDPOINT, else https://cbs.tencentcloudapi.com);\n"
-    "               wins over --intl and --regional\n"
-    "  --intl       the international site's domain, https://cbs.intl.tencentcloudapi.com\n"
-    "  --regional   the region's own domain, https://cbs.<region>.tencentcloudapi.com\n"
-    "  --proxy      http://[user:pass@]host:port: tunnel through this HTTP proxy (CONNECT); default\n"
-    "               $https_proxy, else $HTTPS_PROXY, unless $no_proxy / $NO_PROXY lists the endpoint's host\n"
-    "  --no-proxy   connect directly, whatever the environment says\n"
-    "  --ca-file    PEM CA bundle to trust (default $CBS_CA_FILE, else the system store)\n"
-    "  --profile    profile of ~/.tencentcloud/credentials (wins over TENCENTCLOUD_SECRET_ID/_KEY)\n"
-    "  --role-arn   assume this role (STS AssumeRole, $CBS_STS_ENDPOINT) with the credentials found\n"
-    "  --role-session-name  RoleSessionName of the assumed role (default cbs-async)\n"
-    "               with no keys anywhere: TKE OIDC (TKE_* variables), then the CVM instance role\n"
-    "               (metadata service, $CBS_METADATA_ENDPOINT)\n"
-    "  --timeout    one request/response exchange, e.g. 500ms, 30s, 2m (default 30s; a bare number is seconds)\n"
-    "  --verbose    more detail on stderr\n";
-
-int run_call(args& a);
-void print_call_usage(std::ostream& os);
-int run_snapshot_fleet(args& a);
-void print_snapshot_fleet_usage(std::ostream& os);
-int run_demo(args& a);
-void print_demo_usage(std::ostream& os);
-int run_emulator(args& a);
-void print_emulator_usage(std::ostream& os);
-
-/// Parses a non-negative number for --name, or throws usage_error naming it.
-long long parse_number(std::string_view name, const std::string& text);
+/// OIDC, the CVM role), fetched on the first call. `region` overrides
+/// o.region when not empty (multi-region commands).
+cbs::client_params make_client_params(const connection_options& o, const std::string& region = {});
 
 /// Longest duration parse_duration returns: larger values are clamped to it
 /// (30 days: "forever" for a CLI run, far from any clock overflow).
 inline constexpr std::chrono::milliseconds max_duration = std::chrono::hours(24 * 30);
 
-/// Parses a duration option: a whole number with a unit, `500ms`, `90s`,
-/// `10m`, `1h`, or a bare number of seconds. Zero, negative, empty, a
-/// fraction or an unknown unit throw usage_error naming `option` and the
-/// text; values above max_duration (any number of digits) are clamped.
-std::chrono::milliseconds parse_duration(std::string_view text, std::string_view option);
+/// Parses a duration: a whole number with a unit, `500ms`, `90s`, `10m`,
+/// `1h`, `7d`, or a bare number of seconds. Zero (unless allow_zero),
+/// negative, empty, a fraction or an unknown unit throw usage_error naming
+/// `option` and the text; values above max_duration are clamped (unless
+/// `unclamped`, for ages like --older-than 400d).
+std::chrono::milliseconds parse_duration(std::string_view text, std::string_view option, bool allow_zero = false,
+                                         bool unclamped = false);
+/// The duration syntax, for help texts.
+inline constexpr const char* duration_syntax = "500ms, 90s, 10m, 1h, 7d (a bare number is seconds)";
+
+/// Parses a rate: requests per second as a positive decimal, optionally with
+/// a unit, `20`, `2.5`, `20/s`, `600/m`, `3600/h`. Throws usage_error naming
+/// `option` and the text.
+double parse_rate(std::string_view text, std::string_view option);
+inline constexpr const char* rate_syntax = "20, 2.5, 20/s, 600/m or 3600/h (requests per second unless a unit)";
+
+/// Adds a duration option bound to `target` (its value is the default shown
+/// in help). Bad values are usage errors naming the option.
+CLI::Option* add_duration_option(CLI::App& cmd, const std::string& name, std::chrono::milliseconds& target,
+                                 const std::string& description, bool allow_zero = false);
+/// The same for an optional duration (no default).
+CLI::Option* add_duration_option(CLI::App& cmd, const std::string& name,
+                                 std::optional<std::chrono::milliseconds>& target, const std::string& description,
+                                 bool allow_zero = false, bool unclamped = false);
+
+/// "1h30m" style rendering of a duration for help and plans.
+std::string format_duration(std::chrono::milliseconds d);
+
+/// How listing commands print.
+enum class output_format { table, json, text };
+/// Adds --output table|json|text bound to `target`, whose default is table
+/// when standard output is a terminal and json otherwise (as aws-cli does).
+CLI::Option* add_output_option(CLI::App& cmd, output_format& target);
+
+/// Parses KEY=VALUE (both non-empty keys; value may be empty) or throws
+/// usage_error naming the option.
+std::pair<std::string, std::string> parse_key_value(std::string_view text, std::string_view option);
+
+/// Ids separated by commas or white space; '#' starts a comment to the end of
+/// the line.
+std::vector<std::string> split_ids(const std::string& text);
+
+/// Asks "question [y/N]" on the terminal when standard input is one; false
+/// when it is not (the caller then demands --yes).
+bool confirm(const std::string& question);
 
 }  // namespace cbsctl

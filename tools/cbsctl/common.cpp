@@ -12,86 +12,6 @@
 namespace cbsctl {
 
 namespace {
-std::string env_or(const char* name, std::string fallback) {
-    const char* v = std::getenv(name);
-    return v && *v ? std::string(v) : std::move(fallback);
-}
-}  // namespace
-
-connection_options::connection_options()
-    : region(env_or("CBS_REGION", env_or("TENCENTCLOUD_REGION", "ap-guangzhou"))),
-      endpoint(env_or("CBS_ENDPOINT", "https://cbs.tencentcloudapi.com")),
-      ca_file(env_or("CBS_CA_FILE", "")) {}
-
-bool connection_options::parse(args& a) {
-    if (auto v = a.value("--region"))
-        region = *v;
-    else if (auto v = a.value("--endpoint")) {
-        endpoint = *v;
-        endpoint_given = true;
-    } else if (a.flag("--intl"))
-        intl = true;
-    else if (a.flag("--regional"))
-        regional = true;
-    else if (auto v = a.value("--proxy")) {
-        if (v->empty()) throw usage_error("--proxy needs an URL, http://[user:pass@]host:port (--no-proxy for none)");
-        proxy = *v;
-    } else if (a.flag("--no-proxy"))
-        no_proxy = true;
-    else if (auto v = a.value("--ca-file"))
-        ca_file = *v;
-    else if (auto v = a.value("--profile"))
-        profile = *v;
-    else if (auto v = a.value("--role-arn")) {
-        if (v->empty()) throw usage_error("--role-arn needs a role ARN, e.g. qcs::cam::uin/100000000001:roleName/ops");
-        role_arn = *v;
-    } else if (auto v = a.value("--role-session-name"))
-        role_session_name = *v;
-    else if (auto v = a.value("--timeout"))
-        timeout = parse_duration(*v, "--timeout");
-    else if (a.flag("--verbose"))
-        verbose = true;
-    else
-        return false;
-    return true;
-}
-
-std::chrono::milliseconds parse_duration(std::string_view text, std::string_view option) {
-    const auto bad = [&](std::string_view why) {
-        return usage_error(std::string(option) + " " + std::string(why) + ", got '" + std::string(text) + "'");
-    };
-    const char* syntax = "expects a duration like 500ms, 90s, 10m or 1h (a bare number is seconds)";
-    std::size_t digits = 0;
-    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-    if (!text.empty() && text.front() == '-') throw bad("must be positive");
-    if (digits == 0) throw bad(syntax);
-    const auto unit = text.substr(digits);
-    long long per_unit_ms = 0;
-    if (unit == "ms")
-        per_unit_ms = 1;
-    else if (unit.empty() || unit == "s")
-        per_unit_ms = 1000;
-    else if (unit == "m")
-        per_unit_ms = 60'000;
-    else if (unit == "h")
-        per_unit_ms = 3'600'000;
-    else
-        throw bad(syntax);
-    // Saturating: no number of digits overflows.
-    const long long cap = max_duration.count();
-    long long n = 0;
-    bool zero = true;
-    for (std::size_t i = 0; i < digits; ++i) {
-        const int d = text[i] - '0';
-        zero = zero && d == 0;
-        if (n <= cap) n = n * 10 + d;  // stops growing once past the cap
-    }
-    if (zero) throw bad("must be positive");
-    if (n > cap / per_unit_ms) return max_duration;
-    return std::chrono::milliseconds(n * per_unit_ms);
-}
-
-namespace {
 
 /// The endpoint URL and where it came from: --endpoint, else --intl or
 /// --regional, else $CBS_ENDPOINT or the root domain.
@@ -128,7 +48,9 @@ std::pair<std::string, std::string> choose_proxy(const connection_options& o, co
 
 }  // namespace
 
-cbs::client_params make_client_params(const connection_options& o) {
+cbs::client_params make_client_params(const connection_options& conn, const std::string& region) {
+    connection_options o = conn;
+    if (!region.empty()) o.region = region;
     auto [endpoint, endpoint_source] = choose_endpoint(o);
     auto [proxy, proxy_line] = choose_proxy(o, endpoint);
     if (o.verbose) {

@@ -1,5 +1,7 @@
 // cbsctl emulator: runs the CBS emulator until SIGINT/SIGTERM.
-#include "cli.hpp"
+#include "legacy_args.hpp"
+
+#include <CLI/CLI.hpp>
 
 #include <cbs/emulator/emulator.hpp>
 
@@ -31,6 +33,7 @@ namespace {
 constexpr const char* default_role = "qcs::cam::uin/100000000001:roleName/cbs-emulator-role";
 }  // namespace
 
+namespace {
 void print_emulator_usage(std::ostream& os) {
     os << "cbsctl emulator [--listen ADDR:PORT] [--instances N] [--seed S] [--region R]\n"
           "                [--state-dir DIR] [--secret-id ID [--secret-key-file FILE] [--token T]]\n"
@@ -109,8 +112,6 @@ void print_emulator_usage(std::ostream& os) {
           "TKE_ROLE_ARN (never a token), then serves\n"
           "until SIGINT or SIGTERM. exit status: 0 stopped by a signal, 1 failed to start, 2 usage error\n";
 }
-
-namespace {
 
 constexpr long long max_ms = 86'400'000;  // a day: beyond any useful delay, far from overflow
 
@@ -246,6 +247,23 @@ void parse_listen(const std::string& text, cbs::emu::emulator_params& p) {
 
 }  // namespace
 
+namespace {
+int run_emulator(args& a);
+}  // namespace
+
+command_runner add_emulator_command(CLI::App& root) {
+    // Still parsed by the hand-written walker: CLI11 hands it every argument.
+    auto* cmd =
+        root.add_subcommand("emulator", "run the CBS emulator as a local HTTPS server (cbsctl emulator --help)");
+    cmd->prefix_command();
+    cmd->set_help_flag();
+    return [cmd] {
+        args a(cmd->remaining());
+        return run_emulator(a);
+    };
+}
+
+namespace {
 int run_emulator(args& a) {
     cbs::emu::emulator_params p;
     cbs::emu::account acct;
@@ -486,5 +504,7 @@ int run_emulator(args& a) {
     io.run();
     return exit_ok;
 }
+
+}  // namespace
 
 }  // namespace cbsctl

@@ -1,6 +1,8 @@
 // cbsctl snapshot-fleet and cbsctl demo: the fleet engine from the command line.
 #include "fleet_output.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <cbs/emulator/emulator.hpp>
 #include <cbs/fleet.hpp>
 #include <cbs/journal.hpp>
@@ -25,73 +27,7 @@
 
 namespace cbsctl {
 
-void print_snapshot_fleet_usage(std::ostream& os) {
-    os << "cbsctl snapshot-fleet (--instances ID[,ID...] | --instances-file FILE | --all [--tag KEY=VALUE])\n"
-          "    [--name-prefix P] [--run-id ID] [--journal FILE] [--report FILE|-] [--data-disks-only]\n"
-          "    [--no-wait] [--deadline DURATION] [--consistency-window DURATION] [--max-resends N]\n"
-          "    [--busy-disk-wait DURATION] [--keep-duplicates] [--allow-empty] [--rate ACTION=N ...]\n"
-          "    [--json] [options of call]\n\n"
-          "  one snapshot group per instance, named <prefix>-<instance>-<run-id>. A re-run with the same\n"
-          "  --run-id (from any directory, with or without its journal) looks every name up first and\n"
-          "  creates nothing twice; a final sweep deletes the extra groups an ambiguous create left.\n"
-          "  --instances-file  one or more ids per line (commas or spaces); blank lines and # comments\n"
-          "               are ignored; - reads standard input\n"
-          "  --run-id     letters, digits, . _ - (default: UTC time and a random suffix, printed)\n"
-          "  --journal    default $CBS_STATE_DIR/<run-id>.journal, else $XDG_STATE_HOME/cbs-async/...,\n"
-          "               else ~/.local/state/cbs-async/<run-id>.journal; locked while the run lasts\n"
-          "  --report     default ./cbsctl-<run-id>.report.json, - for standard output; checked before\n"
-          "               any call, written whole or not at all\n"
-          "  --deadline   per instance, how long creates refused by busy disks are retried (default 10m)\n"
-          "  --consistency-window  after an unanswered create, how long its name is looked up before it\n"
-          "               is sent again; also the wait before the final sweep (default 15s)\n"
-          "  --max-resends  sends of one create after the first, once the window passed (default 2)\n"
-          "  --busy-disk-wait  how long planning waits for migrating / rolling-back / attaching disks\n"
-          "               before leaving them out, with the reason (default 60s; 0: do not wait)\n"
-          "  --keep-duplicates  the sweep reports extra groups (exit 1) instead of deleting them\n"
-          "  --allow-empty  an empty fleet is a success (default: exit 2)\n"
-          "  --rate       requests per second for an action, e.g. --rate CreateSnapshotGroup=10\n"
-          "  --json       print only the report summary as JSON on stdout\n"
-          "  durations: 500ms, 90s, 10m, 1h (a bare number is seconds)\n"
-       << connection_usage
-       << "\nexit status: 0 every instance done; 1 some failed, unknown, duplicated or never started, or\n"
-          "the journal failed; 2 usage or configuration error (bad option, empty fleet, a journal of\n"
-          "another prefix/region/endpoint/key, a run with this run id already in progress, an unwritable\n"
-          "--report); 130 interrupted (SIGINT/SIGTERM: the calls in flight finish, the report is written)\n";
-}
-
-void print_demo_usage(std::ostream& os) {
-    os << "cbsctl demo [--instances N] [--faults] [--seed S] [--report FILE|-]\n\n"
-          "  starts the embedded CBS emulator with a seeded fleet of N instances (default 200) and\n"
-          "  snapshots all of it through the real client over TLS, then prints the summary and checks\n"
-          "  on the emulator that no instance got two groups.\n"
-          "  --faults     inject transient errors, gateway 502s, slow answers, creates committed then\n"
-          "               their answer dropped, and a listing lag (a new group is invisible to\n"
-          "               DescribeSnapshotGroups for 3 s), on a realistic fleet (migrating, rolling-back,\n"
-          "               attaching disks, uneven creation times; waited for up to 10 s)\n";
-}
-
 namespace {
-
-/// Ids separated by commas or white space; '#' starts a comment to the end of
-/// the line.
-std::vector<std::string> split_ids(const std::string& text) {
-    std::vector<std::string> out;
-    std::string cur;
-    bool comment = false;
-    for (char ch : text + "\n") {
-        if (ch == '\n')
-            comment = false;
-        else if (ch == '#')
-            comment = true;
-        if (comment || ch == ',' || ch == '\n' || ch == ' ' || ch == '\t' || ch == '\r') {
-            if (!cur.empty()) out.push_back(std::move(cur));
-            cur.clear();
-        } else {
-            cur += ch;
-        }
-    }
-    return out;
-}
 
 /// UTC time and 24 random bits: two runs started in the same second differ.
 std::string default_run_id() {
@@ -112,9 +48,9 @@ void check_run_id(const std::string& id) {
         throw usage_error("--run-id '" + id + "': 1 to 64 letters, digits, '.', '_' or '-' (not starting with '.')");
 }
 
-std::chrono::milliseconds duration_or_zero(const std::string& text, std::string_view option) {
-    if (text == "0") return std::chrono::milliseconds(0);
-    return parse_duration(text, option);
+/// A CLI11 check that the value is not empty, failing with `message`.
+CLI::Validator non_empty(std::string message) {
+    return CLI::Validator([message](std::string& v) { return v.empty() ? message : std::string(); }, "", "non_empty");
 }
 
 bool usage_code(const cbs::error_code& ec) {
@@ -194,72 +130,120 @@ int run_fleet(boost::asio::io_context& io, cbs::client& client, cbs::fleet_param
     return status;
 }
 
-}  // namespace
-
-int run_snapshot_fleet(args& a) {
+struct fleet_options {
     connection_options conn;
     cbs::fleet_params fp;
     std::string report_path, instances_file;
-    bool json = false, have_instances = false, journal_given = false;
+    std::vector<std::string> instances, rates;
+    std::optional<std::string> tag, journal;
+    std::optional<std::chrono::milliseconds> deadline, window, busy_wait;
+    bool json = false;
+};
+
+int run_snapshot_fleet(fleet_options& o);
+
+}  // namespace
+
+command_runner add_snapshot_fleet_command(CLI::App& root) {
+    auto o = std::make_shared<fleet_options>();
+    auto* cmd = root.add_subcommand("snapshot-fleet",
+                                    "one snapshot group per instance, for a whole fleet, exactly once, with a report");
+    const std::string about(
+        "One snapshot group per instance, named <prefix>-<instance>-<run-id>. A re-run with the same --run-id (from "
+        "any directory, with or without its journal) looks every name up first and creates nothing twice; a final "
+        "sweep deletes the extra groups an ambiguous create left.");
+    const std::string sel = "Instances";
+    cmd->add_option("--instances", o->instances, "instance ids, separated by commas")
+        ->delimiter(',')
+        ->type_name("ID,...")
+        ->group(sel);
+    cmd->add_option("--instances-file", o->instances_file,
+                    "one or more ids per line (commas or spaces); blank lines and # comments are ignored; - reads "
+                    "standard input")
+        ->type_name("FILE")
+        ->group(sel);
+    cmd->add_flag("--all", o->fp.all_instances, "every instance with attached disks (DescribeDisks)")->group(sel);
+    cmd->add_option("--tag", o->tag, "with --all: only disks with this tag (DescribeDisks filter tag:KEY)")
+        ->type_name("KEY=VALUE")
+        ->group(sel);
+    cmd->add_flag("--data-disks-only", o->fp.data_disks_only,
+                  "leave system disks out of the groups (an instance with no data disk is skipped, with the reason)")
+        ->group(sel);
+    cmd->add_option("--name-prefix", o->fp.name_prefix,
+                    "groups are named <prefix>-<instance-id>-<run-id>; prune matches this pattern")
+        ->capture_default_str();
+    cmd->add_option("--run-id", o->fp.run_id,
+                    "letters, digits, . _ - (default: UTC time and a random suffix, printed); the same id resumes");
+    cmd->add_option("--journal", o->journal,
+                    "default $CBS_STATE_DIR/<run-id>.journal, else $XDG_STATE_HOME/cbs-async/..., else "
+                    "~/.local/state/cbs-async/<run-id>.journal; locked while the run lasts")
+        ->type_name("FILE");
+    cmd->add_option("--report", o->report_path,
+                    "default ./cbsctl-<run-id>.report.json, - for standard output; checked before any call, written "
+                    "whole or not at all")
+        ->type_name("FILE")
+        ->check(non_empty("--report needs a file name (or - for standard output)"));
+    cmd->add_flag(
+        "--no-wait", [o](std::int64_t) { o->fp.wait = false; },
+        "do not wait for the groups to be NORMAL (CREATING counts as done)");
+    add_duration_option(*cmd, "--deadline", o->deadline,
+                        "per instance, how long creates refused by busy disks are retried (default 10m)");
+    add_duration_option(*cmd, "--consistency-window", o->window,
+                        "after an unanswered create, how long its name is looked up before it is sent again; also the "
+                        "wait before the final sweep (default 15s)");
+    cmd->add_option("--max-resends", o->fp.max_resends, "sends of one create after the first, once the window passed")
+        ->type_name("N")
+        ->check(CLI::Range(0U, 100U))
+        ->capture_default_str();
+    add_duration_option(*cmd, "--busy-disk-wait", o->busy_wait,
+                        "how long planning waits for migrating / rolling-back / attaching disks before leaving them "
+                        "out, with the reason (default 60s; 0: do not wait)",
+                        true);
+    cmd->add_flag("--keep-duplicates", o->fp.keep_duplicates,
+                  "the sweep reports extra groups (exit 1) instead of deleting them");
+    cmd->add_flag("--allow-empty", o->fp.allow_empty, "an empty fleet is a success (default: exit 2)");
+    cmd->add_option("--rate", o->rates,
+                    std::string("requests per second for an action, ACTION=RATE, e.g. CreateSnapshotGroup=10; RATE: ") +
+                        rate_syntax)
+        ->type_name("ACTION=RATE");
+    cmd->add_flag("--json", o->json, "print one JSON object (summary, run id, journal, report) on stdout");
+    add_connection_options(*cmd, o->conn);
+    cmd->footer(
+        about +
+        "\n\nExit status: 0 every instance done; 1 some failed, unknown, duplicated or never started, or the journal\n"
+        "failed; 2 usage or configuration error (bad option, empty fleet, a journal of another\n"
+        "prefix/region/endpoint/key, a run with this run id already in progress, an unwritable --report);\n"
+        "130 interrupted (SIGINT/SIGTERM: the calls in flight finish, the report is written).");
+    return [o] { return run_snapshot_fleet(*o); };
+}
+
+namespace {
+
+int run_snapshot_fleet(fleet_options& o) {
+    auto& conn = o.conn;
+    auto& fp = o.fp;
+    const auto& instances_file = o.instances_file;
+    auto& report_path = o.report_path;
+    const bool json = o.json;
+    bool have_instances = !o.instances.empty();
+    for (const auto& item : o.instances)
+        for (auto& id : split_ids(item)) fp.instance_ids.push_back(std::move(id));
+    if (o.tag) {
+        auto [k, v] = parse_key_value(*o.tag, "--tag");
+        fp.tag_filter = cbs::tag{k, v};
+    }
+    const bool journal_given = o.journal.has_value();
+    if (o.journal) {
+        if (o.journal->empty()) throw usage_error("--journal needs a file name");
+        fp.journal_path = *o.journal;
+    }
+    if (o.deadline) fp.instance_deadline = *o.deadline;
+    if (o.window) fp.consistency_window = *o.window;
+    if (o.busy_wait) fp.busy_disk_wait = *o.busy_wait;
     std::map<std::string, double, std::less<>> rates;
-    while (!a.done()) {
-        if (conn.parse(a)) continue;
-        if (auto v = a.value("--instances")) {
-            for (auto& id : split_ids(*v)) fp.instance_ids.push_back(std::move(id));
-            have_instances = true;
-        } else if (auto v = a.value("--instances-file"))
-            instances_file = *v;
-        else if (a.flag("--all"))
-            fp.all_instances = true;
-        else if (auto v = a.value("--tag")) {
-            auto eq = v->find('=');
-            if (eq == std::string::npos || eq == 0) throw usage_error("--tag expects KEY=VALUE, got '" + *v + "'");
-            fp.tag_filter = cbs::tag{v->substr(0, eq), v->substr(eq + 1)};
-        } else if (auto v = a.value("--name-prefix"))
-            fp.name_prefix = *v;
-        else if (auto v = a.value("--run-id"))
-            fp.run_id = *v;
-        else if (auto v = a.value("--journal")) {
-            if (v->empty()) throw usage_error("--journal needs a file name");
-            fp.journal_path = *v;
-            journal_given = true;
-        } else if (auto v = a.value("--report")) {
-            if (v->empty()) throw usage_error("--report needs a file name (or - for standard output)");
-            report_path = *v;
-        } else if (a.flag("--data-disks-only"))
-            fp.data_disks_only = true;
-        else if (a.flag("--no-wait"))
-            fp.wait = false;
-        else if (auto v = a.value("--deadline"))
-            fp.instance_deadline = parse_duration(*v, "--deadline");
-        else if (auto v = a.value("--consistency-window"))
-            fp.consistency_window = parse_duration(*v, "--consistency-window");
-        else if (auto v = a.value("--max-resends"))
-            fp.max_resends = static_cast<unsigned>(std::min(parse_number("--max-resends", *v), 100LL));
-        else if (auto v = a.value("--busy-disk-wait"))
-            fp.busy_disk_wait = duration_or_zero(*v, "--busy-disk-wait");
-        else if (a.flag("--keep-duplicates"))
-            fp.keep_duplicates = true;
-        else if (a.flag("--allow-empty"))
-            fp.allow_empty = true;
-        else if (auto v = a.value("--rate")) {
-            auto eq = v->find('=');
-            if (eq == std::string::npos || eq == 0) throw usage_error("--rate expects ACTION=N, got '" + *v + "'");
-            double n = 0;
-            try {
-                n = std::stod(v->substr(eq + 1));
-            } catch (...) {
-                n = 0;
-            }
-            if (!(n > 0)) throw usage_error("--rate " + v->substr(0, eq) + ": N must be a positive number");
-            rates[v->substr(0, eq)] = n;
-        } else if (a.flag("--json"))
-            json = true;
-        else if (a.flag("-h") || a.flag("--help")) {
-            print_snapshot_fleet_usage(std::cout);
-            return exit_ok;
-        } else
-            throw usage_error("snapshot-fleet: unknown option '" + a.peek() + "'");
+    for (const auto& r : o.rates) {
+        auto [action, text] = parse_key_value(r, "--rate");
+        rates[action] = parse_rate(text, "--rate " + action);
     }
     if (!instances_file.empty()) {
         std::stringstream ss;
@@ -321,8 +305,6 @@ int run_snapshot_fleet(args& a) {
     return run_fleet(io, *client, std::move(fp), report, json);
 }
 
-namespace {
-
 /// Turns on the emulator's realistic mode (busy disks, uneven creation
 /// times), on a timeline sped up tenfold so the demo stays short.
 template <class P>
@@ -331,27 +313,48 @@ void set_realistic(P& p) {
     if constexpr (requires { p.time_scale = 0.1; }) p.time_scale = 0.1;
 }
 
-}  // namespace
-
-int run_demo(args& a) {
+struct demo_options {
     long long instances = 200, seed = 1;
     bool faults = false;
     std::string report_path = "cbsctl-demo.report.json";
-    while (!a.done()) {
-        if (auto v = a.value("--instances"))
-            instances = parse_number("--instances", *v);
-        else if (auto v = a.value("--seed"))
-            seed = parse_number("--seed", *v);
-        else if (auto v = a.value("--report"))
-            report_path = *v;
-        else if (a.flag("--faults"))
-            faults = true;
-        else if (a.flag("-h") || a.flag("--help")) {
-            print_demo_usage(std::cout);
-            return exit_ok;
-        } else
-            throw usage_error("demo: unknown option '" + a.peek() + "'");
-    }
+};
+
+int run_demo(const demo_options& o);
+
+}  // namespace
+
+command_runner add_demo_command(CLI::App& root) {
+    auto o = std::make_shared<demo_options>();
+    auto* cmd = root.add_subcommand("demo", "snapshot a fleet on the embedded emulator (no cloud needed)");
+    const std::string about(
+        "Starts the embedded CBS emulator with a seeded fleet and snapshots all of it through the real client over "
+        "TLS, then prints the summary and checks on the emulator that no instance got two groups.");
+    cmd->add_option("--instances", o->instances, "instances in the emulated fleet")
+        ->type_name("N")
+        ->check(CLI::Range(1LL, 100000LL))
+        ->capture_default_str();
+    cmd->add_option("--seed", o->seed, "seed of the fleet and of the faults")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_option("--report", o->report_path, "where the report goes (- for standard output)")
+        ->type_name("FILE")
+        ->capture_default_str()
+        ->check(non_empty("--report needs a file name (or - for standard output)"));
+    cmd->add_flag("--faults", o->faults,
+                  "inject transient errors, gateway 502s, slow answers, creates committed then their answer dropped, "
+                  "and a listing lag (a new group is invisible to DescribeSnapshotGroups for 3 s), on a realistic "
+                  "fleet (migrating, rolling-back, attaching disks, uneven creation times; waited for up to 10 s)");
+    cmd->footer(about +
+                "\n\nExit status: 0 every instance done and none twice; 1 otherwise; 2 usage error; 130 interrupted.");
+    return [o] { return run_demo(*o); };
+}
+
+namespace {
+
+int run_demo(const demo_options& o) {
+    const long long instances = o.instances, seed = o.seed;
+    const bool faults = o.faults;
+    const std::string& report_path = o.report_path;
     if (instances == 0 || instances > 100000) throw usage_error("--instances must be in 1..100000");
     report_file report(report_path);
 
@@ -422,5 +425,7 @@ int run_demo(args& a) {
               << "\n";
     return twice == 0 ? status : exit_failed;
 }
+
+}  // namespace
 
 }  // namespace cbsctl

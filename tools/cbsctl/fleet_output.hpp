@@ -15,7 +15,6 @@
 namespace cbsctl {
 
 /// Exit status of an interrupted run (Ctrl-C / SIGTERM): 128 + SIGINT, as shells do.
-inline constexpr int exit_interrupted = 130;
 
 /// The report destination, checked before any call: "-" is standard output;
 /// a path must not exist as anything but a regular file (a symlink to one is
