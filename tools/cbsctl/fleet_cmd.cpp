@@ -5,6 +5,7 @@
 
 #include <cbs/emulator/emulator.hpp>
 #include <cbs/fleet.hpp>
+#include <cbs/fleet_names.hpp>
 #include <cbs/journal.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -43,8 +44,7 @@ std::string default_run_id() {
 }
 
 void check_run_id(const std::string& id) {
-    if (id.empty() || id.size() > 64 || id.front() == '.' ||
-        id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos)
+    if (!cbs::is_run_id(id))
         throw usage_error("--run-id '" + id + "': 1 to 64 letters, digits, '.', '_' or '-' (not starting with '.')");
 }
 
