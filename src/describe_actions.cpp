@@ -1,5 +1,5 @@
-// cbs-async: DescribeDisks, DescribeSnapshotGroups, DeleteSnapshotGroup and
-// DescribeSnapshots requests: validation and wire JSON. The responses are
+// cbs-async: DescribeDisks, DescribeSnapshotGroups, DeleteSnapshotGroup,
+// DescribeSnapshots and ApplySnapshotGroup requests: validation and wire JSON. The responses are
 // read in describe_responses.cpp.
 #include <cbs/describe_actions.hpp>
 
@@ -268,6 +268,45 @@ json::object to_json(const describe_snapshots_request& req) {
     if (!req.filters.empty()) body["Filters"] = to_json(req.filters);
     put_page(body, req.limit, req.offset);
     put_order(body, req.order_field, req.order);
+    return body;
+}
+
+// --- ApplySnapshotGroup ----------------------------------------------------
+
+error_code validate(const apply_snapshot_group_request& req, diagnostics& diag) {
+    if (req.snapshot_group_id.empty())
+        return invalid(diag, "ApplySnapshotGroup: SnapshotGroupId is empty (the group to roll back is required)");
+    if (!is_valid_snapshot_group_id(req.snapshot_group_id))
+        return invalid(diag, "ApplySnapshotGroup: SnapshotGroupId has a malformed id '" + req.snapshot_group_id +
+                                 "' (expected csnap- and 8 lower-case letters or digits)");
+    if (req.apply_disks.empty())
+        return invalid(diag, "ApplySnapshotGroup: ApplyDisks is empty (at least one {SnapshotId, DiskId} is required)");
+    std::unordered_set<std::string_view> disks;
+    for (std::size_t i = 0; i < req.apply_disks.size(); ++i) {
+        const auto& p = req.apply_disks[i];
+        const std::string at = "ApplySnapshotGroup: ApplyDisks[" + std::to_string(i) + "]";
+        if (!is_valid_snapshot_id(p.snapshot_id))
+            return invalid(diag, at + " has a malformed SnapshotId '" + p.snapshot_id +
+                                     "' (expected snap- and 8 lower-case letters or digits)");
+        if (!is_valid_disk_id(p.disk_id))
+            return invalid(diag, at + " has a malformed DiskId '" + p.disk_id +
+                                     "' (expected disk- and 8 lower-case letters or digits)");
+        if (!disks.insert(p.disk_id).second)
+            return invalid(diag, at + " lists the disk '" + p.disk_id + "' a second time (each disk once)");
+    }
+    return {};
+}
+
+json::object to_json(const apply_snapshot_group_request& req) {
+    json::object body;
+    body["SnapshotGroupId"] = req.snapshot_group_id;
+    json::array disks;
+    disks.reserve(req.apply_disks.size());
+    for (const auto& p : req.apply_disks)
+        disks.push_back(json::object{{"SnapshotId", p.snapshot_id}, {"DiskId", p.disk_id}});
+    body["ApplyDisks"] = std::move(disks);
+    if (req.auto_stop_instance) body["AutoStopInstance"] = true;
+    if (req.auto_start_instance) body["AutoStartInstance"] = true;
     return body;
 }
 

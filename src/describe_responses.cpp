@@ -1,5 +1,5 @@
 // cbs-async: reading the responses of DescribeDisks, DescribeSnapshotGroups,
-// DeleteSnapshotGroup and DescribeSnapshots.
+// DeleteSnapshotGroup, DescribeSnapshots and ApplySnapshotGroup.
 //
 // Tolerant of what the service leaves out or sends as null (optional fields
 // keep their defaults), strict about what a caller relies on: TotalCount, the
@@ -296,6 +296,12 @@ error_code from_json(const json::object& response, describe_snapshots_response& 
 
 error_code from_json(const json::object& response, delete_snapshot_group_response& out, diagnostics& diag) {
     reader r(delete_snapshot_group_request::action, diag);
+    r.string(response, "RequestId", "", out.request_id);
+    return r.result();
+}
+
+error_code from_json(const json::object& response, apply_snapshot_group_response& out, diagnostics& diag) {
+    reader r(apply_snapshot_group_request::action, diag);
     r.string(response, "RequestId", "", out.request_id);
     return r.result();
 }

@@ -1,5 +1,6 @@
-// cbs-async: typed DescribeDisks, DescribeSnapshotGroups, DeleteSnapshotGroup
-// and DescribeSnapshots (CBS version 2017-03-12), beside CreateSnapshotGroup
+// cbs-async: typed DescribeDisks, DescribeSnapshotGroups, DeleteSnapshotGroup,
+// DescribeSnapshots and ApplySnapshotGroup (CBS version 2017-03-12), beside
+// CreateSnapshotGroup
 // (actions.hpp). Each request works with client::async_invoke():
 //
 //   cbs::describe_disks_request req;
@@ -246,5 +247,41 @@ struct describe_snapshots_response {
 error_code validate(const describe_snapshots_request& req, diagnostics& diag);
 boost::json::object to_json(const describe_snapshots_request& req);
 error_code from_json(const boost::json::object& response, describe_snapshots_response& out, diagnostics& diag);
+
+// ---------------------------------------------------------------------------
+// ApplySnapshotGroup (rollback)
+
+/// One disk to roll back and the member snapshot it is rolled back to.
+struct apply_disk {
+    std::string snapshot_id{};  ///< SnapshotId: a member snapshot of the group, "snap-xxxxxxxx"
+    std::string disk_id{};      ///< DiskId: the disk that snapshot was taken from, "disk-xxxxxxxx"
+};
+
+struct apply_snapshot_group_response;
+
+/// ApplySnapshotGroup: rolls disks back to a group's snapshots. The attached
+/// disks must be on one instance, which must be stopped (or AutoStopInstance
+/// set: UnsupportedOperation.StateError otherwise). Asynchronous: success only
+/// means accepted; the group is ROLLBACKING, then NORMAL again (poll
+/// DescribeSnapshotGroups, and DescribeDisks for Rollbacking). Not idempotent
+/// in the client's eyes (an unanswered send is client_errc::outcome_unknown):
+/// look at the group's state before sending again.
+struct apply_snapshot_group_request {
+    static constexpr std::string_view action = "ApplySnapshotGroup";
+    using response_type = apply_snapshot_group_response;
+
+    std::string snapshot_group_id{};        ///< SnapshotGroupId, "csnap-xxxxxxxx" (required)
+    std::vector<apply_disk> apply_disks{};  ///< ApplyDisks.N: 1+ pairs, each disk once (required)
+    bool auto_stop_instance = false;        ///< AutoStopInstance: stop a running instance first (sent only when true)
+    bool auto_start_instance = false;       ///< AutoStartInstance: start it again afterwards (sent only when true)
+};
+
+struct apply_snapshot_group_response {
+    std::string request_id{};  ///< RequestId
+};
+
+error_code validate(const apply_snapshot_group_request& req, diagnostics& diag);
+boost::json::object to_json(const apply_snapshot_group_request& req);
+error_code from_json(const boost::json::object& response, apply_snapshot_group_response& out, diagnostics& diag);
 
 }  // namespace cbs
