@@ -4,12 +4,14 @@
 // the I/O.
 #include <cbs/client.hpp>
 #include <cbs/detail/async_rate_limiter.hpp>
+
 #include <cbs/detail/call_fsm.hpp>
 #include <cbs/detail/client_request.hpp>
 #include <cbs/detail/connection_pool.hpp>
 #include <cbs/detail/credential_cache.hpp>
 #include <cbs/endpoint.hpp>
 #include <cbs/tc3_signer.hpp>
+#include "rate_limit_group.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -20,6 +22,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <random>
 
@@ -61,6 +64,9 @@ endpoint checked_endpoint(const client_params& p) {
         config_error(client_errc::invalid_config, "a credential or header value contains control characters");
     if (p.request_timeout.count() <= 0) config_error(client_errc::invalid_config, "request_timeout must be positive");
     if (p.pool.max_size == 0) config_error(client_errc::invalid_config, "pool.max_size must be at least 1");
+    if (p.shared_limits && !p.rate_overrides.empty())
+        config_error(client_errc::invalid_config,
+                     "rate_overrides must be empty with shared_limits (give them to make_rate_limit_group)");
     const auto& cc = p.credential_cache;
     if (cc.refresh_margin.count() < 0 || cc.expiry_guard.count() < 0 || !(cc.max_margin_fraction > 0) ||
         !(cc.max_margin_fraction < 1) || cc.retry_backoff_min.count() <= 0 ||
@@ -92,7 +98,9 @@ struct client::impl {
           host_(ep_.host_header()),
           pool_(exec_, ep_, params_.pool),
           budget_(params_.retry),
-          uniform_(make_uniform_source(params_.jitter_seed ? params_.jitter_seed : std::random_device{}())) {
+          uniform_(make_uniform_source(params_.jitter_seed ? params_.jitter_seed : std::random_device{}())),
+          limits_(params_.shared_limits ? params_.shared_limits
+                                        : make_rate_limit_group(exec_, params_.rate_overrides)) {
         if (params_.unsigned_requests) return;
         creds_.emplace(
             exec_, params_.credentials_provider ? params_.credentials_provider : make_static_provider(params_.creds),
@@ -102,20 +110,10 @@ struct client::impl {
         if (!params_.credentials_provider) creds_->seed(params_.creds);
     }
 
-    using limiter = detail::async_rate_limiter<std::chrono::steady_clock>;
+    using limiter = rate_limit_group::limiter;
 
-    /// The limiter of `action`, created on first use with the documented
-    /// default or the user's override.
-    limiter& limiter_for(const std::string& action) {
-        auto it = limiters_.find(action);
-        if (it == limiters_.end()) {
-            auto lp = default_limiter_params(action);
-            if (auto o = params_.rate_overrides.find(action); o != params_.rate_overrides.end())
-                lp.rate_per_second = o->second;
-            it = limiters_.emplace(action, std::make_unique<limiter>(exec_, lp)).first;
-        }
-        return *it->second;
-    }
+    /// The limiter of `action` (the client's own group, or the shared one).
+    limiter& limiter_for(const std::string& action) { return limits_->for_action(action); }
 
     /// The local clock (params.unix_time or the system clock), in unix seconds.
     std::int64_t local_unix_time() const { return params_.unix_time ? params_.unix_time() : system_unix_time(); }
@@ -359,13 +357,22 @@ struct client::impl {
     detail::connection_pool pool_;
     retry_budget budget_;
     uniform_source uniform_;
-    std::map<std::string, std::unique_ptr<limiter>, std::less<>> limiters_;
+    std::shared_ptr<rate_limit_group> limits_;
     std::uint64_t calls_ = 0, attempts_ = 0, stale_retries_ = 0, retries_ = 0, throttled_ = 0, outcome_unknown_ = 0;
     std::uint64_t token_retries_ = 0, clock_corrections_ = 0;
     std::int64_t skew_ = 0;  // server time - local time, seconds (learn_clock_skew)
     // Last: its fetch handlers read the members above (through wall_now).
     std::optional<detail::credential_cache> creds_;  // empty for unsigned requests
 };
+
+std::shared_ptr<rate_limit_group> make_rate_limit_group(asio::any_io_executor ex,
+                                                        std::map<std::string, double, std::less<>> rate_overrides) {
+    for (const auto& [action, rate] : rate_overrides)
+        if (!(rate > 0) || !std::isfinite(rate))
+            config_error(client_errc::invalid_config,
+                         "the rate override of " + action + " must be a positive number of requests per second");
+    return std::make_shared<rate_limit_group>(std::move(ex), std::move(rate_overrides));
+}
 
 client::client(asio::any_io_executor ex, client_params params)
     : impl_(std::make_unique<impl>(std::move(ex), std::move(params))) {}

@@ -70,6 +70,8 @@
 namespace cbs {
 
 /// Everything a client needs. Validated by the client's constructor.
+class rate_limit_group;
+
 struct client_params {
     /// Region sent as X-TC-Region. Default "ap-guangzhou".
     std::string region = "ap-guangzhou";
@@ -150,8 +152,14 @@ struct client_params {
     bool rate_limit = true;
 
     /// Per-action rate overrides in requests per second, e.g.
-    /// {{"CreateSnapshotGroup", 10}}. Default empty.
+    /// {{"CreateSnapshotGroup", 10}}. Default empty. Must be empty when
+    /// shared_limits is set (the group's own overrides apply).
     std::map<std::string, double, std::less<>> rate_overrides;
+
+    /// Limiters shared with other clients (make_rate_limit_group), e.g. one
+    /// client per region of one account, so an action's rate holds across
+    /// all of them together. Default null: the client's own limiters.
+    std::shared_ptr<rate_limit_group> shared_limits;
 
     /// Seed of the backoff jitter. Default 0: seeded from std::random_device.
     std::uint64_t jitter_seed = 0;
@@ -222,6 +230,19 @@ struct call_options {
     /// client_params::on_retry. Default none.
     std::function<void(error_class cls, std::chrono::nanoseconds delay, unsigned attempt)> on_retry;
 };
+
+/// The per-action limiters several clients share (client_params::
+/// shared_limits). Not synchronised: every client sharing a group must run
+/// its calls on one thread at a time (e.g. one single-threaded io_context)
+/// and on the executor the group was made with.
+class rate_limit_group;
+
+/// A group of limiters on `ex`: each action's limiter is created on first use
+/// at default_limiter_params(action), or at `rate_overrides` (requests per
+/// second, each > 0; throws cbs::error client_errc::invalid_config naming a
+/// bad one). Clients given the group pace each action together.
+std::shared_ptr<rate_limit_group> make_rate_limit_group(boost::asio::any_io_executor ex,
+                                                        std::map<std::string, double, std::less<>> rate_overrides = {});
 
 /// Counters for metrics and tests. Read from any thread is not safe; call
 /// from the client's strand or when no call is in flight.
