@@ -118,6 +118,12 @@ struct fleet_params {
     std::string journal_path{};
     /// Tags added to every group (plus cbs-fleet-run-id=<run_id>).
     std::vector<tag> tags{};
+    /// A dry run: discover, plan (busy disks are not waited for) and look up
+    /// every planned name, then stop. Nothing is created or deleted and no
+    /// journal is opened; instances still to create are reported `pending`,
+    /// those whose group already exists `created` or `normal` (adopted).
+    /// Default false.
+    bool plan_only = false;
 };
 
 /// What became of one instance.

@@ -92,11 +92,17 @@ public:
         if (p_.consistency_window.count() <= 0) fleet_invalid("the consistency window must be positive");
         const client_params* cp = nullptr;
         if constexpr (requires { c_.params(); }) cp = &c_.params();
-        journal_ = fleet_open_journal(p_, cp, existing_, have_existing_);
+        if (!p_.plan_only) journal_ = fleet_open_journal(p_, cp, existing_, have_existing_);
 
         co_await discover();
-        if (!stop_) co_await wait_busy_disks();
+        if (!stop_ && !p_.plan_only) co_await wait_busy_disks();
+        if (p_.plan_only) core_.finish_planning(fleet_clock::now(), std::chrono::milliseconds(0));
         if (!stop_) co_await first_lookup();
+        if (p_.plan_only) {  // a dry run ends with the plan and what already exists
+            apply();
+            core_.summarize(fleet_clock::now());
+            co_return;
+        }
         if (!stop_) {
             std::vector<body_fn> bodies;
             const std::size_t workers = std::max<std::size_t>(1, std::min(p_.concurrency, core_.size()));
