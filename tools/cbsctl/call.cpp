@@ -1,4 +1,5 @@
 // cbsctl call: one signed API call (or its dry-run rendering).
+#include "call_extras.hpp"
 #include "cli.hpp"
 
 #include <CLI/CLI.hpp>
@@ -75,6 +76,9 @@ struct call_options {
     std::optional<long long> timestamp;
     std::optional<std::chrono::milliseconds> deadline;
     bool dry_run = false;
+    bool all_pages = false;
+    bool table = false;               ///< --output table (json is the default, the answer as it came)
+    std::vector<std::string> extras;  ///< what CLI11 left over: tccli-style --Name VALUE parameters
 };
 
 int run_call(const call_options& o);
@@ -95,11 +99,33 @@ command_runner add_call_command(CLI::App& root) {
         ->type_name("N")
         ->check(CLI::Range(1LL, 1'000'000'000LL))
         ->capture_default_str();
+    cmd->add_flag("--all-pages", o->all_pages,
+                  "Describe* actions: every page (Offset, Limit 100) merged into one answer, its *Set holding "
+                  "every item");
+    cmd->add_option_function<std::string>(
+           "--output,-o",
+           [o](const std::string& v) {
+               if (v != "json" && v != "table") throw usage_error("--output expects json or table, got '" + v + "'");
+               o->table = v == "table";
+           },
+           "json (the answer as it came, the default) or table (the *Set's items, their scalar fields as columns)")
+        ->type_name("FORMAT");
     add_connection_options(*cmd, o->conn);
+    // tccli-style parameters (--DiskIds '["disk-1"]') cannot be declared:
+    // CLI11 leaves them over and run_call reads them (call_extras.hpp).
+    cmd->allow_extras();
     cmd->footer(
+        "Parameters may also be given as tccli does, next to --body: --Name VALUE (Name starts with an\n"
+        "upper-case letter, VALUE is JSON or a plain string), e.g. --DiskIds '[\"disk-1\"]' --Limit 100.\n"
+        "The action comes first.\n"
         "Exit status: 0 success, 1 the call failed (API or network error), 2 usage or configuration error.\n"
-        "Example: cbsctl call DescribeDisks --body '{\"Limit\": 100}'");
-    return [o] { return run_call(*o); };
+        "Examples: cbsctl call DescribeDisks --body '{\"Limit\": 100}'\n"
+        "          cbsctl call DescribeDisks --all-pages --Filters "
+        "'[{\"Name\":\"instance-id\",\"Values\":[\"ins-1\"]}]' -o table");
+    return [o, cmd] {
+        o->extras = cmd->remaining();
+        return run_call(*o);
+    };
 }
 
 namespace {
@@ -113,9 +139,20 @@ int run_call(const call_options& o) {
     const long long repeat = o.repeat;
     if (action.empty() || action.starts_with("-"))
         throw usage_error("call needs an <Action>, e.g. cbsctl call DescribeDisks");
+    if (!call_detail::is_action_name(action))
+        throw usage_error("call: '" + action +
+                          "' is not an action name (the action comes first: cbsctl call DescribeDisks --Limit 100)");
+    if (o.all_pages && !action.starts_with("Describe"))
+        throw usage_error("--all-pages is only for Describe* actions (they page with Offset and Limit), not " + action);
+    if (o.all_pages && repeat > 1) throw usage_error("--all-pages and --repeat are exclusive");
     if (timestamp && !dry_run) throw usage_error("--timestamp is only allowed with --dry-run");
     const auto& body_arg = o.body_arg;
     auto body = parse_body(body_arg);
+    call_detail::merge_tccli_params(o.extras, body);
+    if (o.all_pages && dry_run) {  // the first page's request
+        if (!body.contains("Offset")) body["Offset"] = 0;
+        body["Limit"] = 100;
+    }
     auto params = make_client_params(conn);
     if (deadline) params.retry.deadline = *deadline;
     const bool verbose = conn.verbose;
@@ -170,7 +207,13 @@ int run_call(const call_options& o) {
         [&]() -> boost::asio::awaitable<void> {
             for (long long i = 0; i < repeat && status == exit_ok; ++i) {
                 auto start = std::chrono::steady_clock::now();
-                auto r = co_await client->async_call(action, body, std::nothrow);
+                std::size_t pages = 1;
+                // (if/else, not ?: -- GCC 12 miscompiles co_await in a conditional)
+                cbs::result<boost::json::object> r;
+                if (o.all_pages)
+                    r = co_await call_detail::async_call_all_pages(*client, action, body, pages);
+                else
+                    r = co_await client->async_call(action, body, std::nothrow);
                 auto ms =
                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
                 if (r.ec) {
@@ -179,9 +222,13 @@ int run_call(const call_options& o) {
                     status = exit_failed;
                     co_return;
                 }
-                std::cout << boost::json::serialize(r.value) << "\n";
+                if (o.table)
+                    call_detail::print_answer_table(std::cout, std::cerr, r.value);
+                else
+                    std::cout << boost::json::serialize(r.value) << "\n";
                 if (verbose) {
                     auto s = client->stats();
+                    if (o.all_pages) std::cerr << "cbsctl: --all-pages: " << pages << " calls\n";
                     std::cerr << "cbsctl: call " << (i + 1) << ": " << ms.count() << " ms, attempts " << r.diag.attempts
                               << ", RequestId " << r.diag.request_id << ", connections opened " << s.connections_opened
                               << ", reused " << s.connection_reuses << "\n";
