@@ -57,6 +57,7 @@ struct connection_options {
     bool intl = false;                          ///< --intl: https://cbs.intl.tencentcloudapi.com
     bool regional = false;                      ///< --regional: https://cbs.<region>.tencentcloudapi.com
     bool endpoint_given = false;                ///< --endpoint given: it wins over --intl / --regional
+    bool region_given = false;                  ///< --region given (exclusive with --regions)
     std::chrono::milliseconds timeout{30'000};  ///< --timeout: one request/response exchange
     bool verbose = false;
     connection_options();  ///< fills the defaults from the environment
@@ -121,6 +122,13 @@ std::pair<std::string, std::string> parse_key_value(std::string_view text, std::
 /// Ids separated by commas or white space; '#' starts a comment to the end of
 /// the line.
 std::vector<std::string> split_ids(const std::string& text);
+
+/// Makes `opt` refuse an empty value with `message` (a usage error).
+CLI::Option* non_empty(CLI::Option* opt, std::string message);
+
+/// A fresh run id: UTC time and 24 random bits ("20261203T101500-1a2b3c"
+/// style), so two runs started in the same second differ.
+std::string default_run_id();
 
 /// Asks "question [y/N]" on the terminal when standard input is one; false
 /// when it is not (the caller then demands --yes).

@@ -6,8 +6,11 @@
 
 #include <unistd.h>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
+#include <random>
 
 namespace cbsctl {
 
@@ -25,8 +28,14 @@ connection_options::connection_options()
 
 void add_connection_options(CLI::App& cmd, connection_options& o) {
     const std::string g = "Connection";
-    cmd.add_option("--region", o.region, "X-TC-Region ($CBS_REGION, else $TENCENTCLOUD_REGION, else ap-guangzhou)")
-        ->capture_default_str()
+    cmd.add_option_function<std::string>(
+           "--region",
+           [&o](const std::string& v) {
+               o.region = v;
+               o.region_given = true;
+           },
+           "X-TC-Region ($CBS_REGION, else $TENCENTCLOUD_REGION, else ap-guangzhou)")
+        ->default_str(o.region)
         ->group(g);
     cmd.add_option_function<std::string>(
            "--endpoint",
@@ -225,6 +234,23 @@ std::vector<std::string> split_ids(const std::string& text) {
         }
     }
     return out;
+}
+
+CLI::Option* non_empty(CLI::Option* opt, std::string message) {
+    return opt->check(
+        CLI::Validator([message](std::string& v) { return v.empty() ? message : std::string(); }, "", "non_empty"));
+}
+
+std::string default_run_id() {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
+    std::random_device rd;
+    char suffix[16];
+    std::snprintf(suffix, sizeof suffix, "-%06x", rd() & 0xffffffu);
+    return std::string(buf) + suffix;
 }
 
 bool confirm(const std::string& question) {
