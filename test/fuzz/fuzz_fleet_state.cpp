@@ -106,6 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         else if (action == "DescribeSnapshotGroups") reads_back<cbs::describe_snapshot_groups_response>(r.response);
         else if (action == "DeleteSnapshotGroup") reads_back<cbs::delete_snapshot_group_response>(r.response);
         else if (action == "DescribeSnapshots") reads_back<cbs::describe_snapshots_response>(r.response);
+        else if (action == "ApplySnapshotGroup") reads_back<cbs::apply_snapshot_group_response>(r.response);
     }
     return 0;
 }
