@@ -7,6 +7,7 @@
 #include <cbs/fleet_names.hpp>
 #include <cbs/journal.hpp>
 #include <cbs/rate_limiter_core.hpp>
+#include <cbs/retry_policy.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -244,6 +245,14 @@ int run_snapshot_fleet(fleet_options& o) {
         for (const auto& region : regions) {
             auto params = make_client_params(o.conn, region);
             params.thread_safe = false;  // one thread runs every region (a shared group needs it)
+            if (o.conn.verbose)
+                params.on_retry = [region, several = regions.size() > 1](std::string_view action, cbs::error_class cls,
+                                                                         std::chrono::nanoseconds delay,
+                                                                         unsigned attempt) {
+                    std::cerr << "cbsctl: " << (several ? region + ": " : std::string()) << action << " attempt "
+                              << attempt << " failed (" << cbs::to_string(cls) << "), retried in "
+                              << std::chrono::duration_cast<std::chrono::milliseconds>(delay).count() << " ms\n";
+                };
             if (shared)
                 params.shared_limits = shared;
             else
