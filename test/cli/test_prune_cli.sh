@@ -42,20 +42,11 @@ expect_err() {
   if grep -qF -- "$2" "$work/err"; then pass; else fail "$1: stderr lacks '$2': $(tail -5 "$work/err")"; fi
 }
 deletes() { grep -c '"action":"DeleteSnapshotGroup"' "$log" 2>/dev/null || true; }
-# groups_tsv: "id name" of every group in the emulator, every page.
+# groups_tsv: "id name" of every group in the emulator (call --all-pages).
 groups_tsv() {
-  local offset=0 page
-  while :; do
-    page=$("$cbsctl" call DescribeSnapshotGroups --body "{\"Limit\":100,\"Offset\":$offset}" 2>/dev/null) || return 1
-    python3 -c '
+  "$cbsctl" call DescribeSnapshotGroups --all-pages 2>/dev/null | python3 -c '
 import json, sys
-r = json.loads(sys.argv[1])
-for g in r["SnapshotGroupSet"]: print(g["SnapshotGroupId"], g["SnapshotGroupName"])
-sys.exit(0 if r["SnapshotGroupSet"] and len(r["SnapshotGroupSet"]) + int(sys.argv[2]) < r["TotalCount"] else 3)' \
-      "$page" "$offset"
-    [ $? -eq 3 ] && return 0
-    offset=$((offset + 100))
-  done
+for g in json.load(sys.stdin)["SnapshotGroupSet"]: print(g["SnapshotGroupId"], g["SnapshotGroupName"])'
 }
 
 # The conditions of test_fleet_cli.sh: a 1 s listing lag, creates whose

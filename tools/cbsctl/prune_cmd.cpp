@@ -35,9 +35,7 @@
 
 #include <csignal>
 #include <cstdlib>
-#include <ctime>
 #include <iostream>
-#include <random>
 #include <set>
 
 namespace cbsctl {
@@ -60,19 +58,6 @@ struct prune_options {
     output_format output = output_format::json;
     bool yes = false, allow_delete_newest = false, json = false;
 };
-
-/// UTC time and 24 random bits, as snapshot-fleet's default run id.
-std::string default_run_id() {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
-    std::random_device rd;
-    char suffix[16];
-    std::snprintf(suffix, sizeof suffix, "-%06x", rd() & 0xffffffu);
-    return std::string(buf) + suffix;
-}
 
 std::int64_t unix_now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
