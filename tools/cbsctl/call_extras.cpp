@@ -93,7 +93,7 @@ void merge_tccli_params(const std::vector<std::string>& extras, boost::json::obj
         }
         if (!given.insert(name).second) throw usage_error(option + " is given twice");
         if (body.contains(name))
-            throw usage_error(option + " conflicts with \"" + name + "\" in --body: give it in one place");
+            throw usage_error(option + " conflicts with \"" + std::string(name) + "\" in --body: give it in one place");
         boost::system::error_code ec;
         auto v = boost::json::parse(value, ec);
         if (ec) {
@@ -101,7 +101,8 @@ void merge_tccli_params(const std::vector<std::string>& extras, boost::json::obj
             // refused, rather than sent as a string the service would refuse
             // less clearly.
             if (!value.empty() && (value.front() == '[' || value.front() == '{' || value.front() == '"'))
-                throw usage_error(option + " is not valid JSON: " + ec.message() + ", got '" + value + "'");
+                throw usage_error(option +
+                                  " is not valid JSON: " + ec.message().append(", got '").append(value).append("'"));
             v = boost::json::string(value);
         }
         body[name] = std::move(v);

@@ -86,7 +86,8 @@ boost::json::object group_json(const cbs::snapshot_group& g);
 /// Builds the client from `conn` (a bad configuration is a usage_error),
 /// runs `body` on it to completion and returns its status; exceptions
 /// thrown by `body` are rethrown here.
-int run_with_client(const connection_options& conn, std::function<boost::asio::awaitable<int>(cbs::client&)> body);
+int run_with_client(const connection_options& conn,
+                    const std::function<boost::asio::awaitable<int>(cbs::client&)>& body);
 
 /// "DescribeSnapshotGroups failed: <code, message, RequestId>".
 std::string failure_text(std::string_view action, const cbs::error_code& ec, const cbs::diagnostics& diag);

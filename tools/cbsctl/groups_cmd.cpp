@@ -37,6 +37,7 @@ int run_list(const list_options& o) {
     return run_with_client(o.conn, [&](cbs::client& c) -> boost::asio::awaitable<int> {
         const auto found = co_await fetch_groups(c, o.sel);
         std::vector<std::vector<std::string>> rows;
+        rows.reserve(found.size());
         for (const auto& g : found) rows.push_back(group_row(g));
         if (o.output == output_format::table) {
             print_table(std::cout, {"GROUP ID", "NAME", "STATE", "CREATED", "SNAPSHOTS", "INSTANCE"}, rows);
@@ -136,6 +137,7 @@ int run_show(const show_options& o) {
             {"Snapshots", std::to_string(g.snapshot_ids.size())}};
         if (o.output == output_format::text) {
             std::vector<std::vector<std::string>> lines;
+            lines.reserve(fields.size() + rows.size());
             for (auto& [k, v] : fields) lines.push_back({k, v});
             for (auto& r : rows) {
                 r.insert(r.begin(), "snapshot");

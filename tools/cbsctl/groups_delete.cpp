@@ -126,7 +126,7 @@ int run_delete(delete_options& o) {
         boost::asio::steady_timer done(ex, boost::asio::steady_timer::time_point::max());
         for (std::size_t w = 0; w < running; ++w)
             boost::asio::co_spawn(ex, delete_worker(c, targets, names, next, o.delete_bind_images, t),
-                                  [&](std::exception_ptr) {
+                                  [&](const std::exception_ptr&) {
                                       if (--running == 0) done.cancel();
                                   });
         boost::system::error_code ec;

@@ -207,7 +207,8 @@ std::string failure_text(std::string_view action, const cbs::error_code& ec, con
     return std::string(action) + " failed: " + diag.to_string(ec);
 }
 
-int run_with_client(const connection_options& conn, std::function<boost::asio::awaitable<int>(cbs::client&)> body) {
+int run_with_client(const connection_options& conn,
+                    const std::function<boost::asio::awaitable<int>(cbs::client&)>& body) {
     auto params = make_client_params(conn);
     boost::asio::io_context io;
     std::optional<cbs::client> client;
@@ -219,7 +220,7 @@ int run_with_client(const connection_options& conn, std::function<boost::asio::a
     int status = exit_failed;
     std::exception_ptr failure;
     boost::asio::co_spawn(io, body(*client), [&](std::exception_ptr e, int s) {
-        failure = e;
+        failure = std::move(e);
         status = s;
     });
     io.run();
