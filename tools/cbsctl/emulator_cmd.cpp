@@ -35,7 +35,9 @@ command_runner add_emulator_command(CLI::App& root) {
     auto* cmd = root.add_subcommand("emulator", "run the CBS emulator as a local HTTPS server");
     emulator_cli::add_emulator_options(cmd, *o);
     cmd->footer(
-        "Durations in milliseconds (the -ms options) are at most 86400000 (a day).\n\n"
+        std::string("Durations: ") + duration_syntax +
+        "; --creating-time, --list-lag, --latency and --slow take 0 and at most 1d. Rates (--rate ACTION=RATE): "
+        "20, 20/s, 1200/m, 72000/h, a whole number of requests per second; 0 is unlimited.\n\n"
         "Prints `export` lines for CBS_ENDPOINT, CBS_CA_FILE, the credentials, CBS_STS_ENDPOINT and, when enabled, "
         "CBS_METADATA_ENDPOINT and TKE_REGION/TKE_PROVIDER_ID/TKE_WEB_IDENTITY_TOKEN_FILE/TKE_ROLE_ARN (never a "
         "token), then serves until SIGINT or SIGTERM. With --state-dir the fleet state is kept there across "

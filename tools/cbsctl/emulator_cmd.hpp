@@ -45,11 +45,21 @@ bool finish_options(emulator_options& o);
 
 /// A whole number in [lo, hi].
 long long parse_bounded(std::string_view name, const std::string& text, long long lo, long long hi);
-/// Milliseconds, at most a day.
+/// A delay in the shared duration syntax (parse_duration: 500ms, 90s, 10m;
+/// 0 allowed), at most a day.
+std::chrono::milliseconds parse_delay(std::string_view name, const std::string& text);
+/// DURATION or MIN-MAX, each side a delay (20ms-200ms).
+std::pair<std::chrono::milliseconds, std::optional<std::chrono::milliseconds>> parse_delay_range(
+    std::string_view name, const std::string& text);
+/// Milliseconds as a bare number, at most a day (the deprecated -ms options).
 std::chrono::milliseconds parse_ms(std::string_view name, const std::string& text);
-/// MS or MIN-MAX milliseconds.
+/// MS or MIN-MAX milliseconds (the deprecated -ms options).
 std::pair<std::chrono::milliseconds, std::optional<std::chrono::milliseconds>> parse_ms_range(std::string_view name,
                                                                                               const std::string& text);
+/// The value of --rate ACTION=RATE: the shared rate syntax (parse_rate: 20,
+/// 20/s, 1200/m) as whole requests per window of `window`; 0 (also 0/s...) is
+/// unlimited. A rate that is not a whole number per window is refused.
+unsigned parse_action_rate(std::string_view name, const std::string& text, std::chrono::milliseconds window);
 /// A secret file's text (warns when others may read it).
 std::string read_secret_file(const std::string& opt, const std::string& path);
 /// The first line of a secret file, trimmed; empty is an error.

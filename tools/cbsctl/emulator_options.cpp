@@ -24,6 +24,30 @@ CLI::Option* opt(CLI::App* cmd, const std::string& name, std::function<void(cons
     return cmd->add_option_function<std::string>(name, std::move(f), description)->type_name(type)->group(group);
 }
 
+/// An old spelling that took bare milliseconds, kept working for existing
+/// scripts: hidden from --help (group ""), warned about with the new
+/// spelling (`f` returns the value in the new syntax), refused together
+/// with its replacement.
+void deprecated_alias(CLI::App* cmd, const std::string& name, CLI::Option* replacement,
+                      std::function<std::string(const std::string&)> f) {
+    const std::string new_name = replacement->get_name();
+    cmd->add_option_function<std::string>(
+           name,
+           [name, new_name, replacement, f = std::move(f)](const std::string& v) {
+               if (replacement->count() > 0)
+                   throw usage_error(name + " is the deprecated spelling of " + new_name + ": give only " + new_name);
+               const std::string now = f(v);
+               std::cerr << "cbsctl: warning: " << name << " is deprecated, use " << new_name << " " << now << "\n";
+           },
+           "deprecated: " + new_name + " in milliseconds")
+        ->group("");
+}
+
+/// "20ms-200ms" (or "20ms") in the duration syntax.
+std::string format_range(std::chrono::milliseconds lo, std::optional<std::chrono::milliseconds> hi) {
+    return format_duration(lo) + (hi ? "-" + format_duration(*hi) : std::string());
+}
+
 void add_fleet_options(CLI::App* cmd, emulator_options& o) {
     const std::string g = "Fleet";
     auto& p = o.p;
@@ -75,14 +99,23 @@ void add_fleet_options(CLI::App* cmd, emulator_options& o) {
                         "how long ApplySnapshotGroup keeps the group and its disks ROLLBACKING (times --time-scale)",
                         true)
         ->group(g);
-    opt(
-        cmd, "--creating-ms", [&p](const std::string& v) { p.fleet.creating_time = parse_ms("--creating-ms", v); },
-        "MS", "how long a snapshot group stays CREATING (default 3000)", g);
-    opt(
-        cmd, "--list-lag-ms", [&p](const std::string& v) { p.fleet.list_lag = parse_ms("--list-lag-ms", v); }, "MS",
+    auto* creating = opt(
+        cmd, "--creating-time",
+        [&p](const std::string& v) { p.fleet.creating_time = parse_delay("--creating-time", v); }, "DURATION",
+        "how long a snapshot group stays CREATING, e.g. 200ms, 3s (default 3s; 0: NORMAL at once; at most 1d)", g);
+    deprecated_alias(cmd, "--creating-ms", creating, [&p](const std::string& v) {
+        p.fleet.creating_time = parse_ms("--creating-ms", v);
+        return format_duration(p.fleet.creating_time);
+    });
+    auto* lag = opt(
+        cmd, "--list-lag", [&p](const std::string& v) { p.fleet.list_lag = parse_delay("--list-lag", v); }, "DURATION",
         "a new snapshot group is missing from DescribeSnapshotGroups (and its snapshots from DescribeSnapshots) for "
-        "this long (default 0)",
+        "this long, e.g. 1s, 8s (default 0: listed at once; at most 1d)",
         g);
+    deprecated_alias(cmd, "--list-lag-ms", lag, [&p](const std::string& v) {
+        p.fleet.list_lag = parse_ms("--list-lag-ms", v);
+        return format_duration(p.fleet.list_lag);
+    });
     cmd->add_flag_callback(
            "--realistic", [&p] { p.fleet.realistic = true; },
            "seeded odd disks: a few instances each with a disk migrating, rolling back, attaching or "
@@ -91,12 +124,12 @@ void add_fleet_options(CLI::App* cmd, emulator_options& o) {
         ->group(g);
     cmd->add_flag_callback(
            "--uneven-creation", [&p] { p.fleet.uneven_creation = true; },
-           "each group's creation time drawn around --creating-ms with a long tail (up to 100 x), "
+           "each group's creation time drawn around --creating-time with a long tail (up to 100 x), "
            "Percent rising unevenly")
         ->group(g);
     opt(
         cmd, "--time-scale", [&p](const std::string& v) { p.fleet.time_scale = parse_time_scale(v); }, "X",
-        "multiply every seeded duration, --creating-ms and --rollback-time by X (default 1; 0.1 runs a realistic "
+        "multiply every seeded duration, --creating-time and --rollback-time by X (default 1; 0.1 runs a realistic "
         "timeline ten times faster)",
         g);
     opt(
@@ -218,13 +251,15 @@ void add_rate_options(CLI::App* cmd, emulator_options& o) {
                for (const auto& v : vs) {
                    const auto eq = v.find('=');
                    if (eq == std::string::npos || eq == 0)
-                       throw usage_error("--rate expects ACTION=N, got '" + v + "'");
-                   r.overrides[v.substr(0, eq)] = static_cast<unsigned>(
-                       parse_bounded("--rate", v.substr(eq + 1), 0, std::numeric_limits<unsigned>::max()));
+                       throw usage_error("--rate expects ACTION=RATE, got '" + v + "'");
+                   const std::string action = v.substr(0, eq);
+                   r.overrides[action] = parse_action_rate("--rate " + action, v.substr(eq + 1), r.window);
                }
            },
-           "override one action's limit per second (0 = unlimited; repeatable)")
-        ->type_name("ACTION=N")
+           "override one action's limit: RATE in the rate syntax of every cbsctl command (20, 20/s, 1200/m, "
+           "72000/h), a whole number of requests per second, e.g. CreateSnapshotGroup=10 or DescribeDisks=1200/m "
+           "(0 = unlimited; repeatable)")
+        ->type_name("ACTION=RATE")
         ->group(g);
 }
 
@@ -258,28 +293,44 @@ void add_fault_options(CLI::App* cmd, emulator_options& o) {
                 static_cast<std::uint64_t>(parse_bounded("--fault-seed", v, 0, std::numeric_limits<long long>::max()));
         },
         "S", "seed of the fault RNG (default 1)", g);
-    opt(
-        cmd, "--latency-ms",
-        [&f](const std::string& v) {
-            auto [lo, hi] = parse_ms_range("--latency-ms", v);
-            f.latency = lo;
-            f.latency_max = hi;
+    const auto set_latency = [&f](std::chrono::milliseconds lo, std::optional<std::chrono::milliseconds> hi) {
+        f.latency = lo;
+        f.latency_max = hi;
+        return format_range(lo, hi);
+    };
+    auto* latency = opt(
+        cmd, "--latency",
+        [set_latency](const std::string& v) {
+            auto [lo, hi] = parse_delay_range("--latency", v);
+            set_latency(lo, hi);
         },
-        "MS|MIN-MAX",
-        "latency added by --fault-latency: MS (MS to 2 x MS) or MIN-MAX, drawn per request, "
-        "long-tailed (default 200, i.e. 200-400)",
+        "DURATION|MIN-MAX",
+        "latency added by --fault-latency: D (D to 2 x D) or MIN-MAX, e.g. 200ms or 20ms-200ms, drawn per "
+        "request, long-tailed (default 200ms, i.e. 200ms-400ms)",
         g);
-    opt(
-        cmd, "--slow-ms",
-        [&f](const std::string& v) {
-            auto [lo, hi] = parse_ms_range("--slow-ms", v);
-            f.slow_delay = hi ? *hi : lo;
-            f.slow_delay_min = hi ? std::optional(lo) : std::nullopt;
+    deprecated_alias(cmd, "--latency-ms", latency, [set_latency](const std::string& v) {
+        auto [lo, hi] = parse_ms_range("--latency-ms", v);
+        return set_latency(lo, hi);
+    });
+    const auto set_slow = [&f](std::chrono::milliseconds lo, std::optional<std::chrono::milliseconds> hi) {
+        f.slow_delay = hi ? *hi : lo;
+        f.slow_delay_min = hi ? std::optional(lo) : std::nullopt;
+        return format_range(lo, hi);
+    };
+    auto* slow = opt(
+        cmd, "--slow",
+        [set_slow](const std::string& v) {
+            auto [lo, hi] = parse_delay_range("--slow", v);
+            set_slow(lo, hi);
         },
-        "MS|MIN-MAX",
-        "delay of a slow answer: MS (MS/2 to MS) or MIN-MAX, drawn per request, uniform (default "
-        "35000, i.e. 17500-35000); MS-MS for a fixed delay",
+        "DURATION|MIN-MAX",
+        "delay of a slow answer: D (D/2 to D) or MIN-MAX, e.g. 35s or 500ms-1s, drawn per request, uniform "
+        "(default 35s, i.e. 17500ms-35s); 2s-2s for a fixed delay",
         g);
+    deprecated_alias(cmd, "--slow-ms", slow, [set_slow](const std::string& v) {
+        auto [lo, hi] = parse_ms_range("--slow-ms", v);
+        return set_slow(lo, hi);
+    });
 }
 
 void add_role_options(CLI::App* cmd, emulator_options& o) {

@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <sstream>
 
 namespace cbsctl::emulator_cli {
 
@@ -29,13 +31,60 @@ std::chrono::milliseconds parse_ms(std::string_view name, const std::string& tex
     return std::chrono::milliseconds(parse_bounded(name, text, 0, max_ms));
 }
 
-std::pair<std::chrono::milliseconds, std::optional<std::chrono::milliseconds>> parse_ms_range(std::string_view name,
-                                                                                              const std::string& text) {
+namespace {
+using range = std::pair<std::chrono::milliseconds, std::optional<std::chrono::milliseconds>>;
+
+/// VALUE or MIN-MAX, each side read by `one`.
+range parse_range(std::string_view name, const std::string& text,
+                  std::chrono::milliseconds (*one)(std::string_view, const std::string&)) {
     const auto dash = text.find('-');
-    if (dash == std::string::npos) return {parse_ms(name, text), std::nullopt};
-    const auto lo = parse_ms(name, text.substr(0, dash)), hi = parse_ms(name, text.substr(dash + 1));
+    if (dash == std::string::npos) return {one(name, text), std::nullopt};
+    if (dash == 0) throw usage_error(std::string(name) + " must not be negative, got '" + text + "'");
+    const auto lo = one(name, text.substr(0, dash)), hi = one(name, text.substr(dash + 1));
     if (hi < lo) throw usage_error(std::string(name) + " expects MIN-MAX with MIN <= MAX, got '" + text + "'");
     return {lo, hi};
+}
+}  // namespace
+
+std::pair<std::chrono::milliseconds, std::optional<std::chrono::milliseconds>> parse_ms_range(std::string_view name,
+                                                                                              const std::string& text) {
+    return parse_range(name, text, parse_ms);
+}
+
+std::chrono::milliseconds parse_delay(std::string_view name, const std::string& text) {
+    // parse_duration clamps at 30 days: anything above a day, clamped or
+    // not, is refused here, so nothing is silently shortened.
+    const auto d = parse_duration(text, name, /*allow_zero=*/true);
+    if (d.count() > max_ms) throw usage_error(std::string(name) + " must be at most 1d (a day), got '" + text + "'");
+    return d;
+}
+
+std::pair<std::chrono::milliseconds, std::optional<std::chrono::milliseconds>> parse_delay_range(
+    std::string_view name, const std::string& text) {
+    return parse_range(name, text, parse_delay);
+}
+
+unsigned parse_action_rate(std::string_view name, const std::string& text, std::chrono::milliseconds window) {
+    // 0 = unlimited: parse_rate refuses zero, so it is recognised here (0,
+    // 0.0, 0/s, 0/m, 0/h).
+    const auto slash = text.find('/');
+    const std::string number = text.substr(0, slash);
+    const std::string unit = slash == std::string::npos ? "s" : text.substr(slash + 1);
+    if (!number.empty() && number.find_first_not_of("0.") == std::string::npos &&
+        number.find('0') != std::string::npos && number.find('.') == number.rfind('.') &&
+        (unit == "s" || unit == "m" || unit == "h"))
+        return 0;
+    const double per_second = parse_rate(text, name);
+    const double per_window = per_second * static_cast<double>(window.count()) / 1000.0;
+    const double whole = std::round(per_window);
+    if (whole < 1 || std::abs(per_window - whole) > 1e-9 * whole) {
+        std::ostringstream got;
+        got << per_second;
+        throw usage_error(std::string(name) + " must be a whole number of requests per " +
+                          (window == std::chrono::seconds(1) ? std::string("second") : format_duration(window)) +
+                          " (the emulator's rate window), got '" + text + "' (" + got.str() + "/s)");
+    }
+    return static_cast<unsigned>(whole);
 }
 
 std::string read_secret_file(const std::string& opt, const std::string& path) {
