@@ -19,9 +19,9 @@ namespace {
 
 /// An option whose value goes through `f` (which throws usage_error naming
 /// the option for a bad value).
-CLI::Option* opt(CLI::App* cmd, const std::string& name, std::function<void(const std::string&)> f,
+CLI::Option* opt(CLI::App* cmd, const std::string& name, const std::function<void(const std::string&)>& f,
                  const std::string& type, const std::string& description, const std::string& group) {
-    return cmd->add_option_function<std::string>(name, std::move(f), description)->type_name(type)->group(group);
+    return cmd->add_option_function<std::string>(name, f, description)->type_name(type)->group(group);
 }
 
 /// An old spelling that took bare milliseconds, kept working for existing
