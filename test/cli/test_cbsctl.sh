@@ -114,7 +114,7 @@ fi
 
 # 5. snapshot-fleet against `cbsctl emulator`: report, exit codes, bad input, kill -9 and resume.
 emu_out=$work/emulator.out
-"$cbsctl" emulator --instances 30 --creating-ms 200 --fault-reset-after 0.1 --fault-action CreateSnapshotGroup \
+"$cbsctl" emulator --instances 30 --creating-time 200ms --fault-reset-after 0.1 --fault-action CreateSnapshotGroup \
   >"$emu_out" 2>&1 </dev/null &
 emu_pid=$!
 for _ in $(seq 100); do grep -q "^export TENCENTCLOUD_SECRET_KEY" "$emu_out" 2>/dev/null && break; sleep 0.1; done

@@ -52,7 +52,7 @@ expect_json() { # expect_json NAME EXPR WANT
 count_action() { grep -c "\"action\":\"$1\"" "$log" 2>/dev/null || true; }
 
 # Groups stay CREATING 1.5 s (a delete then fails with StateError).
-"$cbsctl" emulator --instances 110 --creating-ms 1500 --log "$log" >"$work/emulator.out" 2>&1 </dev/null &
+"$cbsctl" emulator --instances 110 --creating-time 1500ms --log "$log" >"$work/emulator.out" 2>&1 </dev/null &
 emu_pid=$!
 for _ in $(seq 100); do grep -q "^export TENCENTCLOUD_SECRET_KEY" "$work/emulator.out" 2>/dev/null && break; sleep 0.1; done
 if ! grep -q "^export CBS_ENDPOINT" "$work/emulator.out"; then

@@ -49,9 +49,9 @@ start_emulator() {
   local log=$1; shift
   [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
   rm -f "$work/emulator.out"
-  "$cbsctl" emulator --instances 25 --region ap-guangzhou --regions ap-shanghai --creating-ms 200 --log "$log" \
-    --list-lag-ms 1000 --fault-action CreateSnapshotGroup --fault-reset-after 0.1 --fault-slow 0.1 \
-    --slow-ms 500-1000 --fault-latency 0.3 --latency-ms 20-200 --fault-seed 5 "$@" \
+  "$cbsctl" emulator --instances 25 --region ap-guangzhou --regions ap-shanghai --creating-time 200ms --log "$log" \
+    --list-lag 1000ms --fault-action CreateSnapshotGroup --fault-reset-after 0.1 --fault-slow 0.1 \
+    --slow 500ms-1000ms --fault-latency 0.3 --latency 20ms-200ms --fault-seed 5 "$@" \
     >"$work/emulator.out" 2>&1 </dev/null &
   emu_pid=$!
   for _ in $(seq 100); do grep -q "^export TENCENTCLOUD_SECRET_KEY" "$work/emulator.out" 2>/dev/null && break; sleep 0.1; done
@@ -143,10 +143,26 @@ check "r1: ap-guangzhou at most 20 creates in any 1 s (saw $gz)" test "$gz" -le 
 check "r1: no request throttled" test "$(throttled "$log1")" -eq 0
 check "r1: the faults happened" grep -q '"fault":"reset_after"' "$log1"
 
-# A re-run of the same run id creates nothing.
+# A re-run of the same run id creates nothing; its quota pre-flight counts
+# the snapshots r1 left (DescribeSnapshots) and warns, per region.
 before=$(grep -c '"action":"CreateSnapshotGroup"' "$log1")
-run 0 "r1 again" snapshot-fleet --all --regions "$regions" --run-id r1 --consistency-window 2s --report "$work/r1b.json"
+run 0 "r1 again" snapshot-fleet --all --regions "$regions" --run-id r1 --consistency-window 2s --report "$work/r1b.json" \
+  --snapshot-quota 10
 check "r1 again: no create sent" test "$(grep -c '"action":"CreateSnapshotGroup"' "$log1")" -eq "$before"
+expect_err "r1 again: quota warning for ap-shanghai" "warning: ap-shanghai holds"
+expect_err "r1 again: the warning names the quota" "over the quota of 10"
+# The dry run of a finished run: everything exists, nothing to create, and
+# the quota compared per region.
+run 0 "dry run of r1" snapshot-fleet --all --regions "$regions" --run-id r1 --dry-run --json --snapshot-quota 100000
+check "dry run of r1: every group exists, none to create, under the quota" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for r in d["regions"]:
+    assert r["groups_to_create"] == 0 and r["groups_existing"] > 0 and r["snapshots_held"] > 0, r
+    assert r["over_quota"] is False, r
+' "$work/out"
+run 0 "dry run over the quota" snapshot-fleet --all --regions "$regions" --run-id r9 --dry-run --snapshot-quota 10
+check "dry run over the quota: warned in the plan" grep -q "is over the quota of 10" "$work/out"
 
 # 3. Region scope against an emulator with a window per region.
 log2=$work/emulator2.jsonl

@@ -52,7 +52,7 @@ rollbacking_disks() {
     grep -o '"Rollbacking":true' | wc -l
 }
 
-"$cbsctl" emulator --instances 3 --creating-ms 200 --log "$log" >"$work/emulator.out" 2>&1 </dev/null &
+"$cbsctl" emulator --instances 3 --creating-time 200ms --log "$log" >"$work/emulator.out" 2>&1 </dev/null &
 emu_pid=$!
 for _ in $(seq 100); do grep -q "^export TENCENTCLOUD_SECRET_KEY" "$work/emulator.out" 2>/dev/null && break; sleep 0.1; done
 if ! grep -q "^export CBS_ENDPOINT" "$work/emulator.out"; then
