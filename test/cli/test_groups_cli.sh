@@ -7,25 +7,7 @@
 # --help, and each bad-input row (exit 2 naming the option).
 #
 # usage: test_groups_cli.sh CBSCTL
-set -uo pipefail
-cbsctl=$(realpath "$1")
-work=$(mktemp -d)
-emu_pid=
-trap 'rm -rf "$work"; [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null' EXIT
-failures=0
-passes=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { passes=$((passes + 1)); }
-check() { # check NAME COMMAND...: passes if the command succeeds
-  local name=$1; shift
-  if "$@"; then pass; else fail "$name"; fi
-}
-export HOME=$work/home
-mkdir -p "$HOME"
-unset TENCENTCLOUD_SECRET_ID TENCENTCLOUD_SECRET_KEY TENCENTCLOUD_SESSION_TOKEN TENCENTCLOUD_CREDENTIALS_FILE \
-      TENCENTCLOUD_REGION CBS_REGION CBS_ENDPOINT CBS_CA_FILE CBS_STATE_DIR XDG_STATE_HOME CBS_METADATA_ENDPOINT \
-      CBS_STS_ENDPOINT https_proxy HTTPS_PROXY no_proxy NO_PROXY TKE_REGION TKE_PROVIDER_ID TKE_WEB_IDENTITY_TOKEN_FILE \
-      TKE_ROLE_ARN
+. "$(dirname "$0")/lib.sh" "$1"
 log=$work/emulator.jsonl
 out=$work/out
 err=$work/err

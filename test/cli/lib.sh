@@ -1,0 +1,27 @@
+# Shared set-up of the cbsctl CLI tests, sourced as
+#   . "$(dirname "$0")/lib.sh" CBSCTL
+# It sets `cbsctl` (absolute path), `work` (a temporary directory removed on
+# exit, with the emulator in `emu_pid` killed), HOME inside it, a clean
+# environment (no credentials, endpoint, region or proxy from the caller),
+# and the counters with fail / pass / check. Each script ends with
+#   echo "$passes passed, $failures failed"; [ "$failures" -eq 0 ]
+# shellcheck shell=bash
+set -uo pipefail
+cbsctl=$(realpath "$1")
+work=$(mktemp -d)
+emu_pid=
+trap 'rm -rf "$work"; [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null' EXIT
+failures=0
+passes=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { passes=$((passes + 1)); }
+check() { # check NAME COMMAND...: passes if the command succeeds
+  local name=$1; shift
+  if "$@"; then pass; else fail "$name"; fi
+}
+export HOME=$work/home
+mkdir -p "$HOME"
+unset TENCENTCLOUD_SECRET_ID TENCENTCLOUD_SECRET_KEY TENCENTCLOUD_SESSION_TOKEN TENCENTCLOUD_CREDENTIALS_FILE \
+      TENCENTCLOUD_REGION CBS_REGION CBS_ENDPOINT CBS_CA_FILE CBS_STATE_DIR XDG_STATE_HOME CBS_METADATA_ENDPOINT \
+      CBS_STS_ENDPOINT https_proxy HTTPS_PROXY no_proxy NO_PROXY TKE_REGION TKE_PROVIDER_ID \
+      TKE_WEB_IDENTITY_TOKEN_FILE TKE_ROLE_ARN
