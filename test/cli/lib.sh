@@ -25,3 +25,20 @@ unset TENCENTCLOUD_SECRET_ID TENCENTCLOUD_SECRET_KEY TENCENTCLOUD_SESSION_TOKEN 
       TENCENTCLOUD_REGION CBS_REGION CBS_ENDPOINT CBS_CA_FILE CBS_STATE_DIR XDG_STATE_HOME CBS_METADATA_ENDPOINT \
       CBS_STS_ENDPOINT https_proxy HTTPS_PROXY no_proxy NO_PROXY TKE_REGION TKE_PROVIDER_ID \
       TKE_WEB_IDENTITY_TOKEN_FILE TKE_ROLE_ARN
+
+# start_emulator ARGS...: starts `cbsctl emulator ARGS` (stopping one this
+# script started before), waits for its export lines and evaluates them
+# (endpoint, CA file, keys); a failure to start ends the script.
+start_emulator() {
+  if [ -n "$emu_pid" ]; then kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; fi
+  rm -f "$work/emulator.out"
+  "$cbsctl" emulator "$@" >"$work/emulator.out" 2>&1 </dev/null &
+  emu_pid=$!
+  for _ in $(seq 100); do grep -q "^export TENCENTCLOUD_SECRET_KEY" "$work/emulator.out" 2>/dev/null && break; sleep 0.1; done
+  if ! grep -q "^export CBS_ENDPOINT" "$work/emulator.out"; then
+    fail "cbsctl emulator did not start: $(cat "$work/emulator.out")"
+    echo "$passes passed, $failures failed"
+    exit 1
+  fi
+  eval "$(grep '^export ' "$work/emulator.out")"
+}

@@ -34,17 +34,9 @@ groups_of() {
 
 # The conditions the service shows, on for every run here: a 1 s listing lag,
 # and creates carried out whose answer is lost (10%), slow (10%) or late (30%).
-"$cbsctl" emulator --instances 10 --creating-time 200ms --log "$log" --list-lag 1000ms \
+start_emulator --instances 10 --creating-time 200ms --log "$log" --list-lag 1000ms \
   --fault-action CreateSnapshotGroup --fault-reset-after 0.1 --fault-slow 0.1 --slow 500ms-1000ms \
-  --fault-latency 0.3 --latency 20ms-200ms --fault-seed 3 >"$work/emulator.out" 2>&1 </dev/null &
-emu_pid=$!
-for _ in $(seq 100); do grep -q "^export TENCENTCLOUD_SECRET_KEY" "$work/emulator.out" 2>/dev/null && break; sleep 0.1; done
-if ! grep -q "^export CBS_ENDPOINT" "$work/emulator.out"; then
-  fail "cbsctl emulator did not start: $(cat "$work/emulator.out")"
-  echo "$passes passed, $failures failed"
-  exit 1
-fi
-eval "$(grep '^export ' "$work/emulator.out")"
+  --fault-latency 0.3 --latency 20ms-200ms --fault-seed 3
 EMU_SECRET=$TENCENTCLOUD_SECRET_KEY
 fast=(--consistency-window 2s)  # longer than the listing lag
 

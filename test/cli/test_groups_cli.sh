@@ -34,15 +34,7 @@ expect_json() { # expect_json NAME EXPR WANT
 count_action() { grep -c "\"action\":\"$1\"" "$log" 2>/dev/null || true; }
 
 # Groups stay CREATING 1.5 s (a delete then fails with StateError).
-"$cbsctl" emulator --instances 110 --creating-time 1500ms --log "$log" >"$work/emulator.out" 2>&1 </dev/null &
-emu_pid=$!
-for _ in $(seq 100); do grep -q "^export TENCENTCLOUD_SECRET_KEY" "$work/emulator.out" 2>/dev/null && break; sleep 0.1; done
-if ! grep -q "^export CBS_ENDPOINT" "$work/emulator.out"; then
-  fail "cbsctl emulator did not start: $(cat "$work/emulator.out")"
-  echo "$passes passed, $failures failed"
-  exit 1
-fi
-eval "$(grep '^export ' "$work/emulator.out")"
+start_emulator --instances 110 --creating-time 1500ms --log "$log"
 
 # 113 groups: 110 of run r1 (prefix fleet), 3 of run r2 (prefix nightly).
 run 0 "fleet r1" snapshot-fleet --all --run-id r1 --report "$work/r1.json" --consistency-window 1s

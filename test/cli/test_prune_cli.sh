@@ -33,17 +33,9 @@ for g in json.load(sys.stdin)["SnapshotGroupSet"]: print(g["SnapshotGroupId"], g
 
 # The conditions of test_fleet_cli.sh: a 1 s listing lag, creates whose
 # answer is lost (10%), slow (10%) or late (30%).
-"$cbsctl" emulator --instances 30 --creating-time 200ms --log "$log" --list-lag 1000ms \
+start_emulator --instances 30 --creating-time 200ms --log "$log" --list-lag 1000ms \
   --fault-action CreateSnapshotGroup --fault-reset-after 0.1 --fault-slow 0.1 --slow 500ms-1000ms \
-  --fault-latency 0.3 --latency 20ms-200ms --fault-seed 5 >"$work/emulator.out" 2>&1 </dev/null &
-emu_pid=$!
-for _ in $(seq 100); do grep -q "^export TENCENTCLOUD_SECRET_KEY" "$work/emulator.out" 2>/dev/null && break; sleep 0.1; done
-if ! grep -q "^export CBS_ENDPOINT" "$work/emulator.out"; then
-  fail "cbsctl emulator did not start: $(cat "$work/emulator.out")"
-  echo "$passes passed, $failures failed"
-  exit 1
-fi
-eval "$(grep '^export ' "$work/emulator.out")"
+  --fault-latency 0.3 --latency 20ms-200ms --fault-seed 5
 
 # 1. Two fleet runs: two groups per instance, the r2 ones newer (CreateTime
 #    has whole seconds: wait one so the two runs cannot tie). Between them a

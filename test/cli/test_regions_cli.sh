@@ -24,25 +24,14 @@ expect_err() {
   if grep -qF -- "$2" "$work/err"; then pass; else fail "$1: stderr lacks '$2': $(tail -5 "$work/err")"; fi
 }
 
-# start_emulator LOG EXTRA...: two regions of 25 instances, the service's
+# start_regions_emulator LOG EXTRA...: two regions of 25 instances, the service's
 # conditions on: a 1 s listing lag, creates carried out whose answer is lost
 # (10%), slow (10%) or late (30%).
-start_emulator() {
+start_regions_emulator() {
   local log=$1; shift
-  [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
-  rm -f "$work/emulator.out"
-  "$cbsctl" emulator --instances 25 --region ap-guangzhou --regions ap-shanghai --creating-time 200ms --log "$log" \
+  start_emulator --instances 25 --region ap-guangzhou --regions ap-shanghai --creating-time 200ms --log "$log" \
     --list-lag 1000ms --fault-action CreateSnapshotGroup --fault-reset-after 0.1 --fault-slow 0.1 \
-    --slow 500ms-1000ms --fault-latency 0.3 --latency 20ms-200ms --fault-seed 5 "$@" \
-    >"$work/emulator.out" 2>&1 </dev/null &
-  emu_pid=$!
-  for _ in $(seq 100); do grep -q "^export TENCENTCLOUD_SECRET_KEY" "$work/emulator.out" 2>/dev/null && break; sleep 0.1; done
-  if ! grep -q "^export CBS_ENDPOINT" "$work/emulator.out"; then
-    fail "cbsctl emulator did not start: $(cat "$work/emulator.out")"
-    echo "$passes passed, $failures failed"
-    exit 1
-  fi
-  eval "$(grep '^export ' "$work/emulator.out")"
+    --slow 500ms-1000ms --fault-latency 0.3 --latency 20ms-200ms --fault-seed 5 "$@"
 }
 
 # covered RUN_ID: every instance with disks in both regions has exactly one
@@ -89,7 +78,7 @@ throttled() { grep -c '"throttled":true' "$1" || true; }
 
 # 1. The dry run: a plan per region, nothing created.
 log1=$work/emulator1.jsonl
-start_emulator "$log1"
+start_regions_emulator "$log1"
 run 0 "dry run" snapshot-fleet --all --regions "$regions" --run-id r1 --dry-run --json
 check "dry run: both regions planned" python3 -c '
 import json, sys
@@ -148,7 +137,7 @@ check "dry run over the quota: warned in the plan" grep -q "is over the quota of
 
 # 3. Region scope against an emulator with a window per region.
 log2=$work/emulator2.jsonl
-start_emulator "$log2" --per-region-limits
+start_regions_emulator "$log2" --per-region-limits
 run 0 "two regions, region scope" snapshot-fleet --all --regions "$regions" --run-id r2 --rate-scope region \
   --consistency-window 2s --report "$work/r2.json"
 check "r2: every instance of both regions covered once" covered r2

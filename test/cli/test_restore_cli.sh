@@ -34,15 +34,7 @@ rollbacking_disks() {
     grep -o '"Rollbacking":true' | wc -l
 }
 
-"$cbsctl" emulator --instances 3 --creating-time 200ms --log "$log" >"$work/emulator.out" 2>&1 </dev/null &
-emu_pid=$!
-for _ in $(seq 100); do grep -q "^export TENCENTCLOUD_SECRET_KEY" "$work/emulator.out" 2>/dev/null && break; sleep 0.1; done
-if ! grep -q "^export CBS_ENDPOINT" "$work/emulator.out"; then
-  fail "cbsctl emulator did not start: $(cat "$work/emulator.out")"
-  echo "$passes passed, $failures failed"
-  exit 1
-fi
-eval "$(grep '^export ' "$work/emulator.out")"
+start_emulator --instances 3 --creating-time 200ms --log "$log"
 
 run 0 "fleet run" snapshot-fleet --all --run-id r1 --report "$work/r1.json" --consistency-window 1s
 "$cbsctl" call DescribeSnapshotGroups --body '{"Limit":100}' 2>/dev/null |
