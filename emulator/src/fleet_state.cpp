@@ -45,6 +45,7 @@ group_view fleet_impl::view(const group& g) const {
     v.instance_id = g.instance_id;
     v.percent = percent(g, latest_now);
     v.listed = listed(g, latest_now);
+    for (const auto& t : g.tags) v.tags.push_back({t.key, t.value});
     return v;
 }
 

@@ -175,9 +175,19 @@ TEST_CASE("fleet: every instance gets exactly one group over its snapshotable di
     emulator_thread emu(fleet_emulator(40));
     auto instances = emu.instances();
     auto fp = quick_fleet(instances, "t1");
+    fp.tags = {{"team", "db"}};  // snapshot-fleet --group-tag team=db
     auto report = run_fleet(emu.client_params(), fp);
     CHECK(report.all_ok);
     CHECK(report.summary.instances == 40);
+    // Every group carries the run's tag and the one asked for (the emulator's state).
+    emu.server->inspect([](emu::fleet_state& s) {
+        for (const auto& g : s.groups()) {
+            CAPTURE(g.name);
+            std::map<std::string, std::string> tags;
+            for (const auto& t : g.tags) tags[t.key] = t.value;
+            CHECK(tags == std::map<std::string, std::string>{{"cbs-fleet-run-id", "t1"}, {"team", "db"}});
+        }
+    });
     CHECK(report.summary.normal + report.summary.skipped == 40);
     check_exactly_once(emu, instances, "t1");
     for (const auto& rec : emu.server->request_log()) {

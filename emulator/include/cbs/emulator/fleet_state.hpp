@@ -134,6 +134,7 @@ struct group_view {
     std::string instance_id;  ///< the instance the disks were attached to at creation
     int percent = 0;          ///< creation progress, 100 once NORMAL (frozen once FAILED)
     bool listed = true;       ///< DescribeSnapshotGroups shows it (false during the listing lag)
+    std::vector<tag_view> tags;  ///< the Tags bound at creation (DescribeSnapshotGroups does not show them)
 };
 
 class fleet_state {
