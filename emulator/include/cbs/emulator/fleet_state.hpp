@@ -131,9 +131,9 @@ struct tag_view {
 struct group_view {
     std::string group_id, name, state;  // state CREATING | NORMAL | FAILED | ROLLBACKING
     std::vector<std::string> disk_ids, snapshot_ids;
-    std::string instance_id;  ///< the instance the disks were attached to at creation
-    int percent = 0;          ///< creation progress, 100 once NORMAL (frozen once FAILED)
-    bool listed = true;       ///< DescribeSnapshotGroups shows it (false during the listing lag)
+    std::string instance_id;     ///< the instance the disks were attached to at creation
+    int percent = 0;             ///< creation progress, 100 once NORMAL (frozen once FAILED)
+    bool listed = true;          ///< DescribeSnapshotGroups shows it (false during the listing lag)
     std::vector<tag_view> tags;  ///< the Tags bound at creation (DescribeSnapshotGroups does not show them)
 };
 
