@@ -183,7 +183,7 @@ std::optional<std::int64_t> parse_create_time(std::string_view t) noexcept {
     using namespace std::chrono;
     const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
     if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
-    std::int64_t offset_s = 8 * 3600;  // "YYYY-MM-DD hh:mm:ss": Beijing time
+    std::int64_t offset_s = std::int64_t{8} * 3600;  // "YYYY-MM-DD hh:mm:ss": Beijing time
     const auto zone = t.substr(19);
     if (t[10] == 'T') {
         int zh = 0, zm = 0;
@@ -191,14 +191,15 @@ std::optional<std::int64_t> parse_create_time(std::string_view t) noexcept {
             offset_s = 0;
         else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && digits(zone, 1, 2, zh) && zone[3] == ':' &&
                  digits(zone, 4, 2, zm) && zh <= 23 && zm <= 59)
-            offset_s = (zone[0] == '-' ? -1 : 1) * (zh * 3600 + zm * 60);
+            offset_s = (zone[0] == '-' ? -1 : 1) * (std::int64_t{zh} * 3600 + std::int64_t{zm} * 60);
         else
             return std::nullopt;
     } else if (!zone.empty()) {
         return std::nullopt;
     }
     const auto days_since = sys_days{ymd}.time_since_epoch().count();
-    return static_cast<std::int64_t>(days_since) * 86400 + h * 3600 + mi * 60 + s - offset_s;
+    return static_cast<std::int64_t>(days_since) * 86400 + std::int64_t{h} * 3600 + std::int64_t{mi} * 60 + s -
+           offset_s;
 }
 
 }  // namespace cbs

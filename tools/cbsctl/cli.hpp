@@ -124,7 +124,7 @@ std::pair<std::string, std::string> parse_key_value(std::string_view text, std::
 std::vector<std::string> split_ids(const std::string& text);
 
 /// Makes `opt` refuse an empty value with `message` (a usage error).
-CLI::Option* non_empty(CLI::Option* opt, std::string message);
+CLI::Option* non_empty(CLI::Option* opt, const std::string& message);
 
 /// A fresh run id: UTC time and 24 random bits ("20261203T101500-1a2b3c"
 /// style), so two runs started in the same second differ.

@@ -236,7 +236,7 @@ std::vector<std::string> split_ids(const std::string& text) {
     return out;
 }
 
-CLI::Option* non_empty(CLI::Option* opt, std::string message) {
+CLI::Option* non_empty(CLI::Option* opt, const std::string& message) {
     return opt->check(
         CLI::Validator([message](std::string& v) { return v.empty() ? message : std::string(); }, "", "non_empty"));
 }

@@ -259,8 +259,8 @@ int run_snapshot_fleet(fleet_options& o) {
                 params.rate_overrides = rates;
             clients.push_back(std::make_unique<cbs::client>(io.get_executor(), std::move(params)));
             region_run r{region, clients.back().get(), fp};
-            if (!journal_base.empty())
-                r.params.journal_path = regions.size() > 1 ? journal_base + "." + region : journal_base;
+            if (!journal_base.empty()) r.params.journal_path = journal_base;
+            if (regions.size() > 1) r.params.journal_path.append(".").append(region);
             runs.push_back(std::move(r));
         }
     } catch (const cbs::error& e) {

@@ -70,7 +70,7 @@ std::vector<region_result> run_all(boost::asio::io_context& io, std::vector<regi
                 cbs::fleet_progress each = [&progress, region](const cbs::fleet_event& e) { progress(region, e); };
                 out[i].report = co_await cbs::async_snapshot_fleet(*runs[i].client, runs[i].params, each);
             },
-            boost::asio::bind_cancellation_slot(stops[i]->slot(), [&, i](std::exception_ptr e) {
+            boost::asio::bind_cancellation_slot(stops[i]->slot(), [&, i](const std::exception_ptr& e) {
                 if (e) try {
                         std::rethrow_exception(e);
                     } catch (const cbs::error& err) {
@@ -123,7 +123,7 @@ std::optional<std::uint64_t> held_snapshots(boost::asio::io_context& io, cbs::cl
             else
                 out = r.value.total_count;
         },
-        [](std::exception_ptr) {});
+        [](const std::exception_ptr&) {});
     io.run();
     io.restart();
     return out;
@@ -297,7 +297,7 @@ int run_dry(boost::asio::io_context& io, std::vector<region_run>& runs, const fl
 }
 
 int run_fleets(boost::asio::io_context& io, std::vector<region_run>& runs, report_file& report,
-               const fleet_print& print, std::function<void()> after) {
+               const fleet_print& print, const std::function<void()>& after) {
     progress_display progress(print.json);
     const bool several = runs.size() > 1;
     auto on_event = [&](const std::string& region, const cbs::fleet_event& e) {

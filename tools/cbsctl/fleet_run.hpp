@@ -38,7 +38,7 @@ struct fleet_print {
 /// {region: report}, "summary"}) and prints the summary. `after` runs once
 /// every region ended. Returns the exit status (the worst of the regions).
 int run_fleets(boost::asio::io_context& io, std::vector<region_run>& runs, report_file& report,
-               const fleet_print& print, std::function<void()> after = {});
+               const fleet_print& print, const std::function<void()>& after = {});
 
 /// A dry run: the plans of every region (plan_only), printed as text on
 /// stderr or as JSON on stdout. Exit 0, or 1 when discovery failed.

@@ -65,8 +65,7 @@ int main(int argc, char** argv) {
     root.footer(exit_footer);
     std::map<const CLI::App*, cbsctl::command_runner> runners;
     for (auto add : {cbsctl::add_call_command, cbsctl::add_snapshot_fleet_command, cbsctl::add_demo_command,
-                     cbsctl::add_emulator_command, cbsctl::add_groups_command,
-                     cbsctl::add_prune_command,
+                     cbsctl::add_emulator_command, cbsctl::add_groups_command, cbsctl::add_prune_command,
                      cbsctl::add_restore_command}) {
         const auto before = root.get_subcommands({}).size();
         auto run = add(root);

@@ -223,7 +223,7 @@ struct prune_run {
                     while (!stop && r.journal_error.empty() && next < r.plan.to_delete)
                         co_await delete_one(r.deletions[next++]);
                 },
-                [&](std::exception_ptr) {
+                [&](const std::exception_ptr&) {
                     if (--running == 0) all_done.cancel();
                 });
         if (running > 0) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -355,7 +355,7 @@ int run_prune(prune_options& o) {
             }
             if (o.yes && !run.stop) co_await run.delete_all();
         },
-        [&](std::exception_ptr) { signals.cancel(); });
+        [&](const std::exception_ptr&) { signals.cancel(); });
     io.run();
     if (o.yes)
         for (auto& d : r.deletions)

@@ -141,9 +141,10 @@ struct restore_run {
                 if (it == by_disk.end()) {
                     std::string all;
                     for (const auto& [id, t] : by_disk) all += (all.empty() ? "" : ", ") + id;
-                    co_return fail(
-                        "--disk " + d + " is not a disk of snapshot group " + o.group + " (its disks: " + all + ")",
-                        exit_usage);
+                    std::string why = "--disk " + d;
+                    why.append(" is not a disk of snapshot group ").append(o.group);
+                    why.append(" (its disks: ").append(all).append(")");
+                    co_return fail(why, exit_usage);
                 }
                 targets.push_back(it->second);
             }
@@ -275,7 +276,7 @@ int run_restore(restore_options& o) {
         throw usage_error(e.diag().to_string(e.code()));
     }
     restore_run run{*client, o, params.region};
-    asio::co_spawn(io, run.run(), [&](std::exception_ptr e, int) {
+    asio::co_spawn(io, run.run(), [&](const std::exception_ptr& e, int) {
         if (e) run.fail("internal error");
     });
     io.run();
