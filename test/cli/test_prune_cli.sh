@@ -120,6 +120,16 @@ run 2 "bad --output" prune --keep-last 1 --output yaml
 expect_err "bad --output" "--output"
 check "bad input: no request sent" test "$(wc -l <"$log")" -eq "$before"
 
+# Another prune with this run id in progress (its journal locked): exit 2,
+# naming the lock, nothing deleted.
+mkdir -p "$state"
+deletes=$(grep -c '"action":"DeleteSnapshotGroup"' "$log")
+flock "$state/prune-busy.journal" "$cbsctl" prune --keep-last 1 --yes --run-id busy >"$work/out" 2>"$work/err" </dev/null
+got=$?
+check "a run in progress: exit 2 (got $got)" test "$got" -eq 2
+expect_err "a run in progress: the lock is named" "is locked by a run in progress"
+check "a run in progress: nothing deleted" test "$(grep -c '"action":"DeleteSnapshotGroup"' "$log")" -eq "$deletes"
+
 kill -TERM "$emu_pid" 2>/dev/null
 wait "$emu_pid" 2>/dev/null
 emu_pid=
