@@ -224,18 +224,18 @@ int run_dry(boost::asio::io_context& io, std::vector<region_run>& runs, const fl
             exists += action == "exists";
             skipped += action == "skip";
             cannot += action == "cannot";
-            boost::json::object io_;
-            io_["instance_id"] = i.instance_id;
-            io_["action"] = action;
-            io_["group_name"] = i.group_name;
-            if (!i.group_id.empty()) io_["group_id"] = i.group_id;
+            boost::json::object entry;
+            entry["instance_id"] = i.instance_id;
+            entry["action"] = action;
+            entry["group_name"] = i.group_name;
+            if (!i.group_id.empty()) entry["group_id"] = i.group_id;
             boost::json::array disks, left;
             for (const auto& d : i.disk_ids) disks.emplace_back(d);
             for (const auto& s : i.skipped_disks)
                 left.push_back(boost::json::object{{"disk_id", s.disk_id}, {"reason", s.reason}});
-            io_["disk_ids"] = std::move(disks);
-            io_["skipped_disks"] = std::move(left);
-            if (!i.error_message.empty()) io_["reason"] = i.error_message;
+            entry["disk_ids"] = std::move(disks);
+            entry["skipped_disks"] = std::move(left);
+            if (!i.error_message.empty()) entry["reason"] = i.error_message;
             if (!print.json) {
                 std::cout << "  " << i.instance_id << ": " << action;
                 if (action == "create" || action == "exists") {
@@ -246,7 +246,7 @@ int run_dry(boost::asio::io_context& io, std::vector<region_run>& runs, const fl
                 for (const auto& s : i.skipped_disks) std::cout << "\n      left out " << s.disk_id << ": " << s.reason;
                 std::cout << "\n";
             }
-            instances.push_back(std::move(io_));
+            instances.push_back(std::move(entry));
         }
         ro["instances_total"] = rep.instances.size();
         ro["groups_to_create"] = groups;
