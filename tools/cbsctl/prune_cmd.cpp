@@ -20,6 +20,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cbs/client.hpp>
+#include <cbs/detail/fleet_driver.hpp>
 #include <cbs/fleet_names.hpp>
 #include <cbs/journal.hpp>
 #include <cbs/paginate.hpp>
@@ -28,7 +29,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -64,27 +64,11 @@ std::int64_t unix_now_ms() {
         .count();
 }
 
-/// Waits until record `seq` is durable (the journal answers from its writer
-/// thread: back to our executor first). "" or what failed.
+/// Waits until record `seq` is durable (the fleet's wait: back on our
+/// executor, bounded by 30 s). "" or what failed.
 asio::awaitable<std::string> wait_durable(cbs::journal_sink& j, std::uint64_t seq) {
-    struct state {
-        explicit state(const asio::any_io_executor& ex) : timer(ex, std::chrono::seconds(30)) {}
-        asio::steady_timer timer;
-        bool done = false;
-        std::string error;
-    };
-    auto ex = co_await asio::this_coro::executor;
-    auto st = std::make_shared<state>(ex);
-    j.when_durable(seq, [st, ex](cbs::error_code ec, cbs::diagnostics diag) {
-        asio::post(ex, [st, ec, diag = std::move(diag)] {
-            st->done = true;
-            if (ec) st->error = diag.client_message.empty() ? ec.message() : diag.client_message;
-            st->timer.cancel();
-        });
-    });
-    co_await st->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (!st->done) co_return "the journal did not make a record durable within 30 s";
-    co_return st->error;
+    auto [ec, diag] = co_await cbs::detail::fleet_wait_durable(j, seq, std::chrono::seconds(30));
+    co_return ec ? (diag.client_message.empty() ? ec.message() : diag.client_message) : std::string();
 }
 
 int run_prune(prune_options& o);
