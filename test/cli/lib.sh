@@ -42,3 +42,17 @@ start_emulator() {
   fi
   eval "$(grep '^export ' "$work/emulator.out")"
 }
+
+# run EXPECTED_STATUS NAME ARGS...: runs cbsctl with no terminal, keeps its
+# stdout in $work/out and stderr in $work/err; passes when the exit status is
+# the one expected.
+run() {
+  local want=$1 name=$2; shift 2
+  "$cbsctl" "$@" >"$work/out" 2>"$work/err" </dev/null
+  local got=$?
+  if [ "$got" -ne "$want" ]; then fail "$name: exit $got, want $want; stderr: $(tail -5 "$work/err")"; else pass; fi
+}
+# expect_err NAME NEEDLE: the last run's stderr contains NEEDLE.
+expect_err() {
+  if grep -qF -- "$2" "$work/err"; then pass; else fail "$1: stderr lacks '$2': $(tail -5 "$work/err")"; fi
+}

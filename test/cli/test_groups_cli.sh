@@ -12,16 +12,7 @@ log=$work/emulator.jsonl
 out=$work/out
 err=$work/err
 
-# run EXPECTED_STATUS NAME ARGS...: runs cbsctl with no terminal, keeps stdout/stderr.
-run() {
-  local want=$1 name=$2; shift 2
-  "$cbsctl" "$@" >"$out" 2>"$err" </dev/null
-  local got=$?
-  if [ "$got" -ne "$want" ]; then fail "$name: exit $got, want $want; stderr: $(tail -3 "$err")"; else pass; fi
-}
-expect_err() { # expect_err NAME NEEDLE: the last run's stderr contains NEEDLE
-  if grep -qF -- "$2" "$err"; then pass; else fail "$1: stderr lacks '$2': $(tail -3 "$err")"; fi
-}
+# run and expect_err: test/cli/lib.sh.
 expect_out() { # expect_out NAME NEEDLE: the last run's stdout contains NEEDLE
   if grep -qF -- "$2" "$out"; then pass; else fail "$1: stdout lacks '$2': $(head -c 300 "$out")"; fi
 }

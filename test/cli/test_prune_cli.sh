@@ -13,16 +13,7 @@ state=$HOME/.local/state/cbs-async
 log=$work/emulator.jsonl
 cd "$work"
 
-# run EXPECTED_STATUS NAME ARGS...: runs cbsctl, keeps stdout/stderr.
-run() {
-  local want=$1 name=$2; shift 2
-  "$cbsctl" "$@" >"$work/out" 2>"$work/err" </dev/null
-  local got=$?
-  if [ "$got" -ne "$want" ]; then fail "$name: exit $got, want $want; stderr: $(tail -5 "$work/err")"; else pass; fi
-}
-expect_err() {
-  if grep -qF -- "$2" "$work/err"; then pass; else fail "$1: stderr lacks '$2': $(tail -5 "$work/err")"; fi
-}
+# run and expect_err: test/cli/lib.sh.
 deletes() { grep -c '"action":"DeleteSnapshotGroup"' "$log" 2>/dev/null || true; }
 # groups_tsv: "id name" of every group in the emulator (call --all-pages).
 groups_tsv() {

@@ -14,15 +14,7 @@
 cd "$work"
 regions=ap-guangzhou,ap-shanghai
 
-run() { # run EXPECTED_STATUS NAME ARGS...
-  local want=$1 name=$2; shift 2
-  "$cbsctl" "$@" >"$work/out" 2>"$work/err" </dev/null
-  local got=$?
-  if [ "$got" -ne "$want" ]; then fail "$name: exit $got, want $want; stderr: $(tail -5 "$work/err")"; else pass; fi
-}
-expect_err() {
-  if grep -qF -- "$2" "$work/err"; then pass; else fail "$1: stderr lacks '$2': $(tail -5 "$work/err")"; fi
-}
+# run and expect_err: test/cli/lib.sh.
 
 # start_regions_emulator LOG EXTRA...: two regions of 25 instances, the service's
 # conditions on: a 1 s listing lag, creates carried out whose answer is lost

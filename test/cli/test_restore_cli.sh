@@ -11,15 +11,7 @@
 log=$work/emulator.jsonl
 cd "$work"
 
-run() { # run EXPECTED_STATUS NAME ARGS...
-  local want=$1 name=$2; shift 2
-  "$cbsctl" "$@" >"$work/out" 2>"$work/err" </dev/null
-  local got=$?
-  if [ "$got" -ne "$want" ]; then fail "$name: exit $got, want $want; stderr: $(tail -5 "$work/err")"; else pass; fi
-}
-expect_err() {
-  if grep -qF -- "$2" "$work/err"; then pass; else fail "$1: stderr lacks '$2': $(tail -5 "$work/err")"; fi
-}
+# run and expect_err: test/cli/lib.sh.
 applies() { grep -c '"action":"ApplySnapshotGroup"' "$log" 2>/dev/null || true; }
 # group_state ID: the group's SnapshotGroupState in the emulator.
 group_state() {
