@@ -17,28 +17,13 @@
 #   the option; the deprecated `--creating-ms 200` still starts.
 #
 # usage: test_help_cli.sh CBSCTL [MAN_PAGE]
-set -uo pipefail
-cbsctl=$(realpath "$1")
+. "$(dirname "$0")/lib.sh" "$1"
 man_page=${2:+$(realpath -m "$2")}
 here=$(cd "$(dirname "$0")" && pwd)
 completion=$here/../../tools/cbsctl/completion/cbsctl.bash
-work=$(mktemp -d)
-emu_pid=
-trap 'rm -rf "$work"; [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null' EXIT
-failures=0
-passes=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { passes=$((passes + 1)); }
-export HOME=$work/home
-mkdir -p "$HOME"
 cd "$work" || exit 1
 
-run() { # run EXPECTED_STATUS NAME ARGS...
-  local want=$1 name=$2; shift 2
-  "$cbsctl" "$@" >"$work/out" 2>"$work/err" </dev/null
-  local got=$?
-  if [ "$got" -ne "$want" ]; then fail "$name: exit $got, want $want; stderr: $(tail -5 "$work/err")"; else pass; fi
-}
+# run: test/cli/lib.sh.
 expect() { # expect NAME FILE TEXT: FILE (out or err) holds TEXT
   if grep -qF -- "$3" "$work/$2"; then pass; else fail "$1: $2 lacks '$3': $(head -c 400 "$work/$2")"; fi
 }
