@@ -37,6 +37,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -47,9 +50,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace asio = boost::asio;
 namespace emu = cbs::emu;
@@ -201,17 +201,20 @@ double parse_wrk_time(const char* s) {
 
 wrk_result run_wrk(const std::string& wrk, const std::string& url, std::size_t conc, int seconds) {
     wrk_result r;
-    const std::string cmd = wrk + " -t1 -c" + std::to_string(conc) + " -d" + std::to_string(seconds) +
-                            "s --latency " + url + " 2>&1";
+    const std::string cmd =
+        wrk + " -t1 -c" + std::to_string(conc) + " -d" + std::to_string(seconds) + "s --latency " + url + " 2>&1";
     FILE* f = ::popen(cmd.c_str(), "r");
     if (!f) return r;
     char line[512];
     while (std::fgets(line, sizeof line, f)) {
         const char* s = line;
         while (*s == ' ' || *s == '\t') ++s;
-        if (!std::strncmp(s, "Requests/sec:", 13)) r.rate = std::atof(s + 13), r.ok = true;
-        else if (!std::strncmp(s, "50%", 3)) r.p50_ms = parse_wrk_time(s + 3);
-        else if (!std::strncmp(s, "99%", 3)) r.p99_ms = parse_wrk_time(s + 3);
+        if (!std::strncmp(s, "Requests/sec:", 13))
+            r.rate = std::atof(s + 13), r.ok = true;
+        else if (!std::strncmp(s, "50%", 3))
+            r.p50_ms = parse_wrk_time(s + 3);
+        else if (!std::strncmp(s, "99%", 3))
+            r.p99_ms = parse_wrk_time(s + 3);
         else if (!std::strncmp(s, "Socket errors", 13) || !std::strncmp(s, "Non-2xx", 7)) {
             r.errors += s;
             if (!r.errors.empty() && r.errors.back() == '\n') r.errors.pop_back();
@@ -268,10 +271,10 @@ json::object series_json(const load_case& c, const series& s) {
 
 void print_client_row(const load_case& c, const series& s) {
     std::printf("| %zu | %zu%s | %s | %s | %s | %llu / %llu | %llu |", c.conc, c.pool,
-                c.thread_safe ? "" : ", thread_safe off",
-                fmt3(summarize(s.rate), "%.0f").c_str(), fmt3(summarize(s.p50), "%.2f").c_str(),
-                fmt3(summarize(s.p99), "%.2f").c_str(), (unsigned long long)s.first.opened,
-                (unsigned long long)s.first.opened_at_calls, (unsigned long long)s.errors);
+                c.thread_safe ? "" : ", thread_safe off", fmt3(summarize(s.rate), "%.0f").c_str(),
+                fmt3(summarize(s.p50), "%.2f").c_str(), fmt3(summarize(s.p99), "%.2f").c_str(),
+                (unsigned long long)s.first.opened, (unsigned long long)s.first.opened_at_calls,
+                (unsigned long long)s.errors);
 }
 
 const std::size_t concurrencies[] = {1, 8, 64, 256};
@@ -296,9 +299,10 @@ void emulator_table(const options& o, json::object& out) {
     const auto warm = o.quick ? 200ms : 300ms;
     const auto span = duration_cast<nanoseconds>(duration<double>(o.seconds));
     std::printf("### (a) Embedded emulator, limits off (server on a second thread)\n\n");
-    std::printf("Median of %d runs of %.1f s (min-max). \"opened / calls\": connections the client opened in the "
-                "first calls of a run.\n\n",
-                o.runs, o.seconds);
+    std::printf(
+        "Median of %d runs of %.1f s (min-max). \"opened / calls\": connections the client opened in the "
+        "first calls of a run.\n\n",
+        o.runs, o.seconds);
     std::printf("| concurrency | pool max | calls/s | p50 ms | p99 ms | opened / calls | errors + retries |\n");
     std::printf("|---|---|---|---|---|---|---|\n");
     std::fflush(stdout);
@@ -338,11 +342,13 @@ void nginx_table(const options& o, json::object& out) {
     const int wrk_seconds = std::max(1, int(o.seconds + 0.5));
     const std::string disk = "disk-a1b2c3d4";
     std::printf("### (b) nginx, canned CreateSnapshotGroup answer, next to wrk (the ceiling)\n\n");
-    std::printf("Median of %d runs (min-max); client runs of %.1f s, wrk runs of %d s, interleaved. "
-                "wrk: `wrk -t1 -cN --latency`.\n\n",
-                o.runs, o.seconds, wrk_seconds);
-    std::printf("| concurrency | pool max | client calls/s | p50 ms | p99 ms | opened / calls | errors + retries | wrk req/s "
-                "| wrk p50 ms | wrk p99 ms | client / wrk (target >= 50%%) |\n");
+    std::printf(
+        "Median of %d runs (min-max); client runs of %.1f s, wrk runs of %d s, interleaved. "
+        "wrk: `wrk -t1 -cN --latency`.\n\n",
+        o.runs, o.seconds, wrk_seconds);
+    std::printf(
+        "| concurrency | pool max | client calls/s | p50 ms | p99 ms | opened / calls | errors + retries | wrk req/s "
+        "| wrk p50 ms | wrk p99 ms | client / wrk (target >= 50%%) |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     std::fflush(stdout);
     const auto cases = case_list(o, true);
@@ -431,11 +437,13 @@ void stale_table(const options& o, json::object& out) {
     const int samples = o.quick ? 5 : 20;
     const auto idle_wait = 300ms;
     std::printf("### Pool: a call that finds its pooled connection closed by the server\n\n");
-    std::printf("Server idle timeout 100 ms; the client waits %lld ms between calls, so the server has closed "
-                "the pooled connection. %d samples each, median (min-max) in microseconds.\n\n",
-                (long long)idle_wait.count(), samples);
-    std::printf("| server | reused call us | call after server close us | extra us | connections opened | stale "
-                "retries | errors + retries |\n|---|---|---|---|---|---|---|\n");
+    std::printf(
+        "Server idle timeout 100 ms; the client waits %lld ms between calls, so the server has closed "
+        "the pooled connection. %d samples each, median (min-max) in microseconds.\n\n",
+        (long long)idle_wait.count(), samples);
+    std::printf(
+        "| server | reused call us | call after server close us | extra us | connections opened | stale "
+        "retries | errors + retries |\n|---|---|---|---|---|---|---|\n");
     json::array rows;
     auto row = [&](const char* name, const stale_result& r) {
         const auto a = summarize(r.reused), b = summarize(r.after_close);
@@ -488,8 +496,8 @@ child_emulator fork_emulator(milliseconds latency) {
             auto* sp = new emu_server(60s, f);
             auto& s = *sp;
             auto a = s.emu->accounts().front();
-            std::string msg = s.emu->endpoint() + "\n" + s.emu->ca_file() + "\n" + a.secret_id + "\n" +
-                              a.secret_key + "\n" + s.disk + "\n";
+            std::string msg = s.emu->endpoint() + "\n" + s.emu->ca_file() + "\n" + a.secret_id + "\n" + a.secret_key +
+                              "\n" + s.disk + "\n";
             if (::write(fds[1], msg.data(), msg.size()) != ssize_t(msg.size())) code = 1;
             ::close(fds[1]);
             // Run until the parent sends SIGTERM; ~emu_server then removes the state dir.
@@ -565,12 +573,14 @@ int memory_main(const options& o) {
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
-    std::printf("### Memory per call in flight\n\nEmulator (in a child process) delays every CreateSnapshotGroup "
-                "answer by 20 s; RSS of the client process before spawning the calls and once all are in "
-                "flight. Median of %d runs (min-max), each in a fresh process.\n\n",
-                o.runs);
-    std::printf("| calls in flight | pool max | requests signed | connections open | RSS before MB | RSS after MB | "
-                "per call KB |\n|---|---|---|---|---|---|---|\n");
+    std::printf(
+        "### Memory per call in flight\n\nEmulator (in a child process) delays every CreateSnapshotGroup "
+        "answer by 20 s; RSS of the client process before spawning the calls and once all are in "
+        "flight. Median of %d runs (min-max), each in a fresh process.\n\n",
+        o.runs);
+    std::printf(
+        "| calls in flight | pool max | requests signed | connections open | RSS before MB | RSS after MB | "
+        "per call KB |\n|---|---|---|---|---|---|---|\n");
     std::fflush(stdout);
     json::array rows;
     // Each run in its own child: ::_exit ends the calls still in flight.
@@ -632,19 +642,32 @@ int main(int argc, char** argv) {
             if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
             return argv[++i];
         };
-        if (a == "--quick") o.quick = true, o.seconds = 0.5;
-        else if (a == "--runs") o.runs = std::max(1, std::stoi(next()));
-        else if (a == "--seconds") o.seconds = std::stod(next());
-        else if (a == "--nginx") o.nginx = next();
-        else if (a == "--nginx-idle") o.nginx_idle = next();
-        else if (a == "--ca") o.ca = next();
-        else if (a == "--wrk") o.wrk = next();
-        else if (a == "--emulator-only") o.emulator_only = true;
-        else if (a == "--nginx-only") o.nginx_only = true;
-        else if (a == "--no-wrk") o.no_wrk = true;
-        else if (a == "--concurrency") o.only_conc = std::stoul(next());
-        else if (a == "--memory") memory = true;
-        else if (a == "--json") o.json_path = next();
+        if (a == "--quick")
+            o.quick = true, o.seconds = 0.5;
+        else if (a == "--runs")
+            o.runs = std::max(1, std::stoi(next()));
+        else if (a == "--seconds")
+            o.seconds = std::stod(next());
+        else if (a == "--nginx")
+            o.nginx = next();
+        else if (a == "--nginx-idle")
+            o.nginx_idle = next();
+        else if (a == "--ca")
+            o.ca = next();
+        else if (a == "--wrk")
+            o.wrk = next();
+        else if (a == "--emulator-only")
+            o.emulator_only = true;
+        else if (a == "--nginx-only")
+            o.nginx_only = true;
+        else if (a == "--no-wrk")
+            o.no_wrk = true;
+        else if (a == "--concurrency")
+            o.only_conc = std::stoul(next());
+        else if (a == "--memory")
+            memory = true;
+        else if (a == "--json")
+            o.json_path = next();
         else {
             std::fprintf(stderr,
                          "usage: call_bench [--quick] [--runs N] [--seconds S] [--emulator-only] "

@@ -109,14 +109,17 @@ row real_time(double rate, seconds span, int waiters, unsigned burst) {
     const auto t0 = steady_clock::now();
     const double cpu0 = cpu_seconds();
     for (int i = 0; i < waiters; ++i)
-        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-            for (;;) {
-                co_await lim.async_acquire();
-                auto t = steady_clock::now() - t0;
-                if (t >= span) co_return;
-                sends.push_back(duration_cast<nanoseconds>(t));
-            }
-        }, asio::detached);
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                for (;;) {
+                    co_await lim.async_acquire();
+                    auto t = steady_clock::now() - t0;
+                    if (t >= span) co_return;
+                    sends.push_back(duration_cast<nanoseconds>(t));
+                }
+            },
+            asio::detached);
     io.run();
     const double cpu = cpu_seconds() - cpu0;
     std::sort(sends.begin(), sends.end());
@@ -136,9 +139,12 @@ std::vector<row> deep_queue(int waiters, seconds span) {
     std::size_t granted = 0;
     double cpu0 = cpu_seconds();
     for (int i = 0; i < waiters; ++i)
-        asio::co_spawn(io, [&, l = lim.get()]() -> asio::awaitable<void> {
-            if (!co_await l->async_acquire()) ++granted;
-        }, asio::detached);
+        asio::co_spawn(
+            io,
+            [&, l = lim.get()]() -> asio::awaitable<void> {
+                if (!co_await l->async_acquire()) ++granted;
+            },
+            asio::detached);
     io.poll();  // every waiter is now queued
     const double enqueue_cpu = cpu_seconds() - cpu0;
     const std::size_t queued = lim->waiting();
@@ -191,9 +197,12 @@ int main(int argc, char** argv) {
     int runs = 3;
     std::string json_path;
     for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--quick")) quick = true;
-        else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
-        else if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
+        if (!std::strcmp(argv[i], "--quick"))
+            quick = true;
+        else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc)
+            runs = std::max(1, std::atoi(argv[++i]));
+        else if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
+            json_path = argv[++i];
         else {
             std::fprintf(stderr, "usage: limiter_bench [--quick] [--runs N] [--json FILE]\n");
             return 2;
@@ -241,5 +250,6 @@ int main(int argc, char** argv) {
         if (!r.cpu_ns.empty()) o["cpu_ns_per_acquire"] = cbs_bench::to_json(r.cpu_ns);
         json_rows.push_back(std::move(o));
     }
-    cbs_bench::write_json(json_path, boost::json::object{{"bench", "limiter"}, {"runs", runs}, {"rows", std::move(json_rows)}});
+    cbs_bench::write_json(json_path,
+                          boost::json::object{{"bench", "limiter"}, {"runs", runs}, {"rows", std::move(json_rows)}});
 }

@@ -34,7 +34,8 @@ using namespace std::chrono;
 namespace {
 
 // A CreateSnapshotGroup body as the client serializes it.
-const std::string payload = R"({"DiskIds":["disk-a1b2c3d4","disk-e5f6g7h8"],"SnapshotGroupName":"fleet-run-20261129-ins-1a2b3c4d"})";
+const std::string payload =
+    R"({"DiskIds":["disk-a1b2c3d4","disk-e5f6g7h8"],"SnapshotGroupName":"fleet-run-20261129-ins-1a2b3c4d"})";
 constexpr std::int64_t timestamp = 1'796'000'000;  // a fixed second: the date (cache key) never changes
 const std::string secret_id = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE";
 const std::string secret_key = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLEKEY1";
@@ -130,10 +131,14 @@ int main(int argc, char** argv) {
     std::string json_path;
     int runs = 5;
     for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--quick")) quick = true, runs = 3;
-        else if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
-        else if (!std::strcmp(argv[i], "--profile")) profile = true;
-        else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
+        if (!std::strcmp(argv[i], "--quick"))
+            quick = true, runs = 3;
+        else if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
+            json_path = argv[++i];
+        else if (!std::strcmp(argv[i], "--profile"))
+            profile = true;
+        else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc)
+            runs = std::max(1, std::atoi(argv[++i]));
         else {
             std::fprintf(stderr, "usage: sign_bench [--quick] [--json FILE] [--runs N] [--profile]\n");
             return 2;
@@ -205,9 +210,10 @@ int main(int argc, char** argv) {
                                                          {"canonical_bytes", trace.canonical_request.size()},
                                                          {"string_to_sign_bytes", trace.string_to_sign.size()},
                                                          {"rows", std::move(json_rows)}});
-    std::printf("Payload %zu bytes, canonical request %zu bytes, string to sign %zu bytes; median of %d runs "
-                "(min-max).\n\n",
-                payload.size(), trace.canonical_request.size(), trace.string_to_sign.size(), runs);
+    std::printf(
+        "Payload %zu bytes, canonical request %zu bytes, string to sign %zu bytes; median of %d runs "
+        "(min-max).\n\n",
+        payload.size(), trace.canonical_request.size(), trace.string_to_sign.size(), runs);
     std::printf("| case | ns / signed request | OpenSSL floor ns | ratio (target <= 1.5) |\n");
     std::printf("|---|---|---|---|\n");
     for (const auto& r : rows)

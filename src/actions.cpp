@@ -23,14 +23,14 @@ error_code invalid(diagnostics& diag, std::string what) {
 }  // namespace
 
 error_code validate(const create_snapshot_group_request& req, diagnostics& diag) {
-    if (req.disk_ids.empty()) return invalid(diag, "CreateSnapshotGroup: DiskIds is empty (at least one disk id is required)");
+    if (req.disk_ids.empty())
+        return invalid(diag, "CreateSnapshotGroup: DiskIds is empty (at least one disk id is required)");
     std::unordered_set<std::string_view> seen;
     for (const auto& id : req.disk_ids) {
         if (!is_valid_disk_id(id))
             return invalid(diag, "CreateSnapshotGroup: DiskIds has a malformed id '" + id +
                                      "' (expected disk- and 8 lower-case letters or digits)");
-        if (!seen.insert(id).second)
-            return invalid(diag, "CreateSnapshotGroup: DiskIds lists '" + id + "' twice");
+        if (!seen.insert(id).second) return invalid(diag, "CreateSnapshotGroup: DiskIds lists '" + id + "' twice");
     }
     for (const auto& t : req.tags)
         if (t.key.empty()) return invalid(diag, "CreateSnapshotGroup: a tag has an empty Key");
@@ -51,8 +51,7 @@ boost::json::object to_json(const create_snapshot_group_request& req) {
     return body;
 }
 
-error_code from_json(const boost::json::object& response, create_snapshot_group_response& out,
-                     diagnostics& diag) {
+error_code from_json(const boost::json::object& response, create_snapshot_group_response& out, diagnostics& diag) {
     auto id = response.find("SnapshotGroupId");
     if (id == response.end() || !id->value().is_string() || id->value().get_string().empty()) {
         diag.client_message = "CreateSnapshotGroup response has no SnapshotGroupId";

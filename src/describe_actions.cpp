@@ -17,7 +17,9 @@ namespace {
 
 namespace json = boost::json;
 
-bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool lower_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 bool prefixed_id(std::string_view id, std::string_view prefix) noexcept {
     if (id.size() != prefix.size() + 8 || id.substr(0, prefix.size()) != prefix) return false;
@@ -47,11 +49,11 @@ struct filter_spec {
 };
 
 constexpr std::array<std::string_view, 2> disk_usages{"SYSTEM_DISK", "DATA_DISK"};
-constexpr std::array<std::string_view, 8> disk_states{"UNATTACHED", "ATTACHING", "ATTACHED",  "DETACHING",
+constexpr std::array<std::string_view, 8> disk_states{"UNATTACHED", "ATTACHING",   "ATTACHED",  "DETACHING",
                                                       "EXPANDING",  "ROLLBACKING", "TORECYCLE", "DUMPING"};
 constexpr std::array<std::string_view, 3> group_states{"NORMAL", "CREATING", "ROLLBACKING"};
-constexpr std::array<std::string_view, 6> snapshot_states{"NORMAL",          "CREATING",        "ROLLBACKING",
-                                                          "COPYING_FROM_REMOTE", "CHECKING_COPIED", "TORECYCLE"};
+constexpr std::array<std::string_view, 6> snapshot_states{
+    "NORMAL", "CREATING", "ROLLBACKING", "COPYING_FROM_REMOTE", "CHECKING_COPIED", "TORECYCLE"};
 constexpr std::array<std::string_view, 2> snapshot_types{"SHARED_SNAPSHOT", "PRIVATE_SNAPSHOT"};
 constexpr std::array<std::string_view, 2> order_fields{"CREATE_TIME", "DEADLINE"};
 constexpr std::array<std::string_view, 2> orders{"ASC", "DESC"};
@@ -117,12 +119,12 @@ error_code check_filters(std::string_view action, const std::vector<filter>& fil
             }
         }
         if (!spec)
-            return invalid(diag, at + " has an unknown Name '" + f.name + "' (" + act + " accepts " +
-                                     spec_names(specs) + ")");
+            return invalid(
+                diag, at + " has an unknown Name '" + f.name + "' (" + act + " accepts " + spec_names(specs) + ")");
         if (f.values.empty()) return invalid(diag, at + " (" + f.name + ") has no Values (at least one is required)");
         if (spec->max_values && f.values.size() > spec->max_values)
-            return invalid(diag, at + " (" + f.name + ") has " + std::to_string(f.values.size()) +
-                                     " Values (at most " + std::to_string(spec->max_values) + ")");
+            return invalid(diag, at + " (" + f.name + ") has " + std::to_string(f.values.size()) + " Values (at most " +
+                                     std::to_string(spec->max_values) + ")");
         if (spec->domain.empty()) continue;
         for (const auto& v : f.values)
             if (std::find(spec->domain.begin(), spec->domain.end(), v) == spec->domain.end())
@@ -144,8 +146,8 @@ error_code check_page(std::string_view action, std::int64_t limit, std::int64_t 
 error_code check_order(std::string_view action, const std::string& order_field, const std::string& order,
                        diagnostics& diag) {
     if (!order_field.empty() && std::find(order_fields.begin(), order_fields.end(), order_field) == order_fields.end())
-        return invalid(diag, std::string(action) + ": OrderField is '" + order_field + "' (expected " +
-                                 join(order_fields) + ")");
+        return invalid(
+            diag, std::string(action) + ": OrderField is '" + order_field + "' (expected " + join(order_fields) + ")");
     if (!order.empty() && std::find(orders.begin(), orders.end(), order) == orders.end())
         return invalid(diag, std::string(action) + ": Order is '" + order + "' (expected " + join(orders) + ")");
     return {};
@@ -190,8 +192,12 @@ void put_order(json::object& body, const std::string& order_field, const std::st
 
 }  // namespace
 
-bool is_valid_snapshot_group_id(std::string_view id) noexcept { return prefixed_id(id, "csnap-"); }
-bool is_valid_snapshot_id(std::string_view id) noexcept { return prefixed_id(id, "snap-"); }
+bool is_valid_snapshot_group_id(std::string_view id) noexcept {
+    return prefixed_id(id, "csnap-");
+}
+bool is_valid_snapshot_id(std::string_view id) noexcept {
+    return prefixed_id(id, "snap-");
+}
 
 // --- DescribeDisks ---------------------------------------------------------
 
@@ -200,8 +206,8 @@ error_code validate(const describe_disks_request& req, diagnostics& diag) {
     if (auto ec = check_page(act, req.limit, req.offset, diag)) return ec;
     if (!req.disk_ids.empty() && !req.filters.empty())
         return invalid(diag, "DescribeDisks: DiskIds and Filters cannot be used together (set one of them)");
-    if (auto ec = check_ids(act, "DiskIds", req.disk_ids, is_valid_disk_id,
-                            "disk- and 8 lower-case letters or digits", diag))
+    if (auto ec =
+            check_ids(act, "DiskIds", req.disk_ids, is_valid_disk_id, "disk- and 8 lower-case letters or digits", diag))
         return ec;
     if (auto ec = check_filters(act, req.filters, disk_filters, diag)) return ec;
     return check_order(act, req.order_field, req.order, diag);

@@ -23,14 +23,21 @@ namespace json = boost::json;
 
 std::string_view kind_name(json::kind k) {
     switch (k) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a bool";
-    case json::kind::int64:
-    case json::kind::uint64: return "an integer";
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+        case json::kind::null:
+            return "null";
+        case json::kind::bool_:
+            return "a bool";
+        case json::kind::int64:
+        case json::kind::uint64:
+            return "an integer";
+        case json::kind::double_:
+            return "a number";
+        case json::kind::string:
+            return "a string";
+        case json::kind::array:
+            return "an array";
+        case json::kind::object:
+            return "an object";
     }
     return "?";
 }
@@ -108,7 +115,8 @@ public:
             out = static_cast<Int>(x);
         } else if (v.is_uint64()) {
             const auto x = v.get_uint64();
-            if (x > static_cast<std::uint64_t>(lim::max())) return fail(p, "is " + std::to_string(x) + ", out of range");
+            if (x > static_cast<std::uint64_t>(lim::max()))
+                return fail(p, "is " + std::to_string(x) + ", out of range");
             out = static_cast<Int>(x);
         } else if (v.is_double()) {
             // Integers sent as 12.0 (or a progress of 33.3): truncated.
@@ -177,11 +185,13 @@ public:
 
     /// TotalCount, the set (each item read by `item`) and RequestId.
     template <class T, class F>
-    error_code page(const json::object& response, std::string_view set_key, std::uint64_t& total,
-                    std::vector<T>& set, std::string& request_id, F&& item) {
+    error_code page(const json::object& response, std::string_view set_key, std::uint64_t& total, std::vector<T>& set,
+                    std::string& request_id, F&& item) {
         const auto* tc = find(response, "TotalCount");
-        if (!tc) fail("TotalCount", "is missing");
-        else integer_value(*tc, "TotalCount", total);
+        if (!tc)
+            fail("TotalCount", "is missing");
+        else
+            integer_value(*tc, "TotalCount", total);
         auto it = response.find(set_key);
         if (it == response.end()) {
             fail(std::string(set_key), "is missing");

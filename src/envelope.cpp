@@ -26,8 +26,7 @@ error_code parse_envelope(std::string_view body, boost::json::object& response, 
     if (!root.is_object()) return bad(diag, "response body is not a JSON object");
     auto& top = root.get_object();
     auto it = top.find("Response");
-    if (it == top.end() || !it->value().is_object())
-        return bad(diag, "response has no \"Response\" object");
+    if (it == top.end() || !it->value().is_object()) return bad(diag, "response has no \"Response\" object");
     auto& resp = it->value().get_object();
 
     auto request_id = string_field(resp, "RequestId");

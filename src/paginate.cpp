@@ -31,7 +31,7 @@ std::vector<describe_disks_request> disks_by_instance_batches(std::span<const st
 }
 
 std::vector<describe_snapshot_groups_request> snapshot_groups_by_id_batches(std::span<const std::string> group_ids,
-                                                                           std::size_t per_call) {
+                                                                            std::size_t per_call) {
     return batches<describe_snapshot_groups_request>(group_ids, per_call, "snapshot-group-id");
 }
 

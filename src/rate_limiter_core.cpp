@@ -24,12 +24,9 @@ struct documented_limit {
 // Published per-action limits (cloud.tencent.com CBS API pages; see
 // docs/design.md).
 constexpr std::array documented_limits{
-    documented_limit{"CreateSnapshotGroup", 20},
-    documented_limit{"DescribeSnapshotGroups", 20},
-    documented_limit{"DeleteSnapshotGroup", 20},
-    documented_limit{"ApplySnapshotGroup", 20},
-    documented_limit{"CreateSnapshot", 20},
-    documented_limit{"DescribeSnapshots", 20},
+    documented_limit{"CreateSnapshotGroup", 20}, documented_limit{"DescribeSnapshotGroups", 20},
+    documented_limit{"DeleteSnapshotGroup", 20}, documented_limit{"ApplySnapshotGroup", 20},
+    documented_limit{"CreateSnapshot", 20},      documented_limit{"DescribeSnapshots", 20},
     documented_limit{"DescribeDisks", 100},
 };
 constexpr double undocumented_rate = 10;
@@ -79,20 +76,16 @@ rate_limiter_core::rate_limiter_core(const limiter_params& params)
     const auto positive = [](double v) { return std::isfinite(v) && v > 0; };
     if (!positive(params.rate_per_second))
         throw std::invalid_argument("limiter_params: rate_per_second must be positive");
-    if (!positive(params.min_rate))
-        throw std::invalid_argument("limiter_params: min_rate must be positive");
+    if (!positive(params.min_rate)) throw std::invalid_argument("limiter_params: min_rate must be positive");
     if (params.burst == 0) throw std::invalid_argument("limiter_params: burst must be >= 1");
-    if (params.window.count() <= 0)
-        throw std::invalid_argument("limiter_params: window must be positive");
-    if (params.recovery.count() <= 0)
-        throw std::invalid_argument("limiter_params: recovery must be positive");
+    if (params.window.count() <= 0) throw std::invalid_argument("limiter_params: window must be positive");
+    if (params.recovery.count() <= 0) throw std::invalid_argument("limiter_params: recovery must be positive");
     if (params.throttle_holdoff.count() < 0)
         throw std::invalid_argument("limiter_params: throttle_holdoff must not be negative");
     if (!(params.throttle_decrease > 0 && params.throttle_decrease <= 1))
         throw std::invalid_argument("limiter_params: throttle_decrease must be in (0, 1]");
     min_rate_ = std::min(params.min_rate, params.rate_per_second);
-    const double per_window =
-        std::ceil(params.rate_per_second * (static_cast<double>(params.window.count()) / 1e9));
+    const double per_window = std::ceil(params.rate_per_second * (static_cast<double>(params.window.count()) / 1e9));
     window_limit_ = per_window < 1 ? 1 : static_cast<std::uint64_t>(per_window);
     set_rate(params.rate_per_second);
 }
@@ -116,8 +109,7 @@ std::int64_t rate_limiter_core::slot_at(std::int64_t now) const noexcept {
 limiter_reservation rate_limiter_core::reserve(time_point now) {
     const std::int64_t now_ns = to_ns(now);
     // Slots older than a window can no longer share a window with a new one.
-    while (!recent_.empty() && recent_.front() + params_.window.count() <= now_ns)
-        recent_.pop_front();
+    while (!recent_.empty() && recent_.front() + params_.window.count() <= now_ns) recent_.pop_front();
 
     limiter_reservation r;
     r.slot_ = slot_at(now_ns);

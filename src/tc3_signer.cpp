@@ -122,9 +122,8 @@ struct tc3_signer::impl {
             throw std::runtime_error("cbs::tc3_signer: OpenSSL SHA256/HMAC unavailable");
         }
         char digest_name[] = "SHA256";
-        const OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
-            OSSL_PARAM_construct_end()};
+        const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+                                     OSSL_PARAM_construct_end()};
         if (EVP_MAC_CTX_set_params(mac_ctx, params) != 1 || EVP_MAC_CTX_set_params(sign_ctx, params) != 1) {
             release();
             throw std::runtime_error("cbs::tc3_signer: cannot configure HMAC-SHA256");
@@ -166,8 +165,7 @@ struct tc3_signer::impl {
 
     void sha256(std::string_view data, digest& out) {
         unsigned int n = 0;
-        if (EVP_DigestInit_ex2(md_ctx, md, nullptr) != 1 ||
-            EVP_DigestUpdate(md_ctx, data.data(), data.size()) != 1 ||
+        if (EVP_DigestInit_ex2(md_ctx, md, nullptr) != 1 || EVP_DigestUpdate(md_ctx, data.data(), data.size()) != 1 ||
             EVP_DigestFinal_ex(md_ctx, out.data(), &n) != 1 || n != digest_len)
             openssl_failure("SHA256");
     }
@@ -175,23 +173,19 @@ struct tc3_signer::impl {
     void hmac(const unsigned char* key, std::size_t key_len, std::string_view msg, digest& out) {
         std::size_t n = 0;
         if (EVP_MAC_init(mac_ctx, key, key_len, nullptr) != 1 ||
-            EVP_MAC_update(mac_ctx, reinterpret_cast<const unsigned char*>(msg.data()),
-                           msg.size()) != 1 ||
+            EVP_MAC_update(mac_ctx, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) != 1 ||
             EVP_MAC_final(mac_ctx, out.data(), &n, out.size()) != 1 || n != digest_len)
             openssl_failure("HMAC-SHA256");
     }
 
-    bool cache_matches(std::string_view key, std::string_view date,
-                       std::string_view service) const noexcept {
-        return cache_valid && cached_date == date && cached_service == service &&
-               cached_key.size() == key.size() &&
+    bool cache_matches(std::string_view key, std::string_view date, std::string_view service) const noexcept {
+        return cache_valid && cached_date == date && cached_service == service && cached_key.size() == key.size() &&
                CRYPTO_memcmp(cached_key.data(), key.data(), key.size()) == 0;
     }
 
     /// Derives kSigning for (key, date, service) into the cache; fills the
     /// derived-key hexes of `trace` when non-null.
-    void derive(std::string_view key, std::string_view date, std::string_view service,
-                tc3_trace* trace) {
+    void derive(std::string_view key, std::string_view date, std::string_view service, tc3_trace* trace) {
         wipe_cache();
         std::string k0;
         k0.reserve(3 + key.size());
@@ -226,13 +220,11 @@ struct tc3_signer::impl {
         headers.push_back({"host", req.host});
         for (const auto& h : req.extra_signed_headers) {
             const auto name = trim(h.name);
-            if (name.empty())
-                throw std::invalid_argument("cbs::tc3_signer: empty signed header name");
+            if (name.empty()) throw std::invalid_argument("cbs::tc3_signer: empty signed header name");
             headers.push_back({name, h.value});
         }
-        std::sort(headers.begin(), headers.end(), [](const header_ref& a, const header_ref& b) {
-            return compare_ci(a.name, b.name) < 0;
-        });
+        std::sort(headers.begin(), headers.end(),
+                  [](const header_ref& a, const header_ref& b) { return compare_ci(a.name, b.name) < 0; });
         for (std::size_t i = 1; i < headers.size(); ++i)
             if (compare_ci(headers[i - 1].name, headers[i].name) == 0)
                 throw std::invalid_argument("cbs::tc3_signer: duplicate signed header '" +
@@ -309,8 +301,7 @@ struct tc3_signer::impl {
         if (trace) {
             trace->hashed_payload.assign(canonical, payload_hash_pos, std::string::npos);
             trace->canonical_request = canonical;
-            trace->hashed_canonical_request.assign(to_sign, hashed_canonical_pos,
-                                                   std::string::npos);
+            trace->hashed_canonical_request.assign(to_sign, hashed_canonical_pos, std::string::npos);
             trace->date = date;
             trace->credential_scope = scope;
             trace->string_to_sign = to_sign;
@@ -342,8 +333,8 @@ std::string tc3_signer::authorization(const tc3_request& req, tc3_trace* trace) 
     st.sign(req, trace, sig);
     constexpr std::string_view p1 = " Credential=", p2 = ", SignedHeaders=", p3 = ", Signature=";
     std::string out;
-    out.reserve(algorithm.size() + p1.size() + req.secret_id.size() + 1 + st.scope.size() +
-                p2.size() + st.signed_headers.size() + p3.size() + sizeof sig);
+    out.reserve(algorithm.size() + p1.size() + req.secret_id.size() + 1 + st.scope.size() + p2.size() +
+                st.signed_headers.size() + p3.size() + sizeof sig);
     out.append(algorithm).append(p1).append(req.secret_id).append("/").append(st.scope);
     out.append(p2).append(st.signed_headers).append(p3).append(sig, sizeof sig);
     return out;
@@ -354,8 +345,7 @@ namespace detail {
 std::string sha256_hex(std::string_view data) {
     digest d{};
     unsigned int n = 0;
-    if (EVP_Digest(data.data(), data.size(), d.data(), &n, EVP_sha256(), nullptr) != 1 ||
-        n != digest_len)
+    if (EVP_Digest(data.data(), data.size(), d.data(), &n, EVP_sha256(), nullptr) != 1 || n != digest_len)
         openssl_failure("SHA256");
     return to_hex(d);
 }
@@ -367,13 +357,13 @@ std::string utc_date(std::int64_t unix_seconds) {
     // civil_from_days (H. Hinnant), proleptic Gregorian calendar.
     z += 719468;
     const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const std::int64_t doe = z - era * 146097;                                  // [0, 146096]
+    const std::int64_t doe = z - era * 146097;                                       // [0, 146096]
     const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
     std::int64_t y = yoe + era * 400;
-    const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);           // [0, 365]
-    const std::int64_t mp = (5 * doy + 2) / 153;                                // [0, 11]
-    const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;                        // [1, 31]
-    const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;                           // [1, 12]
+    const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);  // [0, 365]
+    const std::int64_t mp = (5 * doy + 2) / 153;                       // [0, 11]
+    const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;               // [1, 31]
+    const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;                  // [1, 12]
     if (m <= 2) ++y;
 
     std::string out;

@@ -8,11 +8,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <stdlib.h>     // mkdtemp
-#include <sys/stat.h>   // chmod
+#include <stdlib.h>    // mkdtemp
+#include <sys/stat.h>  // chmod
 
-#include <filesystem>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -70,8 +70,7 @@ std::string to_pem(X509* cert) {
 std::string to_pem(EVP_PKEY* key) {
     bio_ptr bio{BIO_new(BIO_s_mem())};
     if (!bio) fail("BIO_new");
-    check(PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr),
-          "PEM_write_bio_PrivateKey");
+    check(PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr), "PEM_write_bio_PrivateKey");
     BUF_MEM* mem = nullptr;
     BIO_get_mem_ptr(bio.get(), &mem);
     return std::string(mem->data, mem->length);
@@ -109,8 +108,7 @@ void add_sans(X509* cert, const std::vector<std::string>& dns, const std::vector
     for (const auto& name : dns) {
         GENERAL_NAME* gen = GENERAL_NAME_new();
         ASN1_IA5STRING* str = ASN1_IA5STRING_new();
-        if (!gen || !str ||
-            ASN1_STRING_set(str, name.data(), static_cast<int>(name.size())) != 1) {
+        if (!gen || !str || ASN1_STRING_set(str, name.data(), static_cast<int>(name.size())) != 1) {
             GENERAL_NAME_free(gen);
             ASN1_IA5STRING_free(str);
             fail("DNS SAN " + name);
@@ -157,8 +155,7 @@ x509_ptr new_cert(EVP_PKEY* subject_key, const std::string& common_name, X509* i
     const auto* cn = reinterpret_cast<const unsigned char*>(common_name.c_str());
     check(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, org, -1, -1, 0), "subject O");
     check(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, cn, -1, -1, 0), "subject CN");
-    check(X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : name),
-          "X509_set_issuer_name");
+    check(X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : name), "X509_set_issuer_name");
     check(X509_set_pubkey(cert.get(), subject_key), "X509_set_pubkey");
     return cert;
 }

@@ -26,8 +26,8 @@ struct create_snapshot_group_request {
     using response_type = create_snapshot_group_response;
 
     std::vector<std::string> disk_ids{};  ///< required, 1+ distinct ids "disk-xxxxxxxx"
-    std::string snapshot_group_name{};  ///< optional; members are named <name>_0, _1, ...
-    std::vector<tag> tags{};            ///< optional; keys non-empty
+    std::string snapshot_group_name{};    ///< optional; members are named <name>_0, _1, ...
+    std::vector<tag> tags{};              ///< optional; keys non-empty
 };
 
 struct create_snapshot_group_response {
@@ -48,7 +48,6 @@ boost::json::object to_json(const create_snapshot_group_request& req);
 
 /// Reads the `Response` object of a successful call. Returns
 /// client_errc::bad_response if SnapshotGroupId is missing.
-error_code from_json(const boost::json::object& response, create_snapshot_group_response& out,
-                     diagnostics& diag);
+error_code from_json(const boost::json::object& response, create_snapshot_group_response& out, diagnostics& diag);
 
 }  // namespace cbs

@@ -36,7 +36,7 @@ namespace cbs {
 /// One filter of a Describe* call: {"Name": name, "Values": [values...]}.
 /// Filters are AND-combined; the values of one filter are OR-combined.
 struct filter {
-    std::string name{};               ///< Name, e.g. "instance-id"
+    std::string name{};                 ///< Name, e.g. "instance-id"
     std::vector<std::string> values{};  ///< Values, at least one
 };
 
@@ -57,31 +57,31 @@ bool is_valid_snapshot_id(std::string_view id) noexcept;
 /// A CBS disk as DescribeDisks returns it (the fields a snapshot tool needs;
 /// the wire object has more).
 struct disk {
-    std::string disk_id{};                   ///< DiskId, "disk-xxxxxxxx" (required)
-    std::string disk_name{};                 ///< DiskName
-    std::string disk_usage{};                ///< DiskUsage: SYSTEM_DISK | DATA_DISK
-    std::string disk_type{};                 ///< DiskType: CLOUD_BASIC | CLOUD_PREMIUM | CLOUD_SSD | CLOUD_HSSD | ...
-    std::string disk_state{};                ///< DiskState: UNATTACHED | ATTACHING | ATTACHED | DETACHING | ...
-    std::string disk_charge_type{};          ///< DiskChargeType: PREPAID | POSTPAID_BY_HOUR | ...
-    std::uint64_t disk_size = 0;             ///< DiskSize, GiB
-    bool attached = false;                   ///< Attached: attached to an instance
-    std::string instance_id{};               ///< InstanceId of the attached instance ("" if none)
-    std::string instance_type{};             ///< InstanceType: CVM | EKS
-    bool shareable = false;                  ///< Shareable: may be attached to several instances
+    std::string disk_id{};           ///< DiskId, "disk-xxxxxxxx" (required)
+    std::string disk_name{};         ///< DiskName
+    std::string disk_usage{};        ///< DiskUsage: SYSTEM_DISK | DATA_DISK
+    std::string disk_type{};         ///< DiskType: CLOUD_BASIC | CLOUD_PREMIUM | CLOUD_SSD | CLOUD_HSSD | ...
+    std::string disk_state{};        ///< DiskState: UNATTACHED | ATTACHING | ATTACHED | DETACHING | ...
+    std::string disk_charge_type{};  ///< DiskChargeType: PREPAID | POSTPAID_BY_HOUR | ...
+    std::uint64_t disk_size = 0;     ///< DiskSize, GiB
+    bool attached = false;           ///< Attached: attached to an instance
+    std::string instance_id{};       ///< InstanceId of the attached instance ("" if none)
+    std::string instance_type{};     ///< InstanceType: CVM | EKS
+    bool shareable = false;          ///< Shareable: may be attached to several instances
     std::vector<std::string> instance_id_list{};  ///< InstanceIdList: every instance a shareable disk is attached to
-    bool snapshot_ability = false;           ///< SnapshotAbility: the disk can be snapshotted
-    bool migrating = false;                  ///< Migrating: being migrated
-    int migrate_percent = 0;                 ///< MigratePercent
-    bool rollbacking = false;                ///< Rollbacking: being rolled back from a snapshot
-    int rollback_percent = 0;                ///< RollbackPercent
-    bool portable = false;                   ///< Portable: can be detached / attached elsewhere
-    bool encrypt = false;                    ///< Encrypt
-    std::string zone{};                      ///< Placement.Zone, e.g. "ap-guangzhou-3"
-    std::int64_t project_id = 0;             ///< Placement.ProjectId
-    std::uint64_t snapshot_count = 0;        ///< SnapshotCount
-    std::string create_time{};               ///< CreateTime, "YYYY-MM-DD hh:mm:ss" as sent
-    std::string deadline_time{};             ///< DeadlineTime (prepaid disks; "" when null)
-    std::vector<tag> tags{};                 ///< Tags [{Key, Value}]
+    bool snapshot_ability = false;                ///< SnapshotAbility: the disk can be snapshotted
+    bool migrating = false;                       ///< Migrating: being migrated
+    int migrate_percent = 0;                      ///< MigratePercent
+    bool rollbacking = false;                     ///< Rollbacking: being rolled back from a snapshot
+    int rollback_percent = 0;                     ///< RollbackPercent
+    bool portable = false;                        ///< Portable: can be detached / attached elsewhere
+    bool encrypt = false;                         ///< Encrypt
+    std::string zone{};                           ///< Placement.Zone, e.g. "ap-guangzhou-3"
+    std::int64_t project_id = 0;                  ///< Placement.ProjectId
+    std::uint64_t snapshot_count = 0;             ///< SnapshotCount
+    std::string create_time{};                    ///< CreateTime, "YYYY-MM-DD hh:mm:ss" as sent
+    std::string deadline_time{};                  ///< DeadlineTime (prepaid disks; "" when null)
+    std::vector<tag> tags{};                      ///< Tags [{Key, Value}]
 };
 
 struct describe_disks_response;
@@ -100,10 +100,10 @@ struct describe_disks_request {
     /// tag-value, tag:<key>, dedicated-cluster-id, cluster-group-id.
     /// Exclusive with `disk_ids`.
     std::vector<filter> filters{};
-    std::int64_t limit = 20;   ///< Limit: page size, 1..100 (the API's default is 20). Always sent.
-    std::int64_t offset = 0;   ///< Offset: >= 0. Always sent.
+    std::int64_t limit = 20;    ///< Limit: page size, 1..100 (the API's default is 20). Always sent.
+    std::int64_t offset = 0;    ///< Offset: >= 0. Always sent.
     std::string order_field{};  ///< OrderField: "" (not sent), CREATE_TIME or DEADLINE
-    std::string order{};      ///< Order: "" (not sent), ASC or DESC
+    std::string order{};        ///< Order: "" (not sent), ASC or DESC
     bool return_bind_auto_snapshot_policy = false;  ///< ReturnBindAutoSnapshotPolicy (sent only when true)
 };
 
@@ -122,26 +122,26 @@ error_code from_json(const boost::json::object& response, describe_disks_respons
 
 /// An image created from a snapshot group.
 struct snapshot_group_image {
-    std::string image_id{};  ///< ImageId
+    std::string image_id{};    ///< ImageId
     std::string image_name{};  ///< ImageName
 };
 
 /// A snapshot group as DescribeSnapshotGroups returns it.
 struct snapshot_group {
-    std::string snapshot_group_id{};        ///< SnapshotGroupId, "csnap-xxxxxxxx" (required)
-    std::string name{};                     ///< SnapshotGroupName
-    std::string type{};                     ///< SnapshotGroupType (NORMAL: ordinary, not crash-consistent)
-    std::string state{};                    ///< SnapshotGroupState: NORMAL | CREATING | ROLLBACKING
-    int percent = 0;                        ///< Percent: creation progress, 0..100
-    bool contain_root_snapshot = false;     ///< ContainRootSnapshot: has a system-disk snapshot
-    std::vector<std::string> snapshot_ids{};  ///< SnapshotIdSet: the member snapshots
-    std::string create_time{};              ///< CreateTime, as sent
-    std::string modify_time{};              ///< ModifyTime, as sent
+    std::string snapshot_group_id{};             ///< SnapshotGroupId, "csnap-xxxxxxxx" (required)
+    std::string name{};                          ///< SnapshotGroupName
+    std::string type{};                          ///< SnapshotGroupType (NORMAL: ordinary, not crash-consistent)
+    std::string state{};                         ///< SnapshotGroupState: NORMAL | CREATING | ROLLBACKING
+    int percent = 0;                             ///< Percent: creation progress, 0..100
+    bool contain_root_snapshot = false;          ///< ContainRootSnapshot: has a system-disk snapshot
+    std::vector<std::string> snapshot_ids{};     ///< SnapshotIdSet: the member snapshots
+    std::string create_time{};                   ///< CreateTime, as sent
+    std::string modify_time{};                   ///< ModifyTime, as sent
     std::vector<snapshot_group_image> images{};  ///< Images [{ImageId, ImageName}]
-    std::uint64_t image_count = 0;          ///< ImageCount
-    bool is_permanent = false;              ///< IsPermanent
-    std::string deadline_time{};            ///< DeadlineTime ("" when null)
-    std::string auto_snapshot_policy_id{};  ///< AutoSnapshotPolicyId ("" when null)
+    std::uint64_t image_count = 0;               ///< ImageCount
+    bool is_permanent = false;                   ///< IsPermanent
+    std::string deadline_time{};                 ///< DeadlineTime ("" when null)
+    std::string auto_snapshot_policy_id{};       ///< AutoSnapshotPolicyId ("" when null)
 };
 
 struct describe_snapshot_groups_response;
@@ -159,15 +159,14 @@ struct describe_snapshot_groups_request {
 };
 
 struct describe_snapshot_groups_response {
-    std::uint64_t total_count = 0;                ///< TotalCount (required)
+    std::uint64_t total_count = 0;                     ///< TotalCount (required)
     std::vector<snapshot_group> snapshot_group_set{};  ///< SnapshotGroupSet: this page (required)
-    std::string request_id{};                     ///< RequestId
+    std::string request_id{};                          ///< RequestId
 };
 
 error_code validate(const describe_snapshot_groups_request& req, diagnostics& diag);
 boost::json::object to_json(const describe_snapshot_groups_request& req);
-error_code from_json(const boost::json::object& response, describe_snapshot_groups_response& out,
-                     diagnostics& diag);
+error_code from_json(const boost::json::object& response, describe_snapshot_groups_response& out, diagnostics& diag);
 
 // ---------------------------------------------------------------------------
 // DeleteSnapshotGroup
@@ -193,27 +192,26 @@ struct delete_snapshot_group_response {
 
 error_code validate(const delete_snapshot_group_request& req, diagnostics& diag);
 boost::json::object to_json(const delete_snapshot_group_request& req);
-error_code from_json(const boost::json::object& response, delete_snapshot_group_response& out,
-                     diagnostics& diag);
+error_code from_json(const boost::json::object& response, delete_snapshot_group_response& out, diagnostics& diag);
 
 // ---------------------------------------------------------------------------
 // DescribeSnapshots
 
 /// A snapshot as DescribeSnapshots returns it.
 struct snapshot {
-    std::string snapshot_id{};  ///< SnapshotId, "snap-xxxxxxxx" (required)
-    std::string name{};         ///< SnapshotName
-    std::string state{};        ///< SnapshotState: NORMAL | CREATING | ROLLBACKING | COPYING_FROM_REMOTE | ...
-    int percent = 0;            ///< Percent: creation progress, 0..100
-    std::string disk_id{};      ///< DiskId: the disk it was taken from
-    std::string disk_usage{};   ///< DiskUsage: SYSTEM_DISK | DATA_DISK
-    std::uint64_t disk_size = 0;  ///< DiskSize, GiB
-    std::string create_time{};  ///< CreateTime, as sent
-    std::string snapshot_type{};  ///< SnapshotType: PRIVATE_SNAPSHOT | SHARED_SNAPSHOT
-    bool encrypt = false;       ///< Encrypt
-    bool is_permanent = false;  ///< IsPermanent
-    std::string deadline_time{};  ///< DeadlineTime ("" when null)
-    std::string zone{};         ///< Placement.Zone
+    std::string snapshot_id{};      ///< SnapshotId, "snap-xxxxxxxx" (required)
+    std::string name{};             ///< SnapshotName
+    std::string state{};            ///< SnapshotState: NORMAL | CREATING | ROLLBACKING | COPYING_FROM_REMOTE | ...
+    int percent = 0;                ///< Percent: creation progress, 0..100
+    std::string disk_id{};          ///< DiskId: the disk it was taken from
+    std::string disk_usage{};       ///< DiskUsage: SYSTEM_DISK | DATA_DISK
+    std::uint64_t disk_size = 0;    ///< DiskSize, GiB
+    std::string create_time{};      ///< CreateTime, as sent
+    std::string snapshot_type{};    ///< SnapshotType: PRIVATE_SNAPSHOT | SHARED_SNAPSHOT
+    bool encrypt = false;           ///< Encrypt
+    bool is_permanent = false;      ///< IsPermanent
+    std::string deadline_time{};    ///< DeadlineTime ("" when null)
+    std::string zone{};             ///< Placement.Zone
     std::uint64_t image_count = 0;  ///< ImageCount
 };
 
@@ -235,13 +233,13 @@ struct describe_snapshots_request {
     std::int64_t limit = 20;    ///< Limit: page size, 1..100 (the API's default is 20). Always sent.
     std::int64_t offset = 0;    ///< Offset: >= 0. Always sent.
     std::string order_field{};  ///< OrderField: "" (not sent), CREATE_TIME or DEADLINE
-    std::string order{};      ///< Order: "" (not sent), ASC or DESC
+    std::string order{};        ///< Order: "" (not sent), ASC or DESC
 };
 
 struct describe_snapshots_response {
-    std::uint64_t total_count = 0;    ///< TotalCount (required)
+    std::uint64_t total_count = 0;         ///< TotalCount (required)
     std::vector<snapshot> snapshot_set{};  ///< SnapshotSet: this page (required)
-    std::string request_id{};         ///< RequestId
+    std::string request_id{};              ///< RequestId
 };
 
 error_code validate(const describe_snapshots_request& req, diagnostics& diag);

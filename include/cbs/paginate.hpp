@@ -44,24 +44,33 @@ std::vector<describe_disks_request> disks_by_instance_batches(std::span<const st
 /// per_call 0 means 100. With per_call <= 100 each request is answered in one
 /// page, so polling N groups costs about N/100 calls. No ids: no requests.
 std::vector<describe_snapshot_groups_request> snapshot_groups_by_id_batches(std::span<const std::string> group_ids,
-                                                                           std::size_t per_call = 100);
+                                                                            std::size_t per_call = 100);
 
 namespace detail {
 
-inline std::vector<disk>& page_items(describe_disks_response& r) noexcept { return r.disk_set; }
+inline std::vector<disk>& page_items(describe_disks_response& r) noexcept {
+    return r.disk_set;
+}
 inline std::vector<snapshot_group>& page_items(describe_snapshot_groups_response& r) noexcept {
     return r.snapshot_group_set;
 }
-inline std::vector<snapshot>& page_items(describe_snapshots_response& r) noexcept { return r.snapshot_set; }
+inline std::vector<snapshot>& page_items(describe_snapshots_response& r) noexcept {
+    return r.snapshot_set;
+}
 
-inline const std::string& item_id(const disk& d) noexcept { return d.disk_id; }
-inline const std::string& item_id(const snapshot_group& g) noexcept { return g.snapshot_group_id; }
-inline const std::string& item_id(const snapshot& s) noexcept { return s.snapshot_id; }
+inline const std::string& item_id(const disk& d) noexcept {
+    return d.disk_id;
+}
+inline const std::string& item_id(const snapshot_group& g) noexcept {
+    return g.snapshot_group_id;
+}
+inline const std::string& item_id(const snapshot& s) noexcept {
+    return s.snapshot_id;
+}
 
 /// The std::vector of items of a Describe* request's response.
 template <class Request>
-using item_vector_t =
-    std::remove_reference_t<decltype(page_items(std::declval<typename Request::response_type&>()))>;
+using item_vector_t = std::remove_reference_t<decltype(page_items(std::declval<typename Request::response_type&>()))>;
 
 /// Adds one page's diagnostics to the whole call's: attempts add up, every
 /// RequestId is kept; on failure the page's error details are taken.
@@ -82,8 +91,7 @@ inline void merge_page_diag(diagnostics& total, diagnostics&& page, bool failed)
 /// Offset). Items are deduplicated by id (the set may shift between pages).
 /// On failure: the first failing page's error, no items, every RequestId.
 template <class Client, class Request>
-boost::asio::awaitable<result<item_vector_t<Request>>> async_describe_all(Client& c, Request base,
-                                                                         call_options opts) {
+boost::asio::awaitable<result<item_vector_t<Request>>> async_describe_all(Client& c, Request base, call_options opts) {
     result<item_vector_t<Request>> out;
     base.limit = max_describe_limit;
     std::unordered_set<std::string> seen;
@@ -123,7 +131,7 @@ T value_or_throw(result<T>&& r) {
 /// stops. Validation errors (client_errc::invalid_request) send nothing.
 template <class Client>
 boost::asio::awaitable<result<std::vector<disk>>> async_describe_all_disks(Client& c, describe_disks_request base,
-                                                                         std::nothrow_t, call_options opts = {}) {
+                                                                           std::nothrow_t, call_options opts = {}) {
     return detail::async_describe_all(c, std::move(base), opts);
 }
 
@@ -136,15 +144,17 @@ boost::asio::awaitable<result<std::vector<snapshot_group>>> async_describe_all_s
 
 /// Every snapshot matching `base` (its SnapshotIds or Filters), as above.
 template <class Client>
-boost::asio::awaitable<result<std::vector<snapshot>>> async_describe_all_snapshots(
-    Client& c, describe_snapshots_request base, std::nothrow_t, call_options opts = {}) {
+boost::asio::awaitable<result<std::vector<snapshot>>> async_describe_all_snapshots(Client& c,
+                                                                                   describe_snapshots_request base,
+                                                                                   std::nothrow_t,
+                                                                                   call_options opts = {}) {
     return detail::async_describe_all(c, std::move(base), opts);
 }
 
 /// Throwing forms: cbs::error (error_code + diagnostics) on failure.
 template <class Client>
 boost::asio::awaitable<std::vector<disk>> async_describe_all_disks(Client& c, describe_disks_request base,
-                                                                 call_options opts = {}) {
+                                                                   call_options opts = {}) {
     co_return detail::value_or_throw(co_await detail::async_describe_all(c, std::move(base), opts));
 }
 
@@ -156,7 +166,7 @@ boost::asio::awaitable<std::vector<snapshot_group>> async_describe_all_snapshot_
 
 template <class Client>
 boost::asio::awaitable<std::vector<snapshot>> async_describe_all_snapshots(Client& c, describe_snapshots_request base,
-                                                                         call_options opts = {}) {
+                                                                           call_options opts = {}) {
     co_return detail::value_or_throw(co_await detail::async_describe_all(c, std::move(base), opts));
 }
 

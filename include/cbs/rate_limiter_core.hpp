@@ -184,19 +184,19 @@ private:
     void set_rate(double rate) noexcept;
 
     limiter_params params_;
-    double rate_;                    // current pace (sends/s)
-    double min_rate_;                // min(params.min_rate, ceiling)
-    std::int64_t interval_ = 0;      // T at rate_
-    std::int64_t tau_ = 0;           // (burst - 1) * T: GCRA tolerance
-    std::int64_t tat_;               // theoretical arrival time of the next send
-    std::int64_t last_slot_;         // newest slot handed out (FIFO floor)
-    std::uint64_t window_limit_;     // ceil(ceiling * window)
+    double rate_;                      // current pace (sends/s)
+    double min_rate_;                  // min(params.min_rate, ceiling)
+    std::int64_t interval_ = 0;        // T at rate_
+    std::int64_t tau_ = 0;             // (burst - 1) * T: GCRA tolerance
+    std::int64_t tat_;                 // theoretical arrival time of the next send
+    std::int64_t last_slot_;           // newest slot handed out (FIFO floor)
+    std::uint64_t window_limit_;       // ceil(ceiling * window)
     std::deque<std::int64_t> recent_;  // burst > 1: slots not older than a window
     std::uint64_t next_id_ = 0;
-    std::uint64_t newest_id_ = 0;    // newest live reservation (0: none)
+    std::uint64_t newest_id_ = 0;  // newest live reservation (0: none)
     bool recovering_ = false;
-    double w_max_ = 0;               // rate before the last decrease
-    std::int64_t decrease_at_ = 0;   // time of the last decrease
+    double w_max_ = 0;              // rate before the last decrease
+    std::int64_t decrease_at_ = 0;  // time of the last decrease
     limiter_counters counters_;
 };
 

@@ -37,16 +37,16 @@ struct tc3_header {
 /// duration of the signing call only; nothing is retained except the cached
 /// derived key (see tc3_signer).
 struct tc3_request {
-    std::string_view secret_id;    ///< SecretId (appears in the Authorization header)
-    std::string_view secret_key;   ///< SecretKey (never copied into outputs or errors)
+    std::string_view secret_id;        ///< SecretId (appears in the Authorization header)
+    std::string_view secret_key;       ///< SecretKey (never copied into outputs or errors)
     std::string_view service = "cbs";  ///< credential-scope service (first DNS label of the host)
-    std::string_view host;         ///< Host header value exactly as sent
+    std::string_view host;             ///< Host header value exactly as sent
     std::string_view content_type = "application/json; charset=utf-8";  ///< Content-Type as sent
-    std::string_view payload;      ///< exact body bytes (GET: empty)
-    std::int64_t timestamp = 0;    ///< X-TC-Timestamp, unix seconds; the scope date is its UTC date
-    std::string_view method = "POST";        ///< HTTP method, upper case as sent
-    std::string_view canonical_uri = "/";    ///< always "/" for API 3.0
-    std::string_view canonical_query = "";   ///< query string exactly as sent (POST: empty)
+    std::string_view payload;                                           ///< exact body bytes (GET: empty)
+    std::int64_t timestamp = 0;             ///< X-TC-Timestamp, unix seconds; the scope date is its UTC date
+    std::string_view method = "POST";       ///< HTTP method, upper case as sent
+    std::string_view canonical_uri = "/";   ///< always "/" for API 3.0
+    std::string_view canonical_query = "";  ///< query string exactly as sent (POST: empty)
     /// Extra headers to sign, e.g. {"X-TC-Action","DescribeInstances"}. Must
     /// not repeat a name (case-insensitively), including content-type/host.
     std::span<const tc3_header> extra_signed_headers = {};

@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
     })});
     std::cout << server.port() << " " << t::default_pki().write_ca_file() << std::endl;
     boost::asio::steady_timer limit(io, std::chrono::seconds(60));
-    limit.async_wait([&](auto) { server.stop(); io.stop(); });
+    limit.async_wait([&](auto) {
+        server.stop();
+        io.stop();
+    });
     io.run();
 }

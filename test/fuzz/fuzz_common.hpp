@@ -14,12 +14,12 @@ namespace cbs_fuzz {
 
 /// An invariant of the code under test. A violation aborts, which libFuzzer
 /// reports as a crash and saves the input (crash-<sha1>).
-#define FUZZ_CHECK(cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
             std::fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::abort();                                                                      \
-        }                                                                                      \
+            std::abort();                                                                          \
+        }                                                                                          \
     } while (0)
 
 inline std::string_view as_view(const std::uint8_t* data, std::size_t size) {
@@ -33,11 +33,21 @@ inline bool is_valid_utf8(std::string_view s) {
         const auto c = static_cast<unsigned char>(s[i]);
         std::size_t n = 0;
         std::uint32_t cp = 0;
-        if (c < 0x80) { ++i; continue; }
-        if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
-        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
-        else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
-        else return false;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else
+            return false;
         if (i + n >= s.size()) return false;  // truncated sequence
         for (std::size_t k = 1; k <= n; ++k) {
             const auto cc = static_cast<unsigned char>(s[i + k]);
@@ -163,9 +173,9 @@ inline bool take_header(std::vector<cbs::emu::http_header>& headers, std::string
 /// checks. The credential date is set to the UTC date of the timestamp too
 /// (the service/SecretId/SignedHeaders are kept). `storage` owns the new value. No-op when the Authorization does
 /// not parse or names no known account.
-inline void maybe_resign(std::vector<cbs::emu::http_header>& headers, std::string_view method,
-                         std::string_view target, std::string_view body, std::int64_t timestamp,
-                         std::int64_t now, cbs::tc3_signer& signer, std::string& storage) {
+inline void maybe_resign(std::vector<cbs::emu::http_header>& headers, std::string_view method, std::string_view target,
+                         std::string_view body, std::int64_t timestamp, std::int64_t now, cbs::tc3_signer& signer,
+                         std::string& storage) {
     if (!take_header(headers, "X-Fuzz-Sign")) return;
     // Outside the allowed skew verify_tc3 fails before the signature check.
     if (timestamp < now - 300 || timestamp > now + 300) return;
@@ -183,16 +193,19 @@ inline void maybe_resign(std::vector<cbs::emu::http_header>& headers, std::strin
     for (const auto& name : parsed->signed_headers) {
         auto v = cbs::emu::find_header(headers, name);
         if (!v) return;
-        if (name == "host") req.host = *v;
-        else if (name == "content-type") req.content_type = *v;
-        else extra.push_back({name, *v});
+        if (name == "host")
+            req.host = *v;
+        else if (name == "content-type")
+            req.content_type = *v;
+        else
+            extra.push_back({name, *v});
     }
     req.secret_id = acct->secret_id;
     req.secret_key = acct->secret_key;
     req.service = parsed->service;
     const auto unsigned_payload = cbs::emu::find_header(headers, "X-TC-Content-SHA256");
-    req.payload = (unsigned_payload && *unsigned_payload == "UNSIGNED-PAYLOAD") ? std::string_view("UNSIGNED-PAYLOAD")
-                                                                               : body;
+    req.payload =
+        (unsigned_payload && *unsigned_payload == "UNSIGNED-PAYLOAD") ? std::string_view("UNSIGNED-PAYLOAD") : body;
     req.timestamp = timestamp;
     req.method = method;
     const auto q = target.find('?');
@@ -205,8 +218,8 @@ inline void maybe_resign(std::vector<cbs::emu::http_header>& headers, std::strin
     } catch (const std::invalid_argument&) {
         return;
     }
-    storage = "TC3-HMAC-SHA256 Credential=" + parsed->secret_id + "/" + cbs::detail::utc_date(timestamp) + "/" + parsed->service +
-              "/tc3_request, SignedHeaders=";
+    storage = "TC3-HMAC-SHA256 Credential=" + parsed->secret_id + "/" + cbs::detail::utc_date(timestamp) + "/" +
+              parsed->service + "/tc3_request, SignedHeaders=";
     for (std::size_t i = 0; i < parsed->signed_headers.size(); ++i)
         storage += (i ? ";" : "") + parsed->signed_headers[i];
     storage += ", Signature=" + sig;

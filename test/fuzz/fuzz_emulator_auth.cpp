@@ -26,9 +26,8 @@ namespace {
 constexpr std::int64_t server_now = 1717200000;
 
 bool is_lower_hex64(std::string_view s) {
-    return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-           });
+    return s.size() == 64 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 void check_parse(std::string_view value) {
@@ -89,8 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto out = cbs::emu::verify_tc3(in, accounts, signer);
     if (out.error) {
         FUZZ_CHECK(out.error->code.rfind("AuthFailure.", 0) == 0);
-        FUZZ_CHECK(cbs::api_error_from_string(out.error->code) !=
-                   cbs::make_error_code(cbs::api_errc::unrecognized));
+        FUZZ_CHECK(cbs::api_error_from_string(out.error->code) != cbs::make_error_code(cbs::api_errc::unrecognized));
         FUZZ_CHECK(!out.error->message.empty());
         // Messages quote parts of the header, cut to a length: from UTF-8 in,
         // UTF-8 out (the gateway puts the message into a JSON answer).
@@ -105,8 +103,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     } else {
         // Verified: a known account, and the token rule held.
-        const auto it = std::find_if(accounts.begin(), accounts.end(),
-                                     [&](const auto& a) { return a.secret_id == out.secret_id; });
+        const auto it =
+            std::find_if(accounts.begin(), accounts.end(), [&](const auto& a) { return a.secret_id == out.secret_id; });
         FUZZ_CHECK(it != accounts.end());
         const auto token = cbs::emu::find_header(req.headers, "X-TC-Token").value_or("");
         FUZZ_CHECK(token == it->token);

@@ -138,11 +138,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(is_uuid(diag.request_id));
         if (ec) continue;
         const auto action = cbs::emu::find_header(fr.headers, "X-TC-Action").value_or("");
-        if (action == "CreateSnapshotGroup") reads_back<cbs::create_snapshot_group_response>(response);
-        else if (action == "DescribeDisks") reads_back<cbs::describe_disks_response>(response);
-        else if (action == "DescribeSnapshotGroups") reads_back<cbs::describe_snapshot_groups_response>(response);
-        else if (action == "DeleteSnapshotGroup") reads_back<cbs::delete_snapshot_group_response>(response);
-        else if (action == "DescribeSnapshots") reads_back<cbs::describe_snapshots_response>(response);
+        if (action == "CreateSnapshotGroup")
+            reads_back<cbs::create_snapshot_group_response>(response);
+        else if (action == "DescribeDisks")
+            reads_back<cbs::describe_disks_response>(response);
+        else if (action == "DescribeSnapshotGroups")
+            reads_back<cbs::describe_snapshot_groups_response>(response);
+        else if (action == "DeleteSnapshotGroup")
+            reads_back<cbs::delete_snapshot_group_response>(response);
+        else if (action == "DescribeSnapshots")
+            reads_back<cbs::describe_snapshots_response>(response);
     }
     return 0;
 }

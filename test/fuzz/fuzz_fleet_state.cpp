@@ -47,7 +47,9 @@ void reads_back(const boost::json::object& response) {
     FUZZ_CHECK(!cbs::detail::parse_envelope(body, parsed, diag));
     Response out;
     const auto ec = cbs::from_json(parsed, out, diag);
-    if (ec) std::fprintf(stderr, "client cannot read the emulator's answer: %s\n%s\n", diag.client_message.c_str(), body.c_str());
+    if (ec)
+        std::fprintf(stderr, "client cannot read the emulator's answer: %s\n%s\n", diag.client_message.c_str(),
+                     body.c_str());
     FUZZ_CHECK(!ec);
 }
 
@@ -101,12 +103,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             FUZZ_CHECK(r.response.empty());
             continue;
         }
-        if (action == "CreateSnapshotGroup") reads_back<cbs::create_snapshot_group_response>(r.response);
-        else if (action == "DescribeDisks") reads_back<cbs::describe_disks_response>(r.response);
-        else if (action == "DescribeSnapshotGroups") reads_back<cbs::describe_snapshot_groups_response>(r.response);
-        else if (action == "DeleteSnapshotGroup") reads_back<cbs::delete_snapshot_group_response>(r.response);
-        else if (action == "DescribeSnapshots") reads_back<cbs::describe_snapshots_response>(r.response);
-        else if (action == "ApplySnapshotGroup") reads_back<cbs::apply_snapshot_group_response>(r.response);
+        if (action == "CreateSnapshotGroup")
+            reads_back<cbs::create_snapshot_group_response>(r.response);
+        else if (action == "DescribeDisks")
+            reads_back<cbs::describe_disks_response>(r.response);
+        else if (action == "DescribeSnapshotGroups")
+            reads_back<cbs::describe_snapshot_groups_response>(r.response);
+        else if (action == "DeleteSnapshotGroup")
+            reads_back<cbs::delete_snapshot_group_response>(r.response);
+        else if (action == "DescribeSnapshots")
+            reads_back<cbs::describe_snapshots_response>(r.response);
+        else if (action == "ApplySnapshotGroup")
+            reads_back<cbs::apply_snapshot_group_response>(r.response);
     }
     return 0;
 }

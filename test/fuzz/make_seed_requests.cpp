@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
           request(perm, "POST", "/", "DescribeDisks",
                   R"({"Filters":[{"Name":"instance-id","Values":["ins-15nltoqs"]}],"Limit":100})"));
     write(a + "post-temporary-token", request(temp, "POST", "/", "CreateSnapshotGroup", create));
-    write(a + "get-signed-action", request(perm, "GET", "/?Limit=20&Offset=0", "DescribeSnapshots", "", 1717200000, true));
+    write(a + "get-signed-action",
+          request(perm, "GET", "/?Limit=20&Offset=0", "DescribeSnapshots", "", 1717200000, true));
     write(a + "expired-timestamp", request(perm, "POST", "/", "DescribeDisks", "{}", 1717199000));
     write(a + "fuzz-sign-bad-signature",
           "POST / HTTP/1.1\nHost: cbs.tencentcloudapi.com\nContent-Type: application/json\nX-TC-Action: "
@@ -90,17 +91,20 @@ int main(int argc, char** argv) {
           "SignedHeaders=content-type;host;x-tc-action, Signature=" +
               std::string(64, '0') + "\n\n{\"Limit\":1}");
     // The documented example (test/data/tc3_vectors.json): another service, another key.
-    write(a + "doc-example-cvm",
-          "POST / HTTP/1.1\nHost: cvm.tencentcloudapi.com\nContent-Type: application/json; charset=utf-8\nX-TC-Action: "
-          "DescribeInstances\nX-TC-Timestamp: 1551113065\nX-TC-Version: 2017-03-12\nX-TC-Region: "
-          "ap-guangzhou\nAuthorization: TC3-HMAC-SHA256 "
-          "Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/tc3_request, SignedHeaders=content-type;host, "
-          "Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168\n\n{\"Limit\": 1, \"Filters\": "
-          "[{\"Values\": [\"\\u672a\\u547d\\u540d\"], \"Name\": \"instance-name\"}]}");
+    write(
+        a + "doc-example-cvm",
+        "POST / HTTP/1.1\nHost: cvm.tencentcloudapi.com\nContent-Type: application/json; charset=utf-8\nX-TC-Action: "
+        "DescribeInstances\nX-TC-Timestamp: 1551113065\nX-TC-Version: 2017-03-12\nX-TC-Region: "
+        "ap-guangzhou\nAuthorization: TC3-HMAC-SHA256 "
+        "Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/tc3_request, SignedHeaders=content-type;host, "
+        "Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168\n\n{\"Limit\": 1, \"Filters\": "
+        "[{\"Values\": [\"\\u672a\\u547d\\u540d\"], \"Name\": \"instance-name\"}]}");
 
-    write(g + "describe-disks",
-          request(perm, "POST", "/", "DescribeDisks",
-                  R"({"Filters":[{"Name":"instance-id","Values":["ins-15nltoqs","ins-wnrvv1cr"]}],"Limit":100,"Offset":0})"));
+    write(
+        g + "describe-disks",
+        request(
+            perm, "POST", "/", "DescribeDisks",
+            R"({"Filters":[{"Name":"instance-id","Values":["ins-15nltoqs","ins-wnrvv1cr"]}],"Limit":100,"Offset":0})"));
     write(g + "create-then-describe",
           request(perm, "POST", "/", "CreateSnapshotGroup", create) + sep +
               request(perm, "POST", "/", "DescribeSnapshotGroups",
@@ -114,17 +118,17 @@ int main(int argc, char** argv) {
     write(g + "get-query-disks",
           request(temp, "GET", "/?DiskIds.0=disk-6pu3vuq0&DiskIds.1=disk-g85dnrer&ReturnBindAutoSnapshotPolicy=true",
                   "DescribeDisks", ""));
-    write(g + "create-delete",
-          request(perm, "POST", "/", "CreateSnapshotGroup", R"({"DiskIds":["disk-nkmyus4p"]})") + sep +
-              request(perm, "POST", "/", "DeleteSnapshotGroup",
-                      R"({"SnapshotGroupIds":["csnap-pf3veshs"],"DeleteBindImages":true})"));
+    write(g + "create-delete", request(perm, "POST", "/", "CreateSnapshotGroup", R"({"DiskIds":["disk-nkmyus4p"]})") +
+                                   sep +
+                                   request(perm, "POST", "/", "DeleteSnapshotGroup",
+                                           R"({"SnapshotGroupIds":["csnap-pf3veshs"],"DeleteBindImages":true})"));
     write(g + "errors-version-region-action",
           request(perm, "POST", "/", "DescribeDisks", "{}", 1717200000, false, "xx-nowhere") + sep +
-              request(perm, "POST", "/", "RunInstances", "{}") + sep + request(perm, "PUT", "/", "DescribeDisks", "{}") +
-              sep + request(perm, "POST", "/", "DescribeDisks", "not json"));
-    write(g + "fuzz-sign-snapshots-burst",
-          unsigned_request("DescribeSnapshots", "ap-guangzhou", "{\"Limit\":5}") + sep +
-              unsigned_request("DescribeSnapshots", "ap-shanghai", "{}") + sep +
-              unsigned_request("DescribeSnapshots", "ap-guangzhou", "{\"Offset\":1}"));
+              request(perm, "POST", "/", "RunInstances", "{}") + sep +
+              request(perm, "PUT", "/", "DescribeDisks", "{}") + sep +
+              request(perm, "POST", "/", "DescribeDisks", "not json"));
+    write(g + "fuzz-sign-snapshots-burst", unsigned_request("DescribeSnapshots", "ap-guangzhou", "{\"Limit\":5}") +
+                                               sep + unsigned_request("DescribeSnapshots", "ap-shanghai", "{}") + sep +
+                                               unsigned_request("DescribeSnapshots", "ap-guangzhou", "{\"Offset\":1}"));
     return 0;
 }

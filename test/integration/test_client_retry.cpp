@@ -4,8 +4,8 @@
 // server that enforces a strict sliding window.
 #include "support/client_params.hpp"
 #include "support/pki.hpp"
-#include "support/scripted_server.hpp"
 #include "support/run_to_end.hpp"
+#include "support/scripted_server.hpp"
 
 #include <cbs/client.hpp>
 
@@ -61,7 +61,8 @@ cbs::create_snapshot_group_request create_req() {
 
 template <class F>
 void run(asio::io_context& io, t::scripted_server& server, F body) {
-    t::run_to_end(io, [&] { server.stop(); }, std::move(body));
+    t::run_to_end(
+        io, [&] { server.stop(); }, std::move(body));
 }
 
 }  // namespace
@@ -156,8 +157,8 @@ TEST_CASE("retry: InternalError answered to a create is outcome unknown (it may 
 TEST_CASE("retry: fatal errors fail at once; attempts are bounded per class") {
     asio::io_context io;
     t::scripted_server server(io.get_executor());
-    server.set_default_script({t::serve(answers({"InvalidParameter", "InternalError", "InternalError",
-                                                 "InternalError", "InternalError"}))});
+    server.set_default_script(
+        {t::serve(answers({"InvalidParameter", "InternalError", "InternalError", "InternalError", "InternalError"}))});
     cbs::client c(io.get_executor(), fast_retry_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
         auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
@@ -251,11 +252,14 @@ TEST_CASE("limiter: 200 concurrent creates against a strict sliding window: no R
     run(io, server, [&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         for (int i = 0; i < 200; ++i)
-            asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
-                auto r = co_await c.async_create_snapshot_group(create_req(), std::nothrow);
-                ok += !r.ec;
-                ++finished;
-            }, asio::detached);
+            asio::co_spawn(
+                ex,
+                [&]() -> asio::awaitable<void> {
+                    auto r = co_await c.async_create_snapshot_group(create_req(), std::nothrow);
+                    ok += !r.ec;
+                    ++finished;
+                },
+                asio::detached);
         asio::steady_timer wait(ex);
         while (finished < 200) {
             wait.expires_after(10ms);

@@ -3,8 +3,8 @@
 // Client and server share one single-threaded io_context; no wall-clock sleeps
 // except the short timeouts under test.
 #include "support/pki.hpp"
-#include "support/scripted_server.hpp"
 #include "support/run_to_end.hpp"
+#include "support/scripted_server.hpp"
 
 #include <cbs/client.hpp>
 #include <cbs/tc3_signer.hpp>
@@ -72,7 +72,8 @@ std::string ok(std::string_view extra = R"("SnapshotGroupId":"csnap-test0001")")
 /// out of work (nothing leaked: no pending timer, socket op or coroutine).
 template <class F>
 void run(asio::io_context& io, t::scripted_server& server, F body) {
-    t::run_to_end(io, [&] { server.stop(); }, std::move(body), std::chrono::seconds(20));
+    t::run_to_end(
+        io, [&] { server.stop(); }, std::move(body), std::chrono::seconds(20));
 }
 
 /// The request as the server saw it verifies with the client's key.
@@ -405,65 +406,72 @@ TEST_CASE("client: connection refused is reported with the address") {
 }
 
 TEST_CASE("client: concurrent calls share at most max_size connections (with and without the strand)") {
-  for (const bool thread_safe : {true, false}) {
-    CAPTURE(thread_safe);
-    asio::io_context io;
-    t::scripted_server server(io.get_executor());
-    server.set_default_script({t::serve([](const t::recorded_request&) { return ok(); })});
-    auto p = params_for(server);
-    p.pool.max_size = 2;
-    p.thread_safe = thread_safe;
-    cbs::client c(io.get_executor(), p);
-    int succeeded = 0;
-    run(io, server, [&]() -> asio::awaitable<void> {
-        auto ex = co_await asio::this_coro::executor;
-        int finished = 0;
-        for (int i = 0; i < 20; ++i)
-            asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
-                auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
-                if (!r.ec) ++succeeded;
-                ++finished;
-            }, asio::detached);
-        asio::steady_timer poll(ex);
-        while (finished < 20) {
-            poll.expires_after(5ms);
-            co_await poll.async_wait(asio::use_awaitable);
-        }
-    });
-    CHECK(succeeded == 20);
-    CHECK(server.connections_accepted() <= 2);
-    CHECK(c.stats().connections_opened <= 2);
-    CHECK(c.stats().calls == 20);
-  }
+    for (const bool thread_safe : {true, false}) {
+        CAPTURE(thread_safe);
+        asio::io_context io;
+        t::scripted_server server(io.get_executor());
+        server.set_default_script({t::serve([](const t::recorded_request&) { return ok(); })});
+        auto p = params_for(server);
+        p.pool.max_size = 2;
+        p.thread_safe = thread_safe;
+        cbs::client c(io.get_executor(), p);
+        int succeeded = 0;
+        run(io, server, [&]() -> asio::awaitable<void> {
+            auto ex = co_await asio::this_coro::executor;
+            int finished = 0;
+            for (int i = 0; i < 20; ++i)
+                asio::co_spawn(
+                    ex,
+                    [&]() -> asio::awaitable<void> {
+                        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+                        if (!r.ec) ++succeeded;
+                        ++finished;
+                    },
+                    asio::detached);
+            asio::steady_timer poll(ex);
+            while (finished < 20) {
+                poll.expires_after(5ms);
+                co_await poll.async_wait(asio::use_awaitable);
+            }
+        });
+        CHECK(succeeded == 20);
+        CHECK(server.connections_accepted() <= 2);
+        CHECK(c.stats().connections_opened <= 2);
+        CHECK(c.stats().calls == 20);
+    }
 }
 
 TEST_CASE("client: a call waiting for a pooled connection can be cancelled (with and without the strand)") {
-  for (const bool thread_safe : {true, false}) {
-    CAPTURE(thread_safe);
-    using namespace asio::experimental::awaitable_operators;
-    asio::io_context io;
-    t::scripted_server server(io.get_executor());
-    server.add_connection({t::expect_request(), t::stall(300ms), t::reply(ok())});
-    auto p = params_for(server);
-    p.pool.max_size = 1;
-    p.thread_safe = thread_safe;
-    cbs::client c(io.get_executor(), p);
-    run(io, server, [&]() -> asio::awaitable<void> {
-        auto ex = co_await asio::this_coro::executor;
-        bool first_ok = false;
-        asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
-            first_ok = !r.ec;
-        }, asio::detached);
-        asio::steady_timer t1(ex, 50ms);
-        auto raced = co_await (c.async_call("DescribeDisks", {}, std::nothrow) || t1.async_wait(asio::use_awaitable));
-        CHECK(raced.index() == 1);  // the timer won; the waiting call was cancelled
-        asio::steady_timer t2(ex, 400ms);
-        co_await t2.async_wait(asio::use_awaitable);
-        CHECK(first_ok);
-    });
-    CHECK(server.requests().size() == 1);
-  }
+    for (const bool thread_safe : {true, false}) {
+        CAPTURE(thread_safe);
+        using namespace asio::experimental::awaitable_operators;
+        asio::io_context io;
+        t::scripted_server server(io.get_executor());
+        server.add_connection({t::expect_request(), t::stall(300ms), t::reply(ok())});
+        auto p = params_for(server);
+        p.pool.max_size = 1;
+        p.thread_safe = thread_safe;
+        cbs::client c(io.get_executor(), p);
+        run(io, server, [&]() -> asio::awaitable<void> {
+            auto ex = co_await asio::this_coro::executor;
+            bool first_ok = false;
+            asio::co_spawn(
+                ex,
+                [&]() -> asio::awaitable<void> {
+                    auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+                    first_ok = !r.ec;
+                },
+                asio::detached);
+            asio::steady_timer t1(ex, 50ms);
+            auto raced =
+                co_await (c.async_call("DescribeDisks", {}, std::nothrow) || t1.async_wait(asio::use_awaitable));
+            CHECK(raced.index() == 1);  // the timer won; the waiting call was cancelled
+            asio::steady_timer t2(ex, 400ms);
+            co_await t2.async_wait(asio::use_awaitable);
+            CHECK(first_ok);
+        });
+        CHECK(server.requests().size() == 1);
+    }
 }
 
 TEST_CASE("client: a pool waiter cancelled as it is handed a slot to connect in ends cancelled, without throwing") {

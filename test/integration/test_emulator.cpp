@@ -49,7 +49,8 @@ emu::emulator_params params() {
     p.fleet.instances = 30;
     p.fleet.no_snapshot_ability = 0;
     p.accounts = {{test_id, test_key, ""}, {"AKIDSECONDACCOUNT", "second-key", ""}};
-    p.rate_limits.throttle_codes = {{"RequestLimitExceeded", 1}};  // counted exactly below; the mix: test_emulator_gateway.cpp
+    p.rate_limits.throttle_codes = {
+        {"RequestLimitExceeded", 1}};  // counted exactly below; the mix: test_emulator_gateway.cpp
     return p;
 }
 
@@ -67,7 +68,8 @@ cbs::client_params client_for(const emu::emulator& e, std::string id = test_id, 
 
 template <class F>
 void run(asio::io_context& io, emu::emulator& e, F body, std::chrono::seconds limit = 30s) {
-    cbs::test::run_to_end(io, [&] { e.stop(); }, std::move(body), limit);
+    cbs::test::run_to_end(
+        io, [&] { e.stop(); }, std::move(body), limit);
 }
 
 /// The snapshottable disks of the i-th instance.
@@ -181,10 +183,15 @@ TEST_CASE("emulator: the client sees the service's codes for its own mistakes") 
     add("bad version", "NoSuchVersion", [](auto& cp) { cp.version = "2020-01-01"; });
     add("unsupported region", "UnsupportedRegion", [](auto& cp) { cp.region = "ap-atlantis"; });
     add("other valid region: empty fleet", "", [](auto& cp) { cp.region = "eu-frankfurt"; });
-    add("temporary credentials", "", [](auto& cp) { cp.creds = {"AKIDTEMPORARY", "temporary-key", "session-token", "x"}; });
-    add("wrong token", "AuthFailure.TokenFailure",
-        [](auto& cp) { cp.creds = {"AKIDTEMPORARY", "temporary-key", "other-token", "x"}; });
-    add("missing token", "AuthFailure.TokenFailure", [](auto& cp) { cp.creds = {"AKIDTEMPORARY", "temporary-key", "", "x"}; });
+    add("temporary credentials", "", [](auto& cp) {
+        cp.creds = {"AKIDTEMPORARY", "temporary-key", "session-token", "x"};
+    });
+    add("wrong token", "AuthFailure.TokenFailure", [](auto& cp) {
+        cp.creds = {"AKIDTEMPORARY", "temporary-key", "other-token", "x"};
+    });
+    add("missing token", "AuthFailure.TokenFailure", [](auto& cp) {
+        cp.creds = {"AKIDTEMPORARY", "temporary-key", "", "x"};
+    });
     std::vector<std::unique_ptr<cbs::client>> clients;
     for (auto& k : cases) clients.push_back(std::make_unique<cbs::client>(io.get_executor(), k.params));
     run(io, e, [&]() -> asio::awaitable<void> {
@@ -292,8 +299,8 @@ TEST_CASE("emulator: fault injection, one kind at a time") {
         std::set<std::string> codes;
         for (int i = 0; i < 30; ++i)
             codes.insert((co_await c.async_call("DescribeDisks", q, std::nothrow)).diag.server_code);
-        CHECK(codes == std::set<std::string>{"InternalError", "InternalError.ComponentError",
-                                             "ResourceInUse.DiskMigrating"});
+        CHECK(codes ==
+              std::set<std::string>{"InternalError", "InternalError.ComponentError", "ResourceInUse.DiskMigrating"});
         // A rule for one action leaves the others alone.
         CHECK((co_await c.async_call("DescribeSnapshotGroups", q, std::nothrow)).diag.server_code == "");
 
@@ -432,8 +439,10 @@ TEST_CASE("emulator: state directory, generated key, reuse of the CA") {
         e.start();
         std::ifstream in(e.ca_file());
         std::string ca((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (i == 0) ca1 = ca;
-        else CHECK(ca == ca1);  // same CA across restarts: exported CBS_CA_FILE stays valid
+        if (i == 0)
+            ca1 = ca;
+        else
+            CHECK(ca == ca1);  // same CA across restarts: exported CBS_CA_FILE stays valid
         e.stop();
         io.run_for(5s);
         CHECK(io.stopped());

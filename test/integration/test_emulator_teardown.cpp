@@ -46,10 +46,13 @@ TEST_CASE("emulator: destroyed with delayed answers and calls in flight") {
         auto& io = own_thread ? client_io : server_io;
         int finished = 0;
         for (int i = 0; i < 20; ++i)
-            asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-                co_await c.async_call("DescribeDisks", {}, std::nothrow);
-                ++finished;
-            }, asio::detached);
+            asio::co_spawn(
+                io,
+                [&]() -> asio::awaitable<void> {
+                    co_await c.async_call("DescribeDisks", {}, std::nothrow);
+                    ++finished;
+                },
+                asio::detached);
         asio::steady_timer t(io, 200ms);
         t.async_wait([&](auto) {
             if (own_thread) {

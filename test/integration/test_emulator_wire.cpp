@@ -16,8 +16,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/parse.hpp>
 
@@ -96,10 +96,10 @@ struct spec {
     std::int64_t timestamp = std::time(nullptr);
     std::string secret_id = test_id, secret_key = test_key, service = "cbs", token;
     bool sign_action = false;
-    std::string sign_body;               ///< non-empty: sign this instead of body
-    std::vector<std::string> omit;       ///< header names left out
-    std::string authorization;           ///< non-empty: sent instead of the computed one
-    std::string content_length;          ///< non-empty: sent instead of the body's size (and no body)
+    std::string sign_body;          ///< non-empty: sign this instead of body
+    std::vector<std::string> omit;  ///< header names left out
+    std::string authorization;      ///< non-empty: sent instead of the computed one
+    std::string content_length;     ///< non-empty: sent instead of the body's size (and no body)
 };
 
 /// The Authorization header value tc3_signer computes for `s`.
@@ -208,8 +208,10 @@ TEST_CASE("emulator wire: every check answers HTTP 200 with its code and a fresh
         add("malformed Authorization", "AuthFailure.InvalidAuthorization",
             [](spec& s) { s.authorization = "TC3-HMAC-SHA256 Credential=x"; });
         add("other algorithm", "AuthFailure.InvalidAuthorization", [](spec& s) {
-            s.authorization = "HMAC-SHA256 Credential=" + s.secret_id + "/2024-01-01/cbs/tc3_request, "
-                              "SignedHeaders=content-type;host, Signature=" + std::string(64, 'a');
+            s.authorization = "HMAC-SHA256 Credential=" + s.secret_id +
+                              "/2024-01-01/cbs/tc3_request, "
+                              "SignedHeaders=content-type;host, Signature=" +
+                              std::string(64, 'a');
         });
         add("host not signed", "AuthFailure.InvalidAuthorization", [](spec& s) {
             s.authorization = "TC3-HMAC-SHA256 Credential=" + s.secret_id + "/" + cbs::detail::utc_date(s.timestamp) +
@@ -365,7 +367,8 @@ TEST_CASE("emulator wire: the official Python SDK's CBS requests verify (referen
                 std::to_string(body.size()) + "\r\n\r\n" + body;
             auto r = co_await raw_exchange(e, post);
             REQUIRE_FALSE(r.ec);
-            CHECK(r.code == (std::string(token) == "TOKENEXAMPLE" ? "InvalidDiskId.NotFound" : "AuthFailure.TokenFailure"));
+            CHECK(r.code ==
+                  (std::string(token) == "TOKENEXAMPLE" ? "InvalidDiskId.NotFound" : "AuthFailure.TokenFailure"));
         });
     }
 }
@@ -408,8 +411,8 @@ TEST_CASE("auth: verify_tc3 accepts every published vector for its own service, 
         const std::string ts_text = std::to_string(ts);
         const emu::http_header headers[] = {
             {"Host", host}, {"Content-Type", ct}, {"X-TC-Action", action}, {"Authorization", authz}};
-        const emu::account acct{std::string(v.at("secret_id").as_string()),
-                                std::string(v.at("secret_key").as_string()), ""};
+        const emu::account acct{std::string(v.at("secret_id").as_string()), std::string(v.at("secret_key").as_string()),
+                                ""};
         emu::auth_input ai;
         ai.method = "POST";
         ai.target = "/";
@@ -438,20 +441,30 @@ TEST_CASE("auth: verify_tc3 accepts every published vector for its own service, 
 TEST_CASE("auth: parse_authorization rejects malformed headers") {
     std::string why;
     const std::string sig(64, 'a');
-    CHECK(emu::parse_authorization("TC3-HMAC-SHA256 Credential=ID/2024-01-02/cbs/tc3_request, "
-                                   "SignedHeaders=content-type;host;x-tc-action, Signature=" + sig, why));
+    CHECK(
+        emu::parse_authorization("TC3-HMAC-SHA256 Credential=ID/2024-01-02/cbs/tc3_request, "
+                                 "SignedHeaders=content-type;host;x-tc-action, Signature=" +
+                                     sig,
+                                 why));
     CHECK(emu::parse_authorization("TC3-HMAC-SHA256 Signature=" + sig +
-                                   ",SignedHeaders=content-type;host,Credential=ID/2024-01-02/cbs/tc3_request", why));
+                                       ",SignedHeaders=content-type;host,Credential=ID/2024-01-02/cbs/tc3_request",
+                                   why));
     for (const std::string& bad : std::vector<std::string>{
              "",
              "TC3-HMAC-SHA256",
-             "TC3-HMAC-SHA1 Credential=ID/2024-01-02/cbs/tc3_request, SignedHeaders=content-type;host, Signature=" + sig,
+             "TC3-HMAC-SHA1 Credential=ID/2024-01-02/cbs/tc3_request, SignedHeaders=content-type;host, Signature=" +
+                 sig,
              "TC3-HMAC-SHA256 Credential=ID/2024-01-02/cbs, SignedHeaders=content-type;host, Signature=" + sig,
-             "TC3-HMAC-SHA256 Credential=ID/20240102/cbs/tc3_request, SignedHeaders=content-type;host, Signature=" + sig,
-             "TC3-HMAC-SHA256 Credential=ID/2024-01-02/cbs/tc3_other, SignedHeaders=content-type;host, Signature=" + sig,
-             "TC3-HMAC-SHA256 Credential=/2024-01-02/cbs/tc3_request, SignedHeaders=content-type;host, Signature=" + sig,
-             "TC3-HMAC-SHA256 Credential=ID/2024-01-02/cbs/tc3_request, SignedHeaders=host;content-type, Signature=" + sig,
-             "TC3-HMAC-SHA256 Credential=ID/2024-01-02/cbs/tc3_request, SignedHeaders=Content-Type;Host, Signature=" + sig,
+             "TC3-HMAC-SHA256 Credential=ID/20240102/cbs/tc3_request, SignedHeaders=content-type;host, Signature=" +
+                 sig,
+             "TC3-HMAC-SHA256 Credential=ID/2024-01-02/cbs/tc3_other, SignedHeaders=content-type;host, Signature=" +
+                 sig,
+             "TC3-HMAC-SHA256 Credential=/2024-01-02/cbs/tc3_request, SignedHeaders=content-type;host, Signature=" +
+                 sig,
+             "TC3-HMAC-SHA256 Credential=ID/2024-01-02/cbs/tc3_request, SignedHeaders=host;content-type, Signature=" +
+                 sig,
+             "TC3-HMAC-SHA256 Credential=ID/2024-01-02/cbs/tc3_request, SignedHeaders=Content-Type;Host, Signature=" +
+                 sig,
              "TC3-HMAC-SHA256 Credential=ID/2024-01-02/cbs/tc3_request, SignedHeaders=content-type, Signature=" + sig,
              "TC3-HMAC-SHA256 Credential=ID/2024-01-02/cbs/tc3_request, SignedHeaders=content-type;host, Signature=XYZ",
              "TC3-HMAC-SHA256 Credential=ID/2024-01-02/cbs/tc3_request, SignedHeaders=content-type;host",

@@ -3,8 +3,8 @@
 // the request's Filters, Limit and Offset. Client and server share one
 // single-threaded io_context.
 #include "support/pki.hpp"
-#include "support/scripted_server.hpp"
 #include "support/run_to_end.hpp"
+#include "support/scripted_server.hpp"
 
 #include <cbs/client.hpp>
 #include <cbs/describe_actions.hpp>
@@ -40,7 +40,8 @@ cbs::client_params params_for(const t::scripted_server& server) {
 
 template <class F>
 void run(asio::io_context& io, t::scripted_server& server, F body) {
-    t::run_to_end(io, [&] { server.stop(); }, std::move(body), std::chrono::seconds(20));
+    t::run_to_end(
+        io, [&] { server.stop(); }, std::move(body), std::chrono::seconds(20));
 }
 
 std::string envelope(json::object response, std::string_view request_id) {
@@ -48,7 +49,9 @@ std::string envelope(json::object response, std::string_view request_id) {
     return t::http_ok_json(json::serialize(json::object{{"Response", std::move(response)}}));
 }
 
-std::string id8(std::string_view prefix, int n) { return std::string(prefix) + std::to_string(10000000 + n); }
+std::string id8(std::string_view prefix, int n) {
+    return std::string(prefix) + std::to_string(10000000 + n);
+}
 
 /// A fleet of `instances` instances with `disks_per_instance` disks each,
 /// answered like DescribeDisks (instance-id filter, Limit, Offset).
@@ -69,22 +72,24 @@ struct disk_fleet {
             const auto ins = id8("ins-", i);
             if (!wanted.empty() && !wanted.count(ins)) continue;
             for (int k = 0; k < disks_per_instance; ++k)
-                matched.push_back(json::object{{"DiskId", id8("disk-", i * disks_per_instance + k)},
-                                               {"InstanceId", ins},
-                                               {"DiskUsage", k == 0 ? "SYSTEM_DISK" : "DATA_DISK"},
-                                               {"DiskState", "ATTACHED"},
-                                               {"Attached", true},
-                                               {"SnapshotAbility", true},
-                                               {"Placement", json::object{{"Zone", "ap-guangzhou-3"}, {"ProjectId", 0}}},
-                                               {"DeadlineTime", nullptr},
-                                               {"Tags", nullptr}});
+                matched.push_back(
+                    json::object{{"DiskId", id8("disk-", i * disks_per_instance + k)},
+                                 {"InstanceId", ins},
+                                 {"DiskUsage", k == 0 ? "SYSTEM_DISK" : "DATA_DISK"},
+                                 {"DiskState", "ATTACHED"},
+                                 {"Attached", true},
+                                 {"SnapshotAbility", true},
+                                 {"Placement", json::object{{"Zone", "ap-guangzhou-3"}, {"ProjectId", 0}}},
+                                 {"DeadlineTime", nullptr},
+                                 {"Tags", nullptr}});
         }
         const auto offset = static_cast<std::size_t>(body.at("Offset").as_int64());
         const auto limit = static_cast<std::size_t>(body.at("Limit").as_int64());
         json::array page;
         for (std::size_t i = offset; i < matched.size() && i < offset + limit; ++i) page.push_back(matched[i]);
         const std::int64_t total = total_override >= 0 ? total_override : static_cast<std::int64_t>(matched.size());
-        return envelope(json::object{{"TotalCount", total}, {"DiskSet", std::move(page)}}, "rid-" + std::to_string(offset));
+        return envelope(json::object{{"TotalCount", total}, {"DiskSet", std::move(page)}},
+                        "rid-" + std::to_string(offset));
     }
 };
 
@@ -266,5 +271,6 @@ TEST_CASE("typed DeleteSnapshotGroup and DescribeSnapshots through client::async
     REQUIRE(server.requests().size() == 2);
     CHECK(server.requests()[0].body == R"({"SnapshotGroupIds":["csnap-oavcw09g","csnap-12345678"]})");
     CHECK(server.requests()[1].header("X-TC-Action") == "DescribeSnapshots");
-    CHECK(server.requests()[1].body == R"({"Filters":[{"Name":"disk-id","Values":["disk-o0z6mf5z"]}],"Limit":20,"Offset":0})");
+    CHECK(server.requests()[1].body ==
+          R"({"Filters":[{"Name":"disk-id","Values":["disk-o0z6mf5z"]}],"Limit":20,"Offset":0})");
 }

@@ -71,7 +71,9 @@ cbs::client_params tls_params(const std::string& endpoint) {
     return p;
 }
 
-std::string ok(const t::recorded_request&) { return t::http_ok_json(t::api_success_body("req-ok")); }
+std::string ok(const t::recorded_request&) {
+    return t::http_ok_json(t::api_success_body("req-ok"));
+}
 
 template <class F>
 void run(asio::io_context& io, std::function<void()> stop_all, F body) {
@@ -91,7 +93,9 @@ void run(asio::io_context& io, std::function<void()> stop_all, F body) {
     CHECK(io.stopped());
 }
 
-bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
+bool contains(std::string_view s, std::string_view part) {
+    return s.find(part) != std::string_view::npos;
+}
 
 // ---------------------------------------------------------------------------
 // A TLS server whose protocol versions are set by the test (the scripted
@@ -219,17 +223,19 @@ TEST_CASE("tls: a certificate for another host name is refused, by name and by I
         server.set_default_script({t::serve(ok)});
         // Same CA as the client trusts: only the host-name check can refuse it.
         cbs::client c(io.get_executor(), tls_params(by_ip ? server.endpoint_ip() : server.endpoint()));
-        run(io, [&] { server.stop(); }, [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
-            CHECK(r.ec);
-            CHECK(r.ec.category() == asio::error::get_ssl_category());
-            CHECK(contains(r.diag.client_message, "TLS handshake with"));
-            CHECK(contains(r.diag.client_message, "certificate verify failed"));
-            // The reason is named, and it is permanent: one attempt, no retry.
-            CHECK(contains(r.diag.client_message, by_ip ? "IP address mismatch" : "hostname mismatch"));
-            CHECK(r.diag.attempts == 1);
-            CHECK(c.stats().open_connections == 0);
-        });
+        run(
+            io, [&] { server.stop(); },
+            [&]() -> asio::awaitable<void> {
+                auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+                CHECK(r.ec);
+                CHECK(r.ec.category() == asio::error::get_ssl_category());
+                CHECK(contains(r.diag.client_message, "TLS handshake with"));
+                CHECK(contains(r.diag.client_message, "certificate verify failed"));
+                // The reason is named, and it is permanent: one attempt, no retry.
+                CHECK(contains(r.diag.client_message, by_ip ? "IP address mismatch" : "hostname mismatch"));
+                CHECK(r.diag.attempts == 1);
+                CHECK(c.stats().open_connections == 0);
+            });
         CHECK(server.requests().empty());
         CHECK(server.handshakes_completed() == 0);
         // Not retried (tls_params allows 3 network attempts). (The server may
@@ -247,16 +253,18 @@ TEST_CASE("tls: a certificate from an unknown CA is refused; trusting that CA ac
         auto p = tls_params(server.endpoint());
         if (trust_it) p.pool.ca_file = t::other_ca_pki().write_ca_file();
         cbs::client c(io.get_executor(), p);
-        run(io, [&] { server.stop(); }, [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
-            if (trust_it) {
-                CHECK_FALSE(r.ec);  // the same server is fine once its CA is trusted
-            } else {
-                CHECK(r.ec.category() == asio::error::get_ssl_category());
-                CHECK(contains(r.diag.client_message, "certificate verify failed"));
-                CHECK(r.diag.attempts == 1);  // permanent: not retried
-            }
-        });
+        run(
+            io, [&] { server.stop(); },
+            [&]() -> asio::awaitable<void> {
+                auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+                if (trust_it) {
+                    CHECK_FALSE(r.ec);  // the same server is fine once its CA is trusted
+                } else {
+                    CHECK(r.ec.category() == asio::error::get_ssl_category());
+                    CHECK(contains(r.diag.client_message, "certificate verify failed"));
+                    CHECK(r.diag.attempts == 1);  // permanent: not retried
+                }
+            });
         CHECK(server.requests().size() == (trust_it ? 1u : 0u));
         CHECK(server.connections_accepted() == 1);
     }
@@ -294,11 +302,13 @@ TEST_CASE("tls: an https endpoint answered in plain HTTP gets no request (no fal
     // Point an https:// endpoint at the plain-HTTP server.
     auto p = tls_params("https://localhost:" + std::to_string(plain.port()));
     cbs::client c(io.get_executor(), p);
-    run(io, [&] { plain.stop(); }, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
-        CHECK(r.ec);
-        CHECK(contains(r.diag.client_message, "TLS handshake with"));
-    });
+    run(
+        io, [&] { plain.stop(); },
+        [&]() -> asio::awaitable<void> {
+            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+            CHECK(r.ec);
+            CHECK(contains(r.diag.client_message, "TLS handshake with"));
+        });
     CHECK(plain.requests().empty());  // the ClientHello is not an HTTP request
 }
 
@@ -306,25 +316,27 @@ TEST_CASE("tls: TLS 1.2 is the minimum: a TLS 1.1-only server is refused even at
     asio::io_context io;
     version_server server(io.get_executor(), TLS1_VERSION, TLS1_1_VERSION, /*legacy=*/true);
     cbs::client c(io.get_executor(), tls_params(server.endpoint()));
-    run(io, [&] { server.stop(); }, [&]() -> asio::awaitable<void> {
-        // The server really speaks TLS 1.1 to a client that allows it: the
-        // refusal below is the cbs client's, not a broken test server.
-        auto probe = co_await probe_handshake(server.port(), TLS1_VERSION, TLS1_1_VERSION);
-        REQUIRE(probe == "TLSv1.1");
-        REQUIRE(server.handshakes_ok() == 1);
+    run(
+        io, [&] { server.stop(); },
+        [&]() -> asio::awaitable<void> {
+            // The server really speaks TLS 1.1 to a client that allows it: the
+            // refusal below is the cbs client's, not a broken test server.
+            auto probe = co_await probe_handshake(server.port(), TLS1_VERSION, TLS1_1_VERSION);
+            REQUIRE(probe == "TLSv1.1");
+            REQUIRE(server.handshakes_ok() == 1);
 
-        auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
-        CHECK(r.ec);
-        CHECK(r.ec.category() == asio::error::get_ssl_category());
-        CHECK(contains(r.diag.client_message, "TLS handshake with"));
-        // Refused for its version (the client offers nothing below 1.2; the
-        // server answers with a protocol_version alert), not by accident:
-        // without the client's floor, OpenSSL 3 at its default security level
-        // would negotiate 1.1 and fail later, on the SHA-1 signature.
-        CHECK(contains(r.diag.client_message, "protocol version"));
-        CHECK(r.diag.attempts == 1);  // permanent: not retried
-    });
-    CHECK(server.handshakes_ok() == 1);  // the probe's only
+            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+            CHECK(r.ec);
+            CHECK(r.ec.category() == asio::error::get_ssl_category());
+            CHECK(contains(r.diag.client_message, "TLS handshake with"));
+            // Refused for its version (the client offers nothing below 1.2; the
+            // server answers with a protocol_version alert), not by accident:
+            // without the client's floor, OpenSSL 3 at its default security level
+            // would negotiate 1.1 and fail later, on the SHA-1 signature.
+            CHECK(contains(r.diag.client_message, "protocol version"));
+            CHECK(r.diag.attempts == 1);  // permanent: not retried
+        });
+    CHECK(server.handshakes_ok() == 1);      // the probe's only
     CHECK(server.handshakes_failed() == 1);  // one attempt reached the server
     CHECK(server.requests() == 0);
 }
@@ -333,11 +345,13 @@ TEST_CASE("tls: a server offering only TLS 1.2 is accepted") {
     asio::io_context io;
     version_server server(io.get_executor(), TLS1_2_VERSION, TLS1_2_VERSION, /*legacy=*/false);
     cbs::client c(io.get_executor(), tls_params(server.endpoint()));
-    run(io, [&] { server.stop(); }, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
-        CHECK_FALSE(r.ec);
-        CHECK(r.diag.attempts == 1);
-    });
+    run(
+        io, [&] { server.stop(); },
+        [&]() -> asio::awaitable<void> {
+            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+            CHECK_FALSE(r.ec);
+            CHECK(r.diag.attempts == 1);
+        });
     CHECK(server.negotiated() == "TLSv1.2");
     CHECK(server.requests() == 1);
 }
@@ -346,10 +360,12 @@ TEST_CASE("tls: a server offering TLS 1.3 gets TLS 1.3") {
     asio::io_context io;
     version_server server(io.get_executor(), TLS1_2_VERSION, TLS1_3_VERSION, /*legacy=*/false);
     cbs::client c(io.get_executor(), tls_params(server.endpoint()));
-    run(io, [&] { server.stop(); }, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
-        CHECK_FALSE(r.ec);
-    });
+    run(
+        io, [&] { server.stop(); },
+        [&]() -> asio::awaitable<void> {
+            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+            CHECK_FALSE(r.ec);
+        });
     CHECK(server.negotiated() == "TLSv1.3");
 }
 
@@ -371,7 +387,9 @@ bool leaks_key(std::string_view text) {
     return false;
 }
 
-cbs::credentials known_creds() { return {secret_id, secret_key, "", "explicit"}; }
+cbs::credentials known_creds() {
+    return {secret_id, secret_key, "", "explicit"};
+}
 
 struct outputs {
     std::vector<std::pair<std::string, std::string>> seen;  // (what, text)
@@ -405,24 +423,26 @@ void one_call(outputs& out, const std::string& what, std::vector<t::step> script
     auto p = secret_params(server.endpoint());
     if (tweak) tweak(p);
     cbs::client c(io.get_executor(), p);
-    run(io, [&] { server.stop(); }, [&]() -> asio::awaitable<void> {
-        boost::json::object body;
-        if (action == "CreateSnapshotGroup") {
-            boost::json::array ids;
-            ids.emplace_back("disk-11112222");
-            body["DiskIds"] = std::move(ids);
-        }
-        auto r = co_await c.async_call(action, std::move(body), std::nothrow);
-        CHECK(r.ec);  // every scenario here is a failure
-        out.add_result(what, r);
-        // The throwing form too.
-        try {
-            boost::json::object again;
-            co_await c.async_call("DescribeDisks", std::move(again));
-        } catch (const std::exception& e) {
-            out.add(what + ": exception on the next call", e.what());
-        }
-    });
+    run(
+        io, [&] { server.stop(); },
+        [&]() -> asio::awaitable<void> {
+            boost::json::object body;
+            if (action == "CreateSnapshotGroup") {
+                boost::json::array ids;
+                ids.emplace_back("disk-11112222");
+                body["DiskIds"] = std::move(ids);
+            }
+            auto r = co_await c.async_call(action, std::move(body), std::nothrow);
+            CHECK(r.ec);  // every scenario here is a failure
+            out.add_result(what, r);
+            // The throwing form too.
+            try {
+                boost::json::object again;
+                co_await c.async_call("DescribeDisks", std::move(again));
+            } catch (const std::exception& e) {
+                out.add(what + ": exception on the next call", e.what());
+            }
+        });
     // Nothing on the wire carries the key either.
     for (const auto& req : server.requests()) {
         for (const auto& [name, value] : req.headers) out.add(what + ": sent header " + name, value);
@@ -444,22 +464,38 @@ TEST_CASE("secrets: the secret key appears in no output, whatever goes wrong") {
     };
 
     // API errors (answered by the service), including signature failures.
-    one_call(out, "AuthFailure.SignatureFailure", {t::expect_request(), t::reply(api_error("AuthFailure.SignatureFailure", "The provided credentials could not be validated."))}, "DescribeDisks");
-    one_call(out, "AuthFailure.SecretIdNotFound", {t::expect_request(), t::reply(api_error("AuthFailure.SecretIdNotFound", "The SecretId is not found."))}, "DescribeDisks");
-    one_call(out, "InvalidParameter", {t::expect_request(), t::reply(api_error("InvalidParameter", "bad"))}, "CreateSnapshotGroup");
-    one_call(out, "InternalError on a create (outcome unknown)", {t::expect_request(), t::reply(api_error("InternalError", "oops"))}, "CreateSnapshotGroup");
-    one_call(out, "InternalError, gave up", {t::serve([](const t::recorded_request&) { return api_error("InternalError", "oops"); })}, "DescribeDisks", fail_fast);
-    one_call(out, "RequestLimitExceeded, gave up", {t::serve([](const t::recorded_request&) { return api_error("RequestLimitExceeded", "slow down"); })}, "DescribeDisks", fail_fast);
+    one_call(out, "AuthFailure.SignatureFailure",
+             {t::expect_request(),
+              t::reply(api_error("AuthFailure.SignatureFailure", "The provided credentials could not be validated."))},
+             "DescribeDisks");
+    one_call(out, "AuthFailure.SecretIdNotFound",
+             {t::expect_request(), t::reply(api_error("AuthFailure.SecretIdNotFound", "The SecretId is not found."))},
+             "DescribeDisks");
+    one_call(out, "InvalidParameter", {t::expect_request(), t::reply(api_error("InvalidParameter", "bad"))},
+             "CreateSnapshotGroup");
+    one_call(out, "InternalError on a create (outcome unknown)",
+             {t::expect_request(), t::reply(api_error("InternalError", "oops"))}, "CreateSnapshotGroup");
+    one_call(out, "InternalError, gave up",
+             {t::serve([](const t::recorded_request&) { return api_error("InternalError", "oops"); })}, "DescribeDisks",
+             fail_fast);
+    one_call(out, "RequestLimitExceeded, gave up",
+             {t::serve([](const t::recorded_request&) { return api_error("RequestLimitExceeded", "slow down"); })},
+             "DescribeDisks", fail_fast);
 
     // Transport errors and timeouts.
     one_call(out, "reset after the request", {t::expect_request(), t::reset_connection()}, "DescribeDisks", fail_fast);
-    one_call(out, "reset after a create was written", {t::expect_request(), t::reset_connection()}, "CreateSnapshotGroup");
+    one_call(out, "reset after a create was written", {t::expect_request(), t::reset_connection()},
+             "CreateSnapshotGroup");
     one_call(out, "request timeout", {t::expect_request(), t::stall()}, "DescribeDisks", fail_fast);
     one_call(out, "handshake timeout", {t::stall_handshake()}, "DescribeDisks", fail_fast);
-    one_call(out, "truncated body", {t::expect_request(), t::reply("HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{"), t::close_connection()}, "DescribeDisks", fail_fast);
+    one_call(out, "truncated body",
+             {t::expect_request(), t::reply("HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{"), t::close_connection()},
+             "DescribeDisks", fail_fast);
     one_call(out, "502 HTML", {t::expect_request(), t::reply(t::http_502_html())}, "DescribeDisks", fail_fast);
-    one_call(out, "not JSON", {t::expect_request(), t::reply(t::http_ok_json("nope", false))}, "DescribeDisks", fail_fast);
-    one_call(out, "response too large", {t::expect_request(), t::reply(t::http_ok_json(std::string(4096, ' ') + "{}", false))}, "DescribeDisks",
+    one_call(out, "not JSON", {t::expect_request(), t::reply(t::http_ok_json("nope", false))}, "DescribeDisks",
+             fail_fast);
+    one_call(out, "response too large",
+             {t::expect_request(), t::reply(t::http_ok_json(std::string(4096, ' ') + "{}", false))}, "DescribeDisks",
              [](cbs::client_params& p) { p.pool.max_response_body = 1024; });
     one_call(out, "invalid action name", {}, "Describe Disks\r\nX-Evil: 1");
     one_call(out, "request body too large", {}, "DescribeDisks", [](cbs::client_params& p) { p.max_request_body = 1; });
@@ -473,11 +509,13 @@ TEST_CASE("secrets: the secret key appears in no output, whatever goes wrong") {
         auto p = secret_params(server.endpoint());
         fail_fast(p);
         cbs::client c(io.get_executor(), p);
-        run(io, [&] { server.stop(); }, [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
-            CHECK(r.ec);
-            out.add_result("TLS refusal", r);
-        });
+        run(
+            io, [&] { server.stop(); },
+            [&]() -> asio::awaitable<void> {
+                auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+                CHECK(r.ec);
+                out.add_result("TLS refusal", r);
+            });
     }
     {
         asio::io_context io;
@@ -488,9 +526,8 @@ TEST_CASE("secrets: the secret key appears in no output, whatever goes wrong") {
         }
         t::scripted_server unused(io.get_executor());
         // It answers: the limited client leases a connection before its token.
-        unused.set_default_script({t::serve([](const t::recorded_request&) {
-            return t::http_ok_json(t::api_success_body());
-        })});
+        unused.set_default_script(
+            {t::serve([](const t::recorded_request&) { return t::http_ok_json(t::api_success_body()); })});
         auto p = secret_params(endpoint);
         fail_fast(p);
         cbs::client refused(io.get_executor(), p);
@@ -503,34 +540,36 @@ TEST_CASE("secrets: the secret key appears in no output, whatever goes wrong") {
         // test_failure_matrix.cpp "matrix: limiter".)
         limited_p.rate_overrides = {{"CreateSnapshotGroup", 2}};
         cbs::client limited(io.get_executor(), limited_p);
-        run(io, [&] { unused.stop(); }, [&]() -> asio::awaitable<void> {
-            auto r1 = co_await refused.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
-            CHECK(r1.ec == asio::error::connection_refused);
-            out.add_result("connection refused", r1);
-            auto r2 = co_await unresolvable.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
-            CHECK(r2.ec);
-            out.add_result("unresolvable host", r2);
-            cbs::create_snapshot_group_request bad;
-            bad.disk_ids = {"disk-1", "disk-1"};
-            auto r3 = co_await refused.async_create_snapshot_group(bad, std::nothrow);
-            CHECK(r3.ec == client_errc::invalid_request);
-            out.add_result("invalid request", r3);
-            try {
-                co_await refused.async_create_snapshot_group(bad);
-            } catch (const std::exception& e) {
-                out.add("invalid request: what()", e.what());
-            }
-            // The limiter's first token is free; the second waits past the deadline.
-            cbs::call_options o;
-            o.deadline = 50ms;
-            cbs::create_snapshot_group_request good;
-            good.disk_ids = {"disk-11112222"};
-            auto first = co_await limited.async_create_snapshot_group(good, std::nothrow, o);
-            (void)first;
-            auto r4 = co_await limited.async_create_snapshot_group(good, std::nothrow, o);
-            CHECK(r4.ec == client_errc::deadline_exceeded);
-            out.add_result("limiter deadline", r4);
-        });
+        run(
+            io, [&] { unused.stop(); },
+            [&]() -> asio::awaitable<void> {
+                auto r1 = co_await refused.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+                CHECK(r1.ec == asio::error::connection_refused);
+                out.add_result("connection refused", r1);
+                auto r2 = co_await unresolvable.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+                CHECK(r2.ec);
+                out.add_result("unresolvable host", r2);
+                cbs::create_snapshot_group_request bad;
+                bad.disk_ids = {"disk-1", "disk-1"};
+                auto r3 = co_await refused.async_create_snapshot_group(bad, std::nothrow);
+                CHECK(r3.ec == client_errc::invalid_request);
+                out.add_result("invalid request", r3);
+                try {
+                    co_await refused.async_create_snapshot_group(bad);
+                } catch (const std::exception& e) {
+                    out.add("invalid request: what()", e.what());
+                }
+                // The limiter's first token is free; the second waits past the deadline.
+                cbs::call_options o;
+                o.deadline = 50ms;
+                cbs::create_snapshot_group_request good;
+                good.disk_ids = {"disk-11112222"};
+                auto first = co_await limited.async_create_snapshot_group(good, std::nothrow, o);
+                (void)first;
+                auto r4 = co_await limited.async_create_snapshot_group(good, std::nothrow, o);
+                CHECK(r4.ec == client_errc::deadline_exceeded);
+                out.add_result("limiter deadline", r4);
+            });
     }
 
     // Configuration errors at construction.
@@ -594,7 +633,8 @@ TEST_CASE("secrets: the secret key appears in no output, whatever goes wrong") {
             CHECK(ec);
             out.add("parse " + what, diag.to_string(ec));
         };
-        parse_error("line without '=' holding the key", "[default]\nsecret_id = " + secret_id + "\n" + secret_key + "\n");
+        parse_error("line without '=' holding the key",
+                    "[default]\nsecret_id = " + secret_id + "\n" + secret_key + "\n");
         parse_error("key on a section-like line", "[default\nsecret_key = " + secret_key + "\n");
         parse_error("profile without secret_id", "[default]\nsecret_key = " + secret_key + "\n");
         parse_error("key in another profile", "[other]\nsecret_id = x\nsecret_key = " + secret_key + "\n");

@@ -11,8 +11,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -35,7 +35,9 @@ using boost::system::error_code;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
@@ -50,19 +52,29 @@ void append_json_string(std::string& out, std::string_view s) {
     for (char ch : s) {
         const auto c = static_cast<unsigned char>(ch);
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (c < 0x20) {
-                out += "\\u00";
-                out += hex[c >> 4];
-                out += hex[c & 0xf];
-            } else {
-                out += ch;  // UTF-8 passes through unchanged
-            }
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out += hex[c >> 4];
+                    out += hex[c & 0xf];
+                } else {
+                    out += ch;  // UTF-8 passes through unchanged
+                }
         }
     }
     out += '"';
@@ -100,19 +112,33 @@ bool recorded_request::has_header(std::string_view name) const {
 // ---------------------------------------------------------------------------
 // step builders
 
-step handshake() { return step{step::kind::handshake, {}, {}, {}}; }
-step expect_request() { return step{step::kind::expect_request, {}, {}, {}}; }
-step reply(std::string raw) { return step{step::kind::reply, std::move(raw), {}, {}}; }
+step handshake() {
+    return step{step::kind::handshake, {}, {}, {}};
+}
+step expect_request() {
+    return step{step::kind::expect_request, {}, {}, {}};
+}
+step reply(std::string raw) {
+    return step{step::kind::reply, std::move(raw), {}, {}};
+}
 step reply_json(std::string body, bool keep_alive, int status) {
     return reply(http_json(status, body, keep_alive));
 }
-step close_connection() { return step{step::kind::close, {}, {}, {}}; }
-step reset_connection() { return step{step::kind::reset, {}, {}, {}}; }
-step stall(std::chrono::milliseconds d) { return step{step::kind::stall, {}, d, {}}; }
+step close_connection() {
+    return step{step::kind::close, {}, {}, {}};
+}
+step reset_connection() {
+    return step{step::kind::reset, {}, {}, {}};
+}
+step stall(std::chrono::milliseconds d) {
+    return step{step::kind::stall, {}, d, {}};
+}
 step serve(std::function<std::string(const recorded_request&)> handler) {
     return step{step::kind::serve, {}, {}, std::move(handler)};
 }
-step stall_handshake(std::chrono::milliseconds d) { return step{step::kind::stall_handshake, {}, d, {}}; }
+step stall_handshake(std::chrono::milliseconds d) {
+    return step{step::kind::stall_handshake, {}, d, {}};
+}
 
 // ---------------------------------------------------------------------------
 // server state and connections
@@ -125,7 +151,7 @@ struct connection {
 
     // Always an ssl::stream: in plain-HTTP mode only next_layer() is used.
     ssl::stream<beast::tcp_stream> stream;
-    asio::steady_timer timer;  // stalls
+    asio::steady_timer timer;   // stalls
     beast::flat_buffer buffer;  // survives across requests: holds pipelined bytes
     std::size_t index;
     bool handshaken = false;
@@ -185,8 +211,7 @@ asio::awaitable<bool> ensure_handshake(state& st, connection& c) {
 }
 
 template <class Stream>
-asio::awaitable<bool> read_request_on(Stream& s, state& st, connection& c, recorded_request& out,
-                                      bool& keep_alive) {
+asio::awaitable<bool> read_request_on(Stream& s, state& st, connection& c, recorded_request& out, bool& keep_alive) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
     auto [ec, n] = co_await http::async_read(s, c.buffer, parser, use_tuple);
@@ -248,8 +273,7 @@ asio::awaitable<void> graceful_close(state& st, connection& c) {
         // Unread bytes in the receive buffer make close() send RST instead of
         // FIN; discard whatever already arrived (never blocks: available() > 0).
         char scratch[4096];
-        while (!ec && socket.available(ec) > 0 && !ec)
-            socket.read_some(asio::buffer(scratch), ec);
+        while (!ec && socket.available(ec) > 0 && !ec) socket.read_some(asio::buffer(scratch), ec);
     }
     c.abort();
 }
@@ -264,46 +288,46 @@ void abortive_close(connection& c) {
 // Runs one step; false ends the script (client gone, stop(), or close/reset).
 asio::awaitable<bool> run_step(state& st, connection& c, const step& s) {
     switch (s.what) {
-    case step::kind::handshake:
-        co_return co_await ensure_handshake(st, c);
+        case step::kind::handshake:
+            co_return co_await ensure_handshake(st, c);
 
-    case step::kind::expect_request: {
-        if (!co_await ensure_handshake(st, c)) co_return false;
-        recorded_request req;
-        bool keep_alive = true;
-        co_return co_await read_request(st, c, req, keep_alive);
-    }
-
-    case step::kind::reply:
-        if (!co_await ensure_handshake(st, c)) co_return false;
-        co_return co_await write_bytes(st, c, s.bytes);
-
-    case step::kind::close:
-        co_await graceful_close(st, c);
-        co_return false;
-
-    case step::kind::reset:
-        abortive_close(c);
-        co_return false;
-
-    case step::kind::stall:
-        if (!co_await ensure_handshake(st, c)) co_return false;
-        co_return co_await wait(c, s.duration);
-
-    case step::kind::stall_handshake:
-        co_return co_await wait(c, s.duration);
-
-    case step::kind::serve:
-        if (!co_await ensure_handshake(st, c)) co_return false;
-        for (;;) {
+        case step::kind::expect_request: {
+            if (!co_await ensure_handshake(st, c)) co_return false;
             recorded_request req;
             bool keep_alive = true;
-            if (!co_await read_request(st, c, req, keep_alive)) co_return false;
-            const std::string response = s.handler ? s.handler(req) : http_ok_json("{}", keep_alive);
-            if (!co_await write_bytes(st, c, response)) co_return false;
-            if (!keep_alive) co_return true;  // client asked to close: continue the script
-            if (st.stopped || c.closed) co_return false;
+            co_return co_await read_request(st, c, req, keep_alive);
         }
+
+        case step::kind::reply:
+            if (!co_await ensure_handshake(st, c)) co_return false;
+            co_return co_await write_bytes(st, c, s.bytes);
+
+        case step::kind::close:
+            co_await graceful_close(st, c);
+            co_return false;
+
+        case step::kind::reset:
+            abortive_close(c);
+            co_return false;
+
+        case step::kind::stall:
+            if (!co_await ensure_handshake(st, c)) co_return false;
+            co_return co_await wait(c, s.duration);
+
+        case step::kind::stall_handshake:
+            co_return co_await wait(c, s.duration);
+
+        case step::kind::serve:
+            if (!co_await ensure_handshake(st, c)) co_return false;
+            for (;;) {
+                recorded_request req;
+                bool keep_alive = true;
+                if (!co_await read_request(st, c, req, keep_alive)) co_return false;
+                const std::string response = s.handler ? s.handler(req) : http_ok_json("{}", keep_alive);
+                if (!co_await write_bytes(st, c, response)) co_return false;
+                if (!keep_alive) co_return true;  // client asked to close: continue the script
+                if (st.stopped || c.closed) co_return false;
+            }
     }
     co_return false;
 }
@@ -351,10 +375,9 @@ asio::awaitable<void> accept_loop(std::shared_ptr<state> st) {
         }
         auto c = std::make_shared<connection>(std::move(socket), st->ssl_ctx, index);
         st->live.emplace(index, c);
-        asio::co_spawn(st->executor, run_connection(st, std::move(c), std::move(script)),
-                       [](std::exception_ptr e) {
-                           if (e) std::rethrow_exception(e);
-                       });
+        asio::co_spawn(st->executor, run_connection(st, std::move(c), std::move(script)), [](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+        });
     }
 }
 
@@ -378,13 +401,21 @@ scripted_server::scripted_server(asio::any_io_executor ex, options opts)
     });
 }
 
-scripted_server::~scripted_server() { stop(); }
+scripted_server::~scripted_server() {
+    stop();
+}
 
-void scripted_server::add_connection(std::vector<step> script) { state_->scripts.push_back(std::move(script)); }
+void scripted_server::add_connection(std::vector<step> script) {
+    state_->scripts.push_back(std::move(script));
+}
 
-void scripted_server::set_default_script(std::vector<step> script) { state_->default_script = std::move(script); }
+void scripted_server::set_default_script(std::vector<step> script) {
+    state_->default_script = std::move(script);
+}
 
-unsigned short scripted_server::port() const { return state_->port; }
+unsigned short scripted_server::port() const {
+    return state_->port;
+}
 
 std::string scripted_server::endpoint() const {
     return std::string(state_->opts.tls ? "https" : "http") + "://localhost:" + std::to_string(port());
@@ -394,11 +425,21 @@ std::string scripted_server::endpoint_ip() const {
     return std::string(state_->opts.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port());
 }
 
-const std::vector<recorded_request>& scripted_server::requests() const { return state_->requests; }
-std::size_t scripted_server::connections_accepted() const { return state_->accepted; }
-std::size_t scripted_server::handshakes_completed() const { return state_->handshakes_ok; }
-std::size_t scripted_server::handshake_failures() const { return state_->handshakes_failed; }
-std::size_t scripted_server::live_connections() const { return state_->live.size(); }
+const std::vector<recorded_request>& scripted_server::requests() const {
+    return state_->requests;
+}
+std::size_t scripted_server::connections_accepted() const {
+    return state_->accepted;
+}
+std::size_t scripted_server::handshakes_completed() const {
+    return state_->handshakes_ok;
+}
+std::size_t scripted_server::handshake_failures() const {
+    return state_->handshakes_failed;
+}
+std::size_t scripted_server::live_connections() const {
+    return state_->live.size();
+}
 
 void scripted_server::stop() {
     auto& st = *state_;

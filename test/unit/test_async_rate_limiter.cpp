@@ -67,10 +67,16 @@ TEST_CASE("async limiter: waiters are served FIFO at the paced times; a cancelle
     std::vector<grant> grants;
     std::vector<asio::cancellation_signal> cancels(5);
     for (int i = 0; i < 5; ++i) {
-        asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
-            auto ec = co_await lim.async_acquire();
-            grants.push_back({i, std::chrono::duration_cast<std::chrono::milliseconds>(manual_clock::now() - start), ec});
-        }, asio::bind_cancellation_slot(cancels[i].slot(), [](std::exception_ptr e) { if (e) std::rethrow_exception(e); }));
+        asio::co_spawn(
+            io,
+            [&, i]() -> asio::awaitable<void> {
+                auto ec = co_await lim.async_acquire();
+                grants.push_back(
+                    {i, std::chrono::duration_cast<std::chrono::milliseconds>(manual_clock::now() - start), ec});
+            },
+            asio::bind_cancellation_slot(cancels[i].slot(), [](std::exception_ptr e) {
+                if (e) std::rethrow_exception(e);
+            }));
     }
     io.poll();
     CHECK(lim.waiting() == 4);
@@ -103,10 +109,15 @@ TEST_CASE("async limiter: a throttle slows the whole backlog at once") {
     const auto start = manual_clock::now();
     std::vector<std::chrono::milliseconds> at;
     for (int i = 0; i < 4; ++i)
-        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-            co_await lim.async_acquire();
-            at.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(manual_clock::now() - start));
-        }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                co_await lim.async_acquire();
+                at.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(manual_clock::now() - start));
+            },
+            [](std::exception_ptr e) {
+                if (e) std::rethrow_exception(e);
+            });
     io.poll();
     lim.on_throttled();  // rate 10 -> 7/s: interval 143 ms
     advance(io, 1000ms, start);

@@ -22,7 +22,9 @@ using cbs::client_errc;
 
 namespace {
 
-json::object response_of(std::string_view envelope) { return json::parse(envelope).at("Response").as_object(); }
+json::object response_of(std::string_view envelope) {
+    return json::parse(envelope).at("Response").as_object();
+}
 
 template <class Req>
 std::string invalid_message(const Req& req) {
@@ -49,7 +51,9 @@ std::string bad_response(std::string_view response_json) {
     return diag.client_message;
 }
 
-bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, std::string_view part) {
+    return s.find(part) != std::string::npos;
+}
 
 // DescribeDisks answer shaped like the documented example: many more fields
 // than the client reads, and the nulls the service sends.
@@ -94,7 +98,8 @@ TEST_CASE("DescribeDisks: wire JSON is exactly the API's") {
     cbs::describe_disks_request req;
     req.filters = {{"instance-id", {"ins-1"}}};
     req.limit = 100;
-    CHECK(json::serialize(to_json(req)) == R"({"Filters":[{"Name":"instance-id","Values":["ins-1"]}],"Limit":100,"Offset":0})");
+    CHECK(json::serialize(to_json(req)) ==
+          R"({"Filters":[{"Name":"instance-id","Values":["ins-1"]}],"Limit":100,"Offset":0})");
 
     cbs::describe_disks_request by_id;
     by_id.disk_ids = {"disk-11112222", "disk-33334444"};
@@ -102,8 +107,9 @@ TEST_CASE("DescribeDisks: wire JSON is exactly the API's") {
     by_id.order_field = "CREATE_TIME";
     by_id.order = "DESC";
     by_id.return_bind_auto_snapshot_policy = true;
-    CHECK(json::serialize(to_json(by_id)) ==
-          R"({"DiskIds":["disk-11112222","disk-33334444"],"Limit":20,"Offset":40,"OrderField":"CREATE_TIME","Order":"DESC","ReturnBindAutoSnapshotPolicy":true})");
+    CHECK(
+        json::serialize(to_json(by_id)) ==
+        R"({"DiskIds":["disk-11112222","disk-33334444"],"Limit":20,"Offset":40,"OrderField":"CREATE_TIME","Order":"DESC","ReturnBindAutoSnapshotPolicy":true})");
 
     CHECK(json::serialize(to_json(cbs::describe_disks_request{})) == R"({"Limit":20,"Offset":0})");
     CHECK(cbs::describe_disks_request::action == "DescribeDisks");
@@ -113,8 +119,9 @@ TEST_CASE("DescribeSnapshotGroups, DeleteSnapshotGroup, DescribeSnapshots: wire 
     cbs::describe_snapshot_groups_request g;
     g.filters = {{"snapshot-group-name", {"fleet-ins-1-run1"}}, {"snapshot-group-state", {"NORMAL", "CREATING"}}};
     g.limit = 100;
-    CHECK(json::serialize(to_json(g)) ==
-          R"({"Filters":[{"Name":"snapshot-group-name","Values":["fleet-ins-1-run1"]},{"Name":"snapshot-group-state","Values":["NORMAL","CREATING"]}],"Limit":100,"Offset":0})");
+    CHECK(
+        json::serialize(to_json(g)) ==
+        R"({"Filters":[{"Name":"snapshot-group-name","Values":["fleet-ins-1-run1"]},{"Name":"snapshot-group-state","Values":["NORMAL","CREATING"]}],"Limit":100,"Offset":0})");
     CHECK(cbs::describe_snapshot_groups_request::action == "DescribeSnapshotGroups");
 
     cbs::delete_snapshot_group_request d;
@@ -129,8 +136,9 @@ TEST_CASE("DescribeSnapshotGroups, DeleteSnapshotGroup, DescribeSnapshots: wire 
     s.offset = 100;
     s.limit = 100;
     s.order_field = "DEADLINE";
-    CHECK(json::serialize(to_json(s)) ==
-          R"({"Filters":[{"Name":"disk-id","Values":["disk-o0z6mf5z"]}],"Limit":100,"Offset":100,"OrderField":"DEADLINE"})");
+    CHECK(
+        json::serialize(to_json(s)) ==
+        R"({"Filters":[{"Name":"disk-id","Values":["disk-o0z6mf5z"]}],"Limit":100,"Offset":100,"OrderField":"DEADLINE"})");
     cbs::describe_snapshots_request s2;
     s2.snapshot_ids = {"snap-3hbsu5rq"};
     CHECK(json::serialize(to_json(s2)) == R"({"SnapshotIds":["snap-3hbsu5rq"],"Limit":20,"Offset":0})");
@@ -193,9 +201,12 @@ TEST_CASE("DescribeDisks: DiskIds xor Filters, well-formed ids, documented filte
     CHECK(contains(invalid_message(f), "unknown Name 'tag:'"));
 
     cbs::describe_disks_request ok;
-    ok.filters = {{"instance-id", {"ins-1", "ins-2"}}, {"disk-usage", {"DATA_DISK"}},
-                  {"disk-state", {"ATTACHED"}},        {"tag:env", {"prod"}},
-                  {"zone", {"ap-guangzhou-3"}},        {"disk-charge-type", {"PREPAID"}},
+    ok.filters = {{"instance-id", {"ins-1", "ins-2"}},
+                  {"disk-usage", {"DATA_DISK"}},
+                  {"disk-state", {"ATTACHED"}},
+                  {"tag:env", {"prod"}},
+                  {"zone", {"ap-guangzhou-3"}},
+                  {"disk-charge-type", {"PREPAID"}},
                   {"tag-key", {"env"}}};
     CHECK(valid(ok));
 
@@ -219,15 +230,17 @@ TEST_CASE("DescribeSnapshotGroups: only the four documented filters") {
           "DescribeSnapshotGroups: Filters[0] has an unknown Name 'instance-id' (DescribeSnapshotGroups accepts "
           "snapshot-group-id, snapshot-group-name, snapshot-group-state, snapshot-id)");
     g.filters = {{"snapshot-group-state", {"DONE"}}};
-    CHECK(contains(invalid_message(g), "(snapshot-group-state) has the value 'DONE' (expected one of NORMAL, CREATING, ROLLBACKING)"));
+    CHECK(contains(invalid_message(g),
+                   "(snapshot-group-state) has the value 'DONE' (expected one of NORMAL, CREATING, ROLLBACKING)"));
 }
 
 TEST_CASE("DeleteSnapshotGroup: at least one id, each csnap-xxxxxxxx, distinct") {
     cbs::delete_snapshot_group_request d;
     CHECK(invalid_message(d) == "DeleteSnapshotGroup: SnapshotGroupIds is empty (at least one group id is required)");
     d.snapshot_group_ids = {"snap-3hbsu5rq"};
-    CHECK(invalid_message(d) == "DeleteSnapshotGroup: SnapshotGroupIds has a malformed id 'snap-3hbsu5rq' "
-                                "(expected csnap- and 8 lower-case letters or digits)");
+    CHECK(invalid_message(d) ==
+          "DeleteSnapshotGroup: SnapshotGroupIds has a malformed id 'snap-3hbsu5rq' "
+          "(expected csnap- and 8 lower-case letters or digits)");
     d.snapshot_group_ids = {"csnap-OAVCW09G"};
     CHECK(contains(invalid_message(d), "malformed id 'csnap-OAVCW09G'"));
     d.snapshot_group_ids = {"csnap-oavcw09g", "csnap-oavcw09g"};
@@ -258,8 +271,10 @@ TEST_CASE("DescribeSnapshots: SnapshotIds xor Filters, documented filters, disk-
     CHECK(invalid_message(f) == "DescribeSnapshots: Filters[0] (disk-id) has 11 Values (at most 10)");
     f.filters[0].values.pop_back();
     CHECK(valid(f));
-    f.filters = {{"snapshot-state", {"COPYING_FROM_REMOTE"}}, {"snapshot-type", {"SHARED_SNAPSHOT"}},
-                 {"encrypt", {"TRUE"}}, {"snapshot-name", {"x"}}};
+    f.filters = {{"snapshot-state", {"COPYING_FROM_REMOTE"}},
+                 {"snapshot-type", {"SHARED_SNAPSHOT"}},
+                 {"encrypt", {"TRUE"}},
+                 {"snapshot-name", {"x"}}};
     CHECK(valid(f));
     f.filters = {{"snapshot-group-id", {"csnap-oavcw09g"}}};
     CHECK(contains(invalid_message(f), "unknown Name 'snapshot-group-id'"));
@@ -405,11 +420,13 @@ TEST_CASE("Describe* responses: missing required fields and wrong types are bad_
           "DescribeDisks response: DiskSet[0].SnapshotAbility is a string, expected a bool");
     CHECK(bad_response<disks>(R"({"TotalCount":1,"DiskSet":[{"DiskId":"disk-11112222","Placement":{"Zone":3}}]})") ==
           "DescribeDisks response: DiskSet[0].Placement.Zone is an integer, expected a string");
-    CHECK(bad_response<disks>(R"({"TotalCount":1,"DiskSet":[{"DiskId":"disk-11112222","InstanceIdList":["a",null]}]})") ==
-          "DescribeDisks response: DiskSet[0].InstanceIdList[1] is null, expected a string");
+    CHECK(
+        bad_response<disks>(R"({"TotalCount":1,"DiskSet":[{"DiskId":"disk-11112222","InstanceIdList":["a",null]}]})") ==
+        "DescribeDisks response: DiskSet[0].InstanceIdList[1] is null, expected a string");
     CHECK(bad_response<groups>(R"({"TotalCount":1,"SnapshotGroupSet":[{"SnapshotGroupId":""}]})") ==
           "DescribeSnapshotGroups response: SnapshotGroupSet[0].SnapshotGroupId is missing");
-    CHECK(bad_response<groups>(R"({"TotalCount":1,"SnapshotGroupSet":[{"SnapshotGroupId":"csnap-oavcw09g","Percent":"45"}]})") ==
+    CHECK(bad_response<groups>(
+              R"({"TotalCount":1,"SnapshotGroupSet":[{"SnapshotGroupId":"csnap-oavcw09g","Percent":"45"}]})") ==
           "DescribeSnapshotGroups response: SnapshotGroupSet[0].Percent is a string, expected an integer");
     CHECK(bad_response<snaps>(R"({"TotalCount":1,"SnapshotSet":[{"SnapshotId":"snap-3hbsu5rq","DiskSize":-5}]})") ==
           "DescribeSnapshots response: SnapshotSet[0].DiskSize is -5, expected >= 0");
@@ -472,12 +489,11 @@ struct fake_client {
     std::size_t items = 0;
     std::int64_t reported_total = -1;  ///< -1: the true count
     bool ignore_offset = false;
-    int fail_on_call = -1;             ///< 0-based call that fails
-    std::vector<std::string> bodies;   ///< wire bodies sent
+    int fail_on_call = -1;            ///< 0-based call that fails
+    std::vector<std::string> bodies;  ///< wire bodies sent
 
     template <class Req>
-    asio::awaitable<cbs::result<typename Req::response_type>> async_invoke(Req req, std::nothrow_t,
-                                                                          cbs::call_options) {
+    asio::awaitable<cbs::result<typename Req::response_type>> async_invoke(Req req, std::nothrow_t, cbs::call_options) {
         cbs::result<typename Req::response_type> out;
         if ((out.ec = validate(req, out.diag))) co_return out;
         const int call = static_cast<int>(bodies.size());
@@ -542,7 +558,8 @@ TEST_CASE("async_describe_all_disks (fake): pages by 100 until TotalCount, keeps
 
     fake_client exact;
     exact.items = 100;  // exactly one full page: no second call
-    auto r2 = run_sync(cbs::async_describe_all_snapshot_groups(exact, cbs::describe_snapshot_groups_request{}, std::nothrow));
+    auto r2 =
+        run_sync(cbs::async_describe_all_snapshot_groups(exact, cbs::describe_snapshot_groups_request{}, std::nothrow));
     CHECK(r2.value.size() == 100);
     CHECK(exact.bodies.size() == 1);
 
@@ -565,7 +582,8 @@ TEST_CASE("async_describe_all_* (fake): inconsistent servers and failures end th
     fake_client deaf;  // ignores Offset: the second page repeats the first, stop
     deaf.items = 500;
     deaf.ignore_offset = true;
-    auto r2 = run_sync(cbs::async_describe_all_snapshot_groups(deaf, cbs::describe_snapshot_groups_request{}, std::nothrow));
+    auto r2 =
+        run_sync(cbs::async_describe_all_snapshot_groups(deaf, cbs::describe_snapshot_groups_request{}, std::nothrow));
     REQUIRE_FALSE(r2.ec);
     CHECK(r2.value.size() == 100);
     CHECK(deaf.bodies.size() == 2);

@@ -19,7 +19,9 @@ namespace {
 // Simulated time: t0 is an arbitrary, non-zero steady-clock instant.
 const time_point t0 = time_point(1'000'000s);
 
-std::int64_t ns_of(time_point t) { return (t - t0).count(); }
+std::int64_t ns_of(time_point t) {
+    return (t - t0).count();
+}
 
 limiter_params with_rate(double rate, unsigned burst = 1) {
     limiter_params p;
@@ -63,8 +65,7 @@ std::vector<std::int64_t> queue_driven(rate_limiter_core& rl, time_point end) {
 }
 
 std::size_t count_before(const std::vector<std::int64_t>& ev, std::int64_t end) {
-    return static_cast<std::size_t>(std::count_if(ev.begin(), ev.end(),
-                                                  [&](std::int64_t t) { return t < end; }));
+    return static_cast<std::size_t>(std::count_if(ev.begin(), ev.end(), [&](std::int64_t t) { return t < end; }));
 }
 
 }  // namespace
@@ -175,8 +176,7 @@ TEST_CASE("idle period then a burst") {
         rate_limiter_core rl(with_rate(20, 5));
         std::vector<std::int64_t> slots;
         for (int i = 0; i < 5; ++i) slots.push_back(ns_of(rl.reserve(t0 + 10s).send_at()));
-        CHECK(std::all_of(slots.begin(), slots.end(),
-                          [](std::int64_t s) { return s == 10'000'000'000; }));
+        CHECK(std::all_of(slots.begin(), slots.end(), [](std::int64_t s) { return s == 10'000'000'000; }));
         slots.push_back(ns_of(rl.reserve(t0 + 10s).send_at()));
         CHECK(slots.back() == 10'050'000'000);
         for (int i = 0; i < 1200; ++i) slots.push_back(ns_of(rl.reserve(t0 + 10s).send_at()));
@@ -195,7 +195,7 @@ TEST_CASE("cancel: the newest reservation is refunded") {
     CHECK(rl.cancel(b, t0 + 10ms));
     CHECK(b.cancelled());
     auto c = rl.reserve(t0 + 10ms);
-    CHECK(c.send_at() == b.send_at());  // as if b had never been reserved
+    CHECK(c.send_at() == b.send_at());     // as if b had never been reserved
     CHECK_FALSE(rl.cancel(b, t0 + 10ms));  // twice: no second refund
     CHECK(rl.counters().cancels == 1);
     CHECK(rl.counters().refunds == 1);

@@ -42,29 +42,63 @@ constexpr auto F = error_class::fatal;
 // The deliberate class of every code in api_error_codes.inc. A code added to
 // the list without an entry here fails the test below.
 constexpr expected_class expected_classes[] = {
-    {"ActionOffline", F}, {"AuthFailure.InvalidAuthorization", F},
-    {"AuthFailure.InvalidSecretId", F}, {"AuthFailure.MFAFailure", F},
-    {"AuthFailure.SecretIdNotFound", F}, {"AuthFailure.SignatureExpire", F},
-    {"AuthFailure.SignatureFailure", F}, {"AuthFailure.TokenFailure", F},
-    {"AuthFailure.UnauthorizedOperation", F}, {"DryRunOperation", F}, {"FailedOperation", F},
-    {"InternalError", X}, {"InternalError.ComponentError", X}, {"InvalidAction", F},
-    {"InvalidParameter", F}, {"InvalidParameterValue", F}, {"InvalidRequest", F},
-    {"InvalidFilter", F}, {"IpInBlacklist", F}, {"IpNotInWhitelist", F}, {"LimitExceeded", F},
-    {"MissingParameter", F}, {"NoSuchProduct", F}, {"NoSuchVersion", F},
-    {"RequestLimitExceeded", T}, {"RequestLimitExceeded.GlobalRegionUinLimitExceeded", T},
-    {"RequestLimitExceeded.IPLimitExceeded", T}, {"RequestLimitExceeded.UinLimitExceeded", T},
-    {"RequestSizeLimitExceeded", F}, {"ResponseSizeLimitExceeded", F}, {"ResourceInUse", B},
-    {"ResourceInsufficient", F}, {"ResourceNotFound", F}, {"ResourceUnavailable", F},
-    {"ServiceUnavailable", X}, {"UnauthorizedOperation", F}, {"UnknownParameter", F},
-    {"UnsupportedOperation", F}, {"UnsupportedProtocol", F}, {"UnsupportedRegion", F},
-    {"InsufficientSnapshotQuota", F}, {"InvalidAccount.InsufficientBalance", F},
-    {"InvalidDisk.NotSupported", F}, {"InvalidDisk.SnapshotCreating", B}, {"InvalidDisk.Busy", B},
-    {"InvalidDiskId.NotFound", F}, {"InvalidSnapshotId.NotFound", F}, {"ResourceBusy", B},
-    {"ResourceInUse.DiskMigrating", B}, {"ResourceInUse.DiskRollbacking", B},
-    {"ResourceNotFound.NotFound", F}, {"ResourceUnavailable.NotSupported", F},
-    {"ResourceUnavailable.SnapshotCreating", B}, {"ResourceUnavailable.TooManyCreatingSnapshot", B},
+    {"ActionOffline", F},
+    {"AuthFailure.InvalidAuthorization", F},
+    {"AuthFailure.InvalidSecretId", F},
+    {"AuthFailure.MFAFailure", F},
+    {"AuthFailure.SecretIdNotFound", F},
+    {"AuthFailure.SignatureExpire", F},
+    {"AuthFailure.SignatureFailure", F},
+    {"AuthFailure.TokenFailure", F},
+    {"AuthFailure.UnauthorizedOperation", F},
+    {"DryRunOperation", F},
+    {"FailedOperation", F},
+    {"InternalError", X},
+    {"InternalError.ComponentError", X},
+    {"InvalidAction", F},
+    {"InvalidParameter", F},
+    {"InvalidParameterValue", F},
+    {"InvalidRequest", F},
+    {"InvalidFilter", F},
+    {"IpInBlacklist", F},
+    {"IpNotInWhitelist", F},
+    {"LimitExceeded", F},
+    {"MissingParameter", F},
+    {"NoSuchProduct", F},
+    {"NoSuchVersion", F},
+    {"RequestLimitExceeded", T},
+    {"RequestLimitExceeded.GlobalRegionUinLimitExceeded", T},
+    {"RequestLimitExceeded.IPLimitExceeded", T},
+    {"RequestLimitExceeded.UinLimitExceeded", T},
+    {"RequestSizeLimitExceeded", F},
+    {"ResponseSizeLimitExceeded", F},
+    {"ResourceInUse", B},
+    {"ResourceInsufficient", F},
+    {"ResourceNotFound", F},
+    {"ResourceUnavailable", F},
+    {"ServiceUnavailable", X},
+    {"UnauthorizedOperation", F},
+    {"UnknownParameter", F},
+    {"UnsupportedOperation", F},
+    {"UnsupportedProtocol", F},
+    {"UnsupportedRegion", F},
+    {"InsufficientSnapshotQuota", F},
+    {"InvalidAccount.InsufficientBalance", F},
+    {"InvalidDisk.NotSupported", F},
+    {"InvalidDisk.SnapshotCreating", B},
+    {"InvalidDisk.Busy", B},
+    {"InvalidDiskId.NotFound", F},
+    {"InvalidSnapshotId.NotFound", F},
+    {"ResourceBusy", B},
+    {"ResourceInUse.DiskMigrating", B},
+    {"ResourceInUse.DiskRollbacking", B},
+    {"ResourceNotFound.NotFound", F},
+    {"ResourceUnavailable.NotSupported", F},
+    {"ResourceUnavailable.SnapshotCreating", B},
+    {"ResourceUnavailable.TooManyCreatingSnapshot", B},
     {"ResourceUnavailable.DiskSnapshotChainTooLarge", F},
-    {"UnsupportedOperation.SnapshotHasBindedImage", F}, {"UnsupportedOperation.StateError", F},
+    {"UnsupportedOperation.SnapshotHasBindedImage", F},
+    {"UnsupportedOperation.StateError", F},
     {"UnsupportedOperation.SnapshotGroupDiskAttachMultiInstance", F},
 };
 
@@ -170,9 +204,9 @@ TEST_CASE("TLS failures: permanent ones are fatal, transient ones are network er
                                boost::asio::error::get_ssl_category());
     };
     // Another attempt would meet the same refusal.
-    for (int reason : {SSL_R_CERTIFICATE_VERIFY_FAILED, SSL_R_TLSV1_ALERT_PROTOCOL_VERSION,
-                       SSL_R_UNSUPPORTED_PROTOCOL, SSL_R_NO_SHARED_CIPHER, SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE,
-                       SSL_R_NO_PROTOCOLS_AVAILABLE, SSL_R_VERSION_TOO_LOW}) {
+    for (int reason : {SSL_R_CERTIFICATE_VERIFY_FAILED, SSL_R_TLSV1_ALERT_PROTOCOL_VERSION, SSL_R_UNSUPPORTED_PROTOCOL,
+                       SSL_R_NO_SHARED_CIPHER, SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE, SSL_R_NO_PROTOCOLS_AVAILABLE,
+                       SSL_R_VERSION_TOO_LOW}) {
         CAPTURE(reason);
         const auto ec = ssl_error(reason);
         CHECK(cbs::is_permanent_tls_failure(ec));
@@ -223,19 +257,14 @@ TEST_CASE("idempotency of actions") {
 
 TEST_CASE("backoff ceiling and full jitter") {
     const std::chrono::nanoseconds expect[] = {1s, 2s, 4s, 8s, 16s, 20s, 20s};
-    for (unsigned n = 0; n < std::size(expect); ++n)
-        CHECK(cbs::backoff_ceiling(1s, 20s, n) == expect[n]);
-    for (unsigned n : {30u, 61u, 62u, 63u, 64u, 200u, UINT_MAX})
-        CHECK(cbs::backoff_ceiling(1s, 20s, n) == 20s);
-    CHECK(cbs::backoff_ceiling(1ns, std::chrono::nanoseconds::max(), 62) ==
-          std::chrono::nanoseconds::max());
-    CHECK(cbs::backoff_ceiling(1h, std::chrono::nanoseconds::max(), 40) ==
-          std::chrono::nanoseconds::max());
+    for (unsigned n = 0; n < std::size(expect); ++n) CHECK(cbs::backoff_ceiling(1s, 20s, n) == expect[n]);
+    for (unsigned n : {30u, 61u, 62u, 63u, 64u, 200u, UINT_MAX}) CHECK(cbs::backoff_ceiling(1s, 20s, n) == 20s);
+    CHECK(cbs::backoff_ceiling(1ns, std::chrono::nanoseconds::max(), 62) == std::chrono::nanoseconds::max());
+    CHECK(cbs::backoff_ceiling(1h, std::chrono::nanoseconds::max(), 40) == std::chrono::nanoseconds::max());
 
     // u = 0.5: exactly half of each ceiling, 250 ms base, 20 s cap.
     const std::chrono::nanoseconds half[] = {125ms, 250ms, 500ms, 1s, 2s, 4s, 8s, 10s, 10s};
-    for (unsigned n = 0; n < std::size(half); ++n)
-        CHECK(cbs::full_jitter(250ms, 20s, n, 0.5) == half[n]);
+    for (unsigned n = 0; n < std::size(half); ++n) CHECK(cbs::full_jitter(250ms, 20s, n, 0.5) == half[n]);
     // u just below 1: 1 ns under the ceiling; never reaches the ceiling.
     const double almost = std::nextafter(1.0, 0.0);
     CHECK(cbs::full_jitter(1s, 20s, 0, almost) == 1s - 1ns);
@@ -263,7 +292,7 @@ TEST_CASE("retry budget: AWS 2026 vectors") {
     const auto p = aws_2026_params();
     cbs::retry_budget budget(p);
     CHECK(budget.available() == 500);
-    {   // 500 -> 486 (delay 50 ms) -> 472 (delay 100 ms) -> success -> 486
+    {  // 500 -> 486 (delay 50 ms) -> 472 (delay 100 ms) -> success -> 486
         cbs::retry_state st(p, true, t0);
         auto d = st.on_failure(X, t0, budget, fixed(1.0));
         CHECK(d.what == retry_action::retry);
@@ -276,12 +305,12 @@ TEST_CASE("retry budget: AWS 2026 vectors") {
         st.on_success(budget);
         CHECK(budget.available() == 486);
     }
-    {   // first-try success: +1
+    {  // first-try success: +1
         cbs::retry_state st(p, true, t0);
         st.on_success(budget);
         CHECK(budget.available() == 487);
     }
-    {   // throttle: 500 -> 495 (delay 1 s) -> success -> 500
+    {  // throttle: 500 -> 495 (delay 1 s) -> success -> 500
         cbs::retry_budget fresh(p);
         cbs::retry_state st(p, true, t0);
         auto d = st.on_failure(T, t0, fresh, fixed(1.0));
@@ -292,7 +321,7 @@ TEST_CASE("retry budget: AWS 2026 vectors") {
         fresh.on_success(false, error_class::none);
         CHECK(fresh.available() == 500);  // capped
     }
-    {   // initial tokens 14: one transient retry -> 0, then exhausted
+    {  // initial tokens 14: one transient retry -> 0, then exhausted
         cbs::retry_budget low(p, 14);
         cbs::retry_state st(p, true, t0);
         auto d = st.on_failure(X, t0, low, fixed(1.0));
@@ -323,8 +352,8 @@ TEST_CASE("decision for each class x idempotency") {
         error_class c;
         retry_action idem, non_idem;
     };
-    const row rows[] = {{T, R, R},  {X, R, U},  {B, R, R}, {NB, R, R},
-                        {NA, R, U}, {F, FL, FL}, {error_class::none, FL, FL}};
+    const row rows[] = {
+        {T, R, R}, {X, R, U}, {B, R, R}, {NB, R, R}, {NA, R, U}, {F, FL, FL}, {error_class::none, FL, FL}};
     const cbs::retry_params p;
     for (const auto& r : rows) {
         CAPTURE(cbs::to_string(r.c));
@@ -340,8 +369,7 @@ TEST_CASE("decision for each class x idempotency") {
                 CHECK(d.delay == cbs::limits_for(p, r.c).base / 2);
                 CHECK(budget.available() == 500 - budget.cost(r.c));
             } else {
-                CHECK(d.reason == (d.what == U ? give_up_reason::not_idempotent
-                                                : give_up_reason::not_retryable));
+                CHECK(d.reason == (d.what == U ? give_up_reason::not_idempotent : give_up_reason::not_retryable));
                 CHECK(budget.available() == 500);  // nothing spent
             }
         }
@@ -377,7 +405,7 @@ TEST_CASE("max attempts per class; the exponent counts per class") {
         CHECK(st.failures(T) == 2);
         CHECK(st.last_retry_class() == T);
     }
-    {   // network classes: 3 attempts each
+    {  // network classes: 3 attempts each
         cbs::retry_state st(p, true, t0);
         const auto NA = error_class::network_ambiguous;
         CHECK(st.on_failure(NA, t0, budget, fixed(0.0)).what == retry_action::retry);

@@ -65,8 +65,7 @@ TEST_CASE("tc3: published vectors reproduce byte for byte, with every intermedia
         const std::string signed_headers = str(o, "signed_headers");
 
         std::vector<cbs::tc3_header> extra;
-        if (signed_headers.find("x-tc-action") != std::string::npos)
-            extra.push_back({"X-TC-Action", action});
+        if (signed_headers.find("x-tc-action") != std::string::npos) extra.push_back({"X-TC-Action", action});
 
         cbs::tc3_request r;
         r.secret_id = id;
@@ -119,19 +118,16 @@ TEST_CASE("tc3: SDK-computed CBS vectors, content type with and without charset"
 
     r.content_type = "application/json";
     cbs::tc3_trace t;
-    CHECK(signer.signature(r, &t) ==
-          "70564bd131e2a31f9042b4b23c8cf24ac08f59f72abf67a8596f287e6130ee78");
+    CHECK(signer.signature(r, &t) == "70564bd131e2a31f9042b4b23c8cf24ac08f59f72abf67a8596f287e6130ee78");
     CHECK(t.signed_headers == "content-type;host");
     CHECK(t.date == "2023-11-14");
 
     r.content_type = "application/json; charset=utf-8";
-    CHECK(signer.signature(r) ==
-          "92581aaec414fd01618f34367b7c495303ba35daf900cf36534b281f777e6001");
+    CHECK(signer.signature(r) == "92581aaec414fd01618f34367b7c495303ba35daf900cf36534b281f777e6001");
     // The default content type is the charset form.
     cbs::tc3_request d = r;
     d.content_type = cbs::tc3_request{}.content_type;
-    CHECK(signer.signature(d) ==
-          "92581aaec414fd01618f34367b7c495303ba35daf900cf36534b281f777e6001");
+    CHECK(signer.signature(d) == "92581aaec414fd01618f34367b7c495303ba35daf900cf36534b281f777e6001");
 }
 
 TEST_CASE("tc3: Python SDK vectors of tencent-api.md 2.1") {
@@ -141,38 +137,29 @@ TEST_CASE("tc3: Python SDK vectors of tencent-api.md 2.1") {
         auto r = sdk_request();
         cbs::tc3_trace t;
         const auto auth = signer.authorization(r, &t);
-        CHECK(t.hashed_payload ==
-              "a5884a552634a93db6c7585ad59db8e5122968eddcf2c731dea45fa7791ad9a3");
-        CHECK(t.hashed_canonical_request ==
-              "0c37975e828cc937dea0d79087e17bbfd69b35713ec0da9dc18a43c29f5845ef");
-        CHECK(auth ==
-              sdk_authorization("95124adb5df69ee3d90ca2cd8cbde3321e2fdff390cac2e152fd73b918c029b0"));
+        CHECK(t.hashed_payload == "a5884a552634a93db6c7585ad59db8e5122968eddcf2c731dea45fa7791ad9a3");
+        CHECK(t.hashed_canonical_request == "0c37975e828cc937dea0d79087e17bbfd69b35713ec0da9dc18a43c29f5845ef");
+        CHECK(auth == sdk_authorization("95124adb5df69ee3d90ca2cd8cbde3321e2fdff390cac2e152fd73b918c029b0"));
     }
     SUBCASE("intl host (token is not signed)") {
         auto r = sdk_request();
         r.host = "cbs.intl.tencentcloudapi.com";
         cbs::tc3_trace t;
         const auto auth = signer.authorization(r, &t);
-        CHECK(t.hashed_canonical_request ==
-              "4a2349103fd3954711394ce8e1dcf4517c74c73171d77c0e3a41d1b7aa7913f7");
-        CHECK(auth ==
-              sdk_authorization("f700a27b6cb7631927b3869debc19d05f5ea84b407b59648ae8fdaec25875082"));
+        CHECK(t.hashed_canonical_request == "4a2349103fd3954711394ce8e1dcf4517c74c73171d77c0e3a41d1b7aa7913f7");
+        CHECK(auth == sdk_authorization("f700a27b6cb7631927b3869debc19d05f5ea84b407b59648ae8fdaec25875082"));
     }
     SUBCASE("GET DescribeSnapshotGroups with a canonical query") {
         auto r = sdk_request();
         r.method = "GET";
         r.content_type = "application/x-www-form-urlencoded";
         r.payload = "";
-        r.canonical_query =
-            "Filters.0.Name=snapshot-group-state&Filters.0.Values.0=NORMAL&Limit=20&Offset=0";
+        r.canonical_query = "Filters.0.Name=snapshot-group-state&Filters.0.Values.0=NORMAL&Limit=20&Offset=0";
         cbs::tc3_trace t;
         const auto auth = signer.authorization(r, &t);
-        CHECK(t.hashed_payload ==
-              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-        CHECK(t.hashed_canonical_request ==
-              "a92a659afdb23f779592e5ed598011feb4e2602cb4b9736cd12146e29ec7a4fc");
-        CHECK(auth ==
-              sdk_authorization("8c9e1153eed6dea7392447aada26e41a9317c7491df64e36170a57070dec4528"));
+        CHECK(t.hashed_payload == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        CHECK(t.hashed_canonical_request == "a92a659afdb23f779592e5ed598011feb4e2602cb4b9736cd12146e29ec7a4fc");
+        CHECK(auth == sdk_authorization("8c9e1153eed6dea7392447aada26e41a9317c7491df64e36170a57070dec4528"));
     }
 }
 
@@ -227,8 +214,7 @@ TEST_CASE("tc3: any payload byte changes the signature") {
 TEST_CASE("tc3: extra headers are lower-cased, trimmed, sorted; duplicates rejected") {
     cbs::tc3_signer signer;
     auto r = sdk_request();
-    const cbs::tc3_header extra[] = {{"X-TC-Version", " 2017-03-12 "},
-                                     {"X-TC-Action", "CreateSnapshotGroup"}};
+    const cbs::tc3_header extra[] = {{"X-TC-Version", " 2017-03-12 "}, {"X-TC-Action", "CreateSnapshotGroup"}};
     r.extra_signed_headers = extra;
     cbs::tc3_trace t;
     const auto auth = signer.authorization(r, &t);
@@ -236,8 +222,7 @@ TEST_CASE("tc3: extra headers are lower-cased, trimmed, sorted; duplicates rejec
     CHECK(t.canonical_request.find("\nhost:cbs.tencentcloudapi.com\n"
                                    "x-tc-action:createsnapshotgroup\n"
                                    "x-tc-version:2017-03-12\n\n") != std::string::npos);
-    CHECK(auth.find("SignedHeaders=content-type;host;x-tc-action;x-tc-version, ") !=
-          std::string::npos);
+    CHECK(auth.find("SignedHeaders=content-type;host;x-tc-action;x-tc-version, ") != std::string::npos);
 
     const cbs::tc3_header dup[] = {{"HOST", "x"}};
     r.extra_signed_headers = dup;
@@ -274,8 +259,8 @@ TEST_CASE("tc3: utc_date") {
     CHECK(utc_date(1709164800) == "2024-02-29");          // leap day 00:00:00
     CHECK(utc_date(1709164800 + 86399) == "2024-02-29");  // leap day 23:59:59
     CHECK(utc_date(1709164800 + 86400) == "2024-03-01");
-    CHECK(utc_date(951782400) == "2000-02-29");            // 400-year leap
-    CHECK(utc_date(4107542400) == "2100-03-01");           // 2100 is not a leap year
+    CHECK(utc_date(951782400) == "2000-02-29");   // 400-year leap
+    CHECK(utc_date(4107542400) == "2100-03-01");  // 2100 is not a leap year
     CHECK(utc_date(4107542400 - 1) == "2100-02-28");
     CHECK(utc_date(253402300799) == "9999-12-31");
 }

@@ -70,7 +70,7 @@ public:
     };
     shutdown_result shutdown();
 
-    std::size_t open() const noexcept { return open_; }          ///< idle + in use + connecting
+    std::size_t open() const noexcept { return open_; }  ///< idle + in use + connecting
     std::size_t idle() const noexcept { return idle_.size(); }
     std::size_t waiting() const noexcept { return waiters_.size(); }
     std::uint64_t connects() const noexcept { return next_conn_ - 1; }  ///< connects ever started
