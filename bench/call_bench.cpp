@@ -150,7 +150,7 @@ load_result run_load(cbs::client_params p, std::size_t conc, const std::string& 
                     cbs::create_snapshot_group_request req;
                     req.disk_ids.push_back(disk);
                     req.snapshot_group_name = "bench";
-                    auto r = co_await c.async_create_snapshot_group(std::move(req), std::nothrow);
+                    auto r = co_await c.async_create_snapshot_group(std::move(req), cbs::as_result);
                     const auto t1 = steady_clock::now();
                     ++out.calls;
                     if (!r) {
@@ -412,7 +412,7 @@ stale_result measure_stale(cbs::client_params p, const std::string& disk, int sa
                 req.disk_ids.push_back(disk);
                 req.snapshot_group_name = "bench";
                 const auto t0 = steady_clock::now();
-                auto r = co_await c.async_create_snapshot_group(std::move(req), std::nothrow);
+                auto r = co_await c.async_create_snapshot_group(std::move(req), cbs::as_result);
                 if (!r) ++out.errors;
                 co_return duration<double, std::micro>(steady_clock::now() - t0).count();
             };
@@ -544,7 +544,7 @@ child_emulator fork_emulator(milliseconds latency) {
                 cbs::create_snapshot_group_request req;
                 req.disk_ids.push_back(e.disk);
                 req.snapshot_group_name = "bench-memory-per-call";
-                co_await c.async_create_snapshot_group(std::move(req), std::nothrow);
+                co_await c.async_create_snapshot_group(std::move(req), cbs::as_result);
             },
             asio::detached);
     // Until every call has built and signed its request and the pool has

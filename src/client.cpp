@@ -14,7 +14,11 @@
 #include "rate_limit_group.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -23,6 +27,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <optional>
 #include <random>
 
@@ -92,7 +97,8 @@ std::int64_t system_unix_time() {
 
 struct client::impl {
     impl(asio::any_io_executor ex, client_params p)
-        : exec_(p.thread_safe ? asio::any_io_executor(asio::make_strand(ex)) : std::move(ex)),
+        : user_exec_(ex),
+          exec_(p.thread_safe ? asio::any_io_executor(asio::make_strand(ex)) : std::move(ex)),
           params_(std::move(p)),
           ep_(checked_endpoint(params_)),
           host_(ep_.host_header()),
@@ -334,6 +340,76 @@ struct client::impl {
         }
     }
 
+    /// One call in flight, listed for cancel(): its coroutine's cancellation
+    /// slot is bound to `signal`.
+    struct call_entry : std::enable_shared_from_this<call_entry> {
+        asio::cancellation_signal signal;
+        call_entry* prev = nullptr;
+        call_entry* next = nullptr;
+    };
+
+    void link(call_entry* e) {
+        std::lock_guard lock(in_flight_mu_);
+        e->next = in_flight_;
+        if (in_flight_) in_flight_->prev = e;
+        in_flight_ = e;
+    }
+    void unlink(call_entry* e) {
+        std::lock_guard lock(in_flight_mu_);
+        (e->prev ? e->prev->next : in_flight_) = e->next;
+        if (e->next) e->next->prev = e->prev;
+    }
+
+    /// Starts a call from any thread: the call's coroutine runs on exec_, and
+    /// its completion on the handler's executor (default user_exec_).
+    void start(detail::call_input in, diagnostics* diag, detail::json_handler h) {
+        auto hex = asio::get_associated_executor(h, user_exec_);
+        if (in.rejected) {
+            // Nothing to send. Complete as an operation does: never inside
+            // the initiating function.
+            if (diag) *diag = std::move(in.rejected_diag);
+            asio::post(exec_, asio::bind_executor(hex, [h = std::move(h), ec = in.rejected]() mutable {
+                           std::move(h)(ec, boost::json::object{});
+                       }));
+            return;
+        }
+        auto call = std::make_shared<call_entry>();
+        link(call.get());
+        // The caller's cancellation, and cancel(), reach the call through
+        // call->signal, always emitted on exec_: co_spawn's own forwarding
+        // would post a raw pointer to the signal, which must not outlive
+        // the call.
+        auto slot = h.get_cancellation_slot();
+        if (slot.is_connected())
+            slot.assign([call, ex = exec_](asio::cancellation_type t) {
+                asio::dispatch(ex, [call, t] { call->signal.emit(t); });
+            });
+        auto payload = boost::json::serialize(in.body);
+        asio::co_spawn(exec_, run(std::move(in.action), std::move(payload), std::move(in.opts)),
+                       asio::bind_cancellation_slot(
+                           call->signal.slot(),
+                           asio::bind_executor(hex, [this, call, slot, diag, h = std::move(h)](
+                                                        std::exception_ptr ep, result<boost::json::object> r) mutable {
+                               unlink(call.get());
+                               if (slot.is_connected()) slot.clear();
+                               if (ep) std::rethrow_exception(ep);  // run() reports errors; only bad_alloc gets here
+                               if (diag) *diag = std::move(r.diag);
+                               std::move(h)(r.ec, std::move(r.value));
+                           })));
+    }
+
+    void cancel_all() {
+        std::vector<std::shared_ptr<call_entry>> calls;
+        {
+            std::lock_guard lock(in_flight_mu_);
+            for (auto* e = in_flight_; e; e = e->next) calls.push_back(e->shared_from_this());
+        }
+        if (calls.empty()) return;
+        asio::dispatch(exec_, [calls = std::move(calls)] {
+            for (const auto& c : calls) c->signal.emit(asio::cancellation_type::terminal);
+        });
+    }
+
     static std::string describe(const result<boost::json::object>& out) {
         return out.diag.server_code.empty() ? out.ec.message() : out.diag.server_code;
     }
@@ -347,8 +423,11 @@ struct client::impl {
         out.ec = client_errc::outcome_unknown;
     }
 
-    // A strand of the user's executor (client_params::thread_safe), else
-    // that executor itself: every I/O object and timer of the client lives here.
+    // The executor given to the constructor: completion handlers run on it
+    // unless they have their own.
+    asio::any_io_executor user_exec_;
+    // A strand of it (client_params::thread_safe), else the same executor:
+    // every I/O object and timer of the client lives here.
     asio::any_io_executor exec_;
     client_params params_;
     endpoint ep_;
@@ -361,6 +440,8 @@ struct client::impl {
     std::uint64_t calls_ = 0, attempts_ = 0, stale_retries_ = 0, retries_ = 0, throttled_ = 0, outcome_unknown_ = 0;
     std::uint64_t token_retries_ = 0, clock_corrections_ = 0;
     std::int64_t skew_ = 0;  // server time - local time, seconds (learn_clock_skew)
+    std::mutex in_flight_mu_;
+    call_entry* in_flight_ = nullptr;  // calls in flight, for cancel()
     // Last: its fetch handlers read the members above (through wall_now).
     std::optional<detail::credential_cache> creds_;  // empty for unsigned requests
 };
@@ -374,10 +455,16 @@ std::shared_ptr<rate_limit_group> make_rate_limit_group(asio::any_io_executor ex
     return std::make_shared<rate_limit_group>(std::move(ex), std::move(rate_overrides));
 }
 
-client::client(asio::any_io_executor ex, client_params params)
+client::client(executor_type ex, client_params params)
     : impl_(std::make_unique<impl>(std::move(ex), std::move(params))) {}
 
 client::~client() = default;
+client::client(client&&) noexcept = default;
+client& client::operator=(client&&) noexcept = default;
+
+client::executor_type client::get_executor() const noexcept {
+    return impl_->user_exec_;
+}
 
 const client_params& client::params() const noexcept {
     return impl_->params_;
@@ -426,41 +513,12 @@ std::string client::render_request(std::string_view action, const boost::json::o
     return impl_->build(action, boost::json::serialize(body), timestamp, signer, c);
 }
 
-asio::awaitable<result<boost::json::object>> client::async_call(std::string action, boost::json::object body,
-                                                                std::nothrow_t, call_options opts) {
-    auto payload = boost::json::serialize(body);
-    if (!impl_->params_.thread_safe) {
-        // The caller promised one thread at a time: run in its coroutine.
-        // run() turns throw_if_cancelled off for the coroutine thread it runs
-        // in, here the caller's: give the caller its setting back.
-        const bool caller_throws = co_await asio::this_coro::throw_if_cancelled();
-        auto r = co_await impl_->run(std::move(action), std::move(payload), std::move(opts));
-        co_await asio::this_coro::throw_if_cancelled(caller_throws);
-        co_return r;
-    }
-    // Hop onto the client's strand for the whole call; co_spawn forwards the
-    // caller's cancellation to it.
-    co_return co_await asio::co_spawn(impl_->exec_, impl_->run(std::move(action), std::move(payload), std::move(opts)),
-                                      asio::use_awaitable);
+void client::start_call_(impl* p, detail::call_input in, diagnostics* diag, detail::json_handler handler) {
+    p->start(std::move(in), diag, std::move(handler));
 }
 
-asio::awaitable<boost::json::object> client::async_call(std::string action, boost::json::object body,
-                                                        call_options opts) {
-    auto r = co_await async_call(std::move(action), std::move(body), std::nothrow, opts);
-    if (r.ec) throw error(r.ec, std::move(r.diag));
-    co_return std::move(r.value);
-}
-
-asio::awaitable<result<create_snapshot_group_response>> client::async_create_snapshot_group(
-    create_snapshot_group_request req, std::nothrow_t, call_options opts) {
-    co_return co_await async_invoke(std::move(req), std::nothrow, opts);
-}
-
-asio::awaitable<create_snapshot_group_response> client::async_create_snapshot_group(create_snapshot_group_request req,
-                                                                                    call_options opts) {
-    auto r = co_await async_create_snapshot_group(std::move(req), std::nothrow, opts);
-    if (r.ec) throw error(r.ec, std::move(r.diag));
-    co_return std::move(r.value);
+void client::cancel() {
+    impl_->cancel_all();
 }
 
 }  // namespace cbs

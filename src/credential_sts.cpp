@@ -88,7 +88,7 @@ client_params sts_client_params(std::string endpoint, std::string region, const 
 /// Calls `action` and turns its answer into credentials named `source`.
 asio::awaitable<detail::fetch_result> call_sts(client& c, const std::string& endpoint, std::string action,
                                                boost::json::object body, std::string source) {
-    auto r = co_await c.async_call(action, std::move(body), std::nothrow);
+    auto r = co_await c.async_call(action, std::move(body), cbs::as_result);
     if (r.ec) {
         detail::fetch_result out;
         out.ec = r.ec;

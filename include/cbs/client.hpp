@@ -1,26 +1,29 @@
 // cbs-async: the Tencent Cloud API 3.0 client for CBS.
 //
 // One `cbs::client` = one endpoint, one set of credentials, one connection
-// pool. Calls are C++20 coroutines (`boost::asio::awaitable`).
+// pool. Every operation takes an Asio completion token (default
+// `boost::asio::use_awaitable`):
 //
 //   cbs::client c(io.get_executor(), params);
-//   auto rsp = co_await c.async_create_snapshot_group({.disk_ids = {"disk-12345678"}});
+//   cbs::create_snapshot_group_request req{.disk_ids = {"disk-12345678"}};
+//   auto rsp = co_await c.async_create_snapshot_group(req);
+//   c.async_create_snapshot_group(req, {}, diag, [](cbs::error_code ec, auto rsp) { ... });
+//   auto r = co_await c.async_create_snapshot_group(req, cbs::as_result);  // never throws
 //
 // Threading: by default (client_params::thread_safe) the client runs every
 // call on an internal strand of the executor it was given, so it may be called
-// concurrently from any number of coroutines on any threads of that execution
-// context. With thread_safe = false there is no strand: calls run in the
-// calling coroutine, and must all come from one thread at a time (a
+// concurrently from any threads of that execution context. With thread_safe =
+// false there is no strand: calls must all come from one thread at a time (a
 // single-threaded io_context, or one strand). The client must outlive every
-// call in flight (destroying it with calls pending is undefined behaviour);
-// cancel calls first and let them finish.
+// call in flight (destroying it with calls pending is undefined behaviour):
+// cancel() and let the calls finish first.
 //
 // Cancellation: every operation supports Asio per-operation cancellation
-// (terminal, e.g. via `awaitable_operators` `||` or `bind_cancellation_slot`);
-// a cancelled call completes with client_errc::cancelled, or with
-// client_errc::outcome_unknown if a non-idempotent request had been written
-// (never with an exception: the throwing forms throw cbs::error). Once
-// cancelled, a call starts nothing new: no attempt, no connect, no backoff.
+// (terminal, e.g. via `awaitable_operators` `||` or `bind_cancellation_slot`),
+// and cancel() cancels every call in flight. A cancelled call completes with
+// client_errc::cancelled, or with client_errc::outcome_unknown if a
+// non-idempotent request had been written. Once cancelled, a call starts
+// nothing new: no attempt, no connect, no backoff.
 //
 // Credentials: client_params::creds (long-lived keys), or a
 // credential_provider (client_params::credentials_provider: CVM role, STS
@@ -35,8 +38,9 @@
 // retry once with a corrected timestamp (client_stats::clock_skew_seconds).
 // Both retries are safe for creates: the service refused before acting.
 //
-// Errors: the throwing forms throw cbs::error (an error_code + diagnostics);
-// the `std::nothrow` forms return them in a cbs::result. See error.hpp.
+// Errors: a cbs::error_code with cbs::diagnostics (error.hpp): thrown as
+// cbs::error with the default token, in a cbs::result with cbs::as_result,
+// passed to the handler (and a `diagnostics&`) with any other token.
 // Non-200 HTTP answers come from something in front of the API (a gateway,
 // proxy or firewall): 429 is client_errc::http_throttled, retried as a
 // throttle (the action's limiter slows down); 5xx is client_errc::http_status,
@@ -49,13 +53,17 @@
 #include <cbs/actions.hpp>
 #include <cbs/credential_provider.hpp>
 #include <cbs/credentials.hpp>
+#include <cbs/detail/async_ops.hpp>
 #include <cbs/error.hpp>
 #include <cbs/pool_params.hpp>
-#include <cbs/rate_limiter_core.hpp>
+#include <cbs/result.hpp>
 #include <cbs/retry_policy.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 
 #include <chrono>
@@ -63,7 +71,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <new>
 #include <string>
 #include <string_view>
 
@@ -206,15 +213,6 @@ struct client_params {
     static client_params from_env(const getenv_function& getenv = {});
 };
 
-/// The outcome of a call in non-throwing form.
-template <class T>
-struct result {
-    error_code ec;     ///< {} on success
-    diagnostics diag;  ///< attempts, RequestIds, and the error details if any
-    T value{};         ///< valid only on success
-    explicit operator bool() const noexcept { return !ec; }
-};
-
 /// Per-call options.
 struct call_options {
     /// Overrides client_params::request_timeout for this call (0: no override).
@@ -267,61 +265,149 @@ struct client_stats {
     std::size_t idle_connections = 0;
 };
 
+namespace detail {
+/// One call as the I/O pipeline takes it.
+struct call_input {
+    std::string action;
+    boost::json::object body;
+    call_options opts;
+    error_code rejected;        ///< set: the request failed validation; send nothing, complete with this
+    diagnostics rejected_diag;  ///< why it failed
+};
+}  // namespace detail
+
+/// A client of one endpoint (one region), with its own connection pool,
+/// credentials and limiters.
+///
+/// Operations. Every async operation takes a completion token last, with
+/// `boost::asio::use_awaitable` as the default, and completes with
+/// `void(cbs::error_code, T)`:
+///   - default token: `co_await` gives T and throws cbs::error on failure
+///     (a boost::system::system_error that also carries the diagnostics);
+///   - cbs::as_result: `co_await` gives cbs::result<T> and never throws;
+///   - any other Asio token: a callback, use_future, deferred, as_tuple,
+///     experimental::use_promise, ... Diagnostics reach such callers through
+///     the overload taking a `diagnostics&` (filled before the handler runs).
+/// The rules below hold for every operation of the class; each operation
+/// adds its own preconditions and errors.
+///   - Preconditions: none beyond those stated per operation. Arguments are
+///     taken by value (moved in): the caller need keep nothing alive. A
+///     `diagnostics&` passed must stay valid until the handler is invoked.
+///   - Lifetime: the client must outlive every call in flight (moving the
+///     client is fine: calls follow the moved-to object). To stop early,
+///     cancel() and wait for the handlers before destroying the client.
+///   - Executor: the handler runs on its associated executor, by default
+///     get_executor() (the executor given to the constructor). The I/O runs
+///     on a strand of that executor (client_params::thread_safe) or on it.
+///   - Cancellation: per-operation cancellation through the handler's
+///     associated cancellation slot, terminal type (e.g.
+///     `bind_cancellation_slot`, or awaitable_operators `||`), and
+///     client-wide through cancel(). A cancelled call completes with
+///     client_errc::cancelled, or client_errc::outcome_unknown when a request
+///     that is not idempotent had been written; it starts nothing new.
+///   - Thread-safety: with client_params::thread_safe (the default), calls
+///     may be started from any thread, concurrently; otherwise from one
+///     thread at a time. cancel() may be called from any thread in both modes.
 class client {
 public:
+    /// The executor given to the constructor: the default executor of
+    /// every completion handler.
+    using executor_type = boost::asio::any_io_executor;
+
     /// Throws cbs::error: client_errc::invalid_config naming the bad field
     /// (endpoint, region, missing credentials, unreadable CA file, ...).
-    client(boost::asio::any_io_executor ex, client_params params);
+    client(executor_type ex, client_params params);
     ~client();
     client(const client&) = delete;
     client& operator=(const client&) = delete;
+    /// Moving is allowed with calls in flight (they keep running on the
+    /// moved-to client). The moved-from client may only be destroyed or
+    /// assigned to. Move-assigning onto a client with calls in flight is
+    /// undefined behaviour, as destroying it would be.
+    client(client&&) noexcept;
+    client& operator=(client&&) noexcept;
+
+    executor_type get_executor() const noexcept;
 
     /// Any action of the service: POSTs `body` as JSON with `X-TC-Action:
-    /// action` and returns the `Response` object (RequestId included).
-    /// Throws cbs::error on failure.
-    boost::asio::awaitable<boost::json::object> async_call(std::string action, boost::json::object body,
-                                                           call_options opts = {});
-    boost::asio::awaitable<result<boost::json::object>> async_call(std::string action, boost::json::object body,
-                                                                   std::nothrow_t, call_options opts = {});
-
-    /// CreateSnapshotGroup. The request is validated first (empty, duplicate
-    /// or malformed DiskIds: client_errc::invalid_request, nothing is sent).
-    boost::asio::awaitable<create_snapshot_group_response> async_create_snapshot_group(
-        create_snapshot_group_request req, call_options opts = {});
-    boost::asio::awaitable<result<create_snapshot_group_response>> async_create_snapshot_group(
-        create_snapshot_group_request req, std::nothrow_t, call_options opts = {});
+    /// action` and completes with the `Response` object (RequestId included).
+    /// Signature: void(cbs::error_code, boost::json::object).
+    /// Errors: client_errc::invalid_request (bad action name, body over
+    /// client_params::max_request_body; nothing sent), the service's codes
+    /// (api_errc, diagnostics::server_code verbatim), transport and timeout
+    /// errors after the retries the action's class allows (error.hpp),
+    /// client_errc::outcome_unknown for a request that is not idempotent and
+    /// may have been carried out, client_errc::deadline_exceeded, cancelled.
+    template <class CompletionToken = boost::asio::use_awaitable_t<>>
+    auto async_call(std::string action, boost::json::object body, call_options opts, diagnostics& diag,
+                    CompletionToken&& token = {}) {
+        return call_(std::move(action), std::move(body), std::move(opts), &diag, std::forward<CompletionToken>(token));
+    }
+    /// As above, without a diagnostics object (the default token and
+    /// cbs::as_result still give them).
+    template <class CompletionToken = boost::asio::use_awaitable_t<>>
+    auto async_call(std::string action, boost::json::object body, call_options opts = {},
+                    CompletionToken&& token = {}) {
+        return call_(std::move(action), std::move(body), std::move(opts), nullptr,
+                     std::forward<CompletionToken>(token));
+    }
+    /// As above with default call_options: `c.async_call(a, b, token)`.
+    template <detail::token_for<void(error_code, boost::json::object)> CompletionToken>
+    auto async_call(std::string action, boost::json::object body, CompletionToken&& token) {
+        return async_call(std::move(action), std::move(body), call_options{}, std::forward<CompletionToken>(token));
+    }
 
     /// Any typed action: `Request` has `static constexpr std::string_view
     /// action`, `using response_type`, and ADL-found `validate(req, diag)`,
     /// `to_json(req)` and `from_json(json_object, response_type&, diag)`
-    /// (see actions.hpp). Validation failures send nothing.
-    template <class Request>
-    boost::asio::awaitable<result<typename Request::response_type>> async_invoke(Request req, std::nothrow_t,
-                                                                                 call_options opts = {}) {
-        result<typename Request::response_type> out;
-        if ((out.ec = validate(req, out.diag))) co_return out;
-        auto r = co_await async_call(std::string(Request::action), to_json(req), std::nothrow, opts);
-        out.diag = std::move(r.diag);
-        if ((out.ec = r.ec)) co_return out;
-        out.ec = from_json(r.value, out.value, out.diag);
-        if (out.ec && !is_idempotent(Request::action)) {
-            // The service answered success, but not in a form we can read:
-            // whatever it did, it did; the caller must reconcile.
-            out.diag.client_message +=
-                "; the service answered success, so it may have been carried out: "
-                "reconcile before sending it again";
-            out.ec = client_errc::outcome_unknown;
-        }
-        co_return out;
+    /// (see actions.hpp and describe_actions.hpp).
+    /// Signature: void(cbs::error_code, typename Request::response_type).
+    /// Errors: as async_call; a request that fails validate() completes with
+    /// its error (client_errc::invalid_request) and sends nothing; an answer
+    /// that from_json cannot read is client_errc::bad_response, or
+    /// outcome_unknown for an action that is not idempotent.
+    template <class Request, class CompletionToken = boost::asio::use_awaitable_t<>>
+    auto async_invoke(Request req, call_options opts, diagnostics& diag, CompletionToken&& token = {}) {
+        return invoke_(std::move(req), std::move(opts), &diag, std::forward<CompletionToken>(token));
+    }
+    /// As above, without a diagnostics object.
+    template <class Request, class CompletionToken = boost::asio::use_awaitable_t<>>
+    auto async_invoke(Request req, call_options opts = {}, CompletionToken&& token = {}) {
+        return invoke_(std::move(req), std::move(opts), nullptr, std::forward<CompletionToken>(token));
+    }
+    /// As above with default call_options.
+    template <class Request, detail::token_for<void(error_code, typename Request::response_type)> CompletionToken>
+    auto async_invoke(Request req, CompletionToken&& token) {
+        return async_invoke(std::move(req), call_options{}, std::forward<CompletionToken>(token));
     }
 
-    /// Throwing form of async_invoke: cbs::error on failure.
-    template <class Request>
-    boost::asio::awaitable<typename Request::response_type> async_invoke(Request req, call_options opts = {}) {
-        auto r = co_await async_invoke(std::move(req), std::nothrow, opts);
-        if (r.ec) throw error(r.ec, std::move(r.diag));
-        co_return std::move(r.value);
+    /// CreateSnapshotGroup: one group of snapshots over `req.disk_ids`, taken
+    /// together. Not idempotent: after an answer lost in transit the call
+    /// completes with client_errc::outcome_unknown, never a second create;
+    /// find the group by its name (DescribeSnapshotGroups) before sending
+    /// again. Empty, duplicate or malformed DiskIds: invalid_request, nothing
+    /// sent. Paced at 19/s by default (the service allows 20/s per account).
+    /// Signature: void(cbs::error_code, cbs::create_snapshot_group_response).
+    template <class CompletionToken = boost::asio::use_awaitable_t<>>
+    auto async_create_snapshot_group(create_snapshot_group_request req, call_options opts, diagnostics& diag,
+                                     CompletionToken&& token = {}) {
+        return invoke_(std::move(req), std::move(opts), &diag, std::forward<CompletionToken>(token));
     }
+    template <class CompletionToken = boost::asio::use_awaitable_t<>>
+    auto async_create_snapshot_group(create_snapshot_group_request req, call_options opts = {},
+                                     CompletionToken&& token = {}) {
+        return invoke_(std::move(req), std::move(opts), nullptr, std::forward<CompletionToken>(token));
+    }
+    template <detail::token_for<void(error_code, create_snapshot_group_response)> CompletionToken>
+    auto async_create_snapshot_group(create_snapshot_group_request req, CompletionToken&& token) {
+        return invoke_(std::move(req), call_options{}, nullptr, std::forward<CompletionToken>(token));
+    }
+
+    /// Cancels every call in flight: each completes with
+    /// client_errc::cancelled (or outcome_unknown, as for per-operation
+    /// cancellation). Calls started afterwards are not affected. Returns at
+    /// once; the handlers run later. Thread-safe.
+    void cancel();
 
     /// The exact bytes of the HTTP request that a call would send at
     /// `timestamp` (request line, headers, blank line, body). Connects to
@@ -335,6 +421,93 @@ public:
 private:
     struct impl;
     std::unique_ptr<impl> impl_;
+
+    /// Starts one call: the I/O pipeline of client.cpp, compiled once.
+    /// Completes `handler` with the Response object, after filling `*diag`
+    /// (if not null). A call `in.rejected` sends nothing and completes with
+    /// that error. Any thread (see the class comment).
+    static void start_call_(impl* p, detail::call_input in, diagnostics* diag, detail::json_handler handler);
+
+    struct json_initiation {
+        impl* p;
+        template <class Handler>
+        void operator()(Handler&& h, diagnostics* diag, detail::call_input in) const {
+            start_call_(p, std::move(in), diag, detail::json_handler(std::forward<Handler>(h)));
+        }
+    };
+
+    template <class Decode>
+    struct decoding_initiation {
+        impl* p;
+        template <class Handler>
+        void operator()(Handler&& h, Decode decode, diagnostics* diag, detail::call_input in) const {
+            using wrapped = detail::decoding_handler<Decode, std::decay_t<Handler>>;
+            start_call_(p, std::move(in), diag,
+                        detail::json_handler(wrapped{std::move(decode), std::forward<Handler>(h), diag}));
+        }
+    };
+
+    template <class Decode>
+    static boost::asio::awaitable<result<typename Decode::value_type>> await_result_(impl* p, Decode decode,
+                                                                                     diagnostics* user_diag,
+                                                                                     detail::call_input in) {
+        result<typename Decode::value_type> out;
+        if (in.rejected) {
+            out.ec = in.rejected;
+            out.diag = std::move(in.rejected_diag);
+        } else {
+            auto tok = boost::asio::as_tuple(boost::asio::use_awaitable);
+            auto op = boost::asio::async_initiate<decltype(tok), void(error_code, boost::json::object)>(
+                json_initiation{p}, tok, &out.diag, std::move(in));
+            auto [ec, answer] = co_await std::move(op);
+            out.ec = ec;
+            if (!ec) out.ec = decode(std::move(answer), out.value, out.diag);
+        }
+        if (user_diag) *user_diag = out.diag;
+        co_return out;
+    }
+
+    template <class Decode>
+    static boost::asio::awaitable<typename Decode::value_type> await_value_(impl* p, Decode decode,
+                                                                            diagnostics* user_diag,
+                                                                            detail::call_input in) {
+        auto r = co_await await_result_(p, std::move(decode), user_diag, std::move(in));
+        if (r.ec) throw error(r.ec, std::move(r.diag));
+        co_return std::move(r.value);
+    }
+
+    template <class Decode, class CompletionToken>
+    static auto initiate_(impl* p, Decode decode, CompletionToken&& token, diagnostics* diag, detail::call_input in) {
+        if constexpr (detail::is_as_result_v<CompletionToken>) {
+            return await_result_(p, std::move(decode), diag, std::move(in));
+        } else if constexpr (detail::is_use_awaitable_v<CompletionToken>) {
+            return await_value_(p, std::move(decode), diag, std::move(in));
+        } else if constexpr (std::is_same_v<Decode, detail::json_decoder>) {
+            return boost::asio::async_initiate<CompletionToken, void(error_code, boost::json::object)>(
+                json_initiation{p}, token, diag, std::move(in));
+        } else {
+            return boost::asio::async_initiate<CompletionToken, void(error_code, typename Decode::value_type)>(
+                decoding_initiation<Decode>{p}, token, std::move(decode), diag, std::move(in));
+        }
+    }
+
+    template <class CompletionToken>
+    auto call_(std::string action, boost::json::object body, call_options opts, diagnostics* diag,
+               CompletionToken&& token) {
+        return initiate_(impl_.get(), detail::json_decoder{}, std::forward<CompletionToken>(token), diag,
+                         detail::call_input{std::move(action), std::move(body), std::move(opts), {}, {}});
+    }
+
+    /// A typed call: validated first (a bad request is sent nowhere; its
+    /// error still completes through the token), then sent as JSON.
+    template <class Request, class CompletionToken>
+    auto invoke_(Request req, call_options opts, diagnostics* diag, CompletionToken&& token) {
+        detail::call_input in{std::string(Request::action), {}, std::move(opts), {}, {}};
+        in.rejected = validate(req, in.rejected_diag);
+        if (!in.rejected) in.body = to_json(req);
+        return initiate_(impl_.get(), detail::response_decoder<Request>{}, std::forward<CompletionToken>(token), diag,
+                         std::move(in));
+    }
 };
 
 }  // namespace cbs

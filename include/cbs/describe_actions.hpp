@@ -6,7 +6,7 @@
 //   cbs::describe_disks_request req;
 //   req.filters = {{"instance-id", {"ins-12345678"}}};
 //   req.limit = 100;
-//   auto r = co_await c.async_invoke(req, std::nothrow);   // result<describe_disks_response>
+//   auto r = co_await c.async_invoke(req, cbs::as_result);   // result<describe_disks_response>
 //
 // Conventions (as actions.hpp): snake_case members map to the PascalCase wire
 // fields; validate() checks a request before anything is sent and returns

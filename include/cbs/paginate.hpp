@@ -1,27 +1,32 @@
 // cbs-async: every page of a Describe* call, and batching of id filters.
 //
+// Note for GCC 12: pass requests as named objects, not braced temporaries,
+// inside a co_await expression (`co_await f(c, req, ...)`, not
+// `co_await f(c, {}, ...)`): GCC 12 moves a braced temporary passed by value
+// there with memcpy, which corrupts a short std::string in it.
+//
 //   // All the disks of a fleet, 100 instance ids per DescribeDisks filter:
 //   for (auto& req : cbs::disks_by_instance_batches(instance_ids)) {
-//       auto r = co_await cbs::async_describe_all_disks(c, std::move(req), std::nothrow);
+//       auto r = co_await cbs::async_describe_all_disks(c, std::move(req), cbs::as_result);
 //       if (!r) { /* r.ec, r.diag */ }
 //       for (auto& d : r.value) ...
 //   }
 //
 // The async helpers are templates on the client type so that any type with
-// cbs::client's `async_invoke(req, std::nothrow, call_options)` works (a fake
-// in tests); with cbs::client they are used as written above. They run on the
-// caller's coroutine, one page at a time (each page is one call, paced and
-// retried by the client like any other).
+// cbs::client's `async_invoke(req, call_options, cbs::as_result)` works (a
+// fake in tests); with cbs::client they are used as written above. They ask
+// for one page at a time (each page is one call, paced and retried by the
+// client like any other).
 #pragma once
 
 #include <cbs/client.hpp>
 #include <cbs/describe_actions.hpp>
+#include <cbs/detail/async_ops.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
 #include <cstddef>
 #include <cstdint>
-#include <new>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -85,6 +90,16 @@ inline void merge_page_diag(diagnostics& total, diagnostics&& page, bool failed)
     total.request_id = std::move(last_id);
 }
 
+/// The executor generic tokens run a paging operation on (fakes in tests
+/// that are only awaited need none).
+template <class Client>
+boost::asio::any_io_executor executor_of(Client& c) {
+    if constexpr (requires { c.get_executor(); })
+        return c.get_executor();
+    else
+        return {};
+}
+
 /// Pages `base` (Limit forced to 100) from base.offset until the offset
 /// reaches TotalCount, or a page is empty (a server whose TotalCount is larger
 /// than what it returns), or a page brings nothing new (a server ignoring
@@ -96,7 +111,7 @@ boost::asio::awaitable<result<item_vector_t<Request>>> async_describe_all(Client
     base.limit = max_describe_limit;
     std::unordered_set<std::string> seen;
     for (;;) {
-        auto page = co_await c.async_invoke(base, std::nothrow, opts);
+        auto page = co_await c.async_invoke(base, opts, as_result);
         merge_page_diag(out.diag, std::move(page.diag), static_cast<bool>(page.ec));
         if (page.ec) {
             out.ec = page.ec;
@@ -118,56 +133,91 @@ boost::asio::awaitable<result<item_vector_t<Request>>> async_describe_all(Client
     co_return out;
 }
 
-template <class T>
-T value_or_throw(result<T>&& r) {
-    if (r.ec) throw error(r.ec, std::move(r.diag));
-    return std::move(r.value);
-}
+/// async_describe_all as a function object of (request, options).
+template <class Client, class Request>
+struct describe_all_fn {
+    Client* c;
+    auto operator()(Request base, call_options opts) const {
+        return async_describe_all(*c, std::move(base), std::move(opts));
+    }
+};
 
 }  // namespace detail
 
-/// Every disk matching `base` (its DiskIds or Filters; Limit is set to 100,
-/// paging starts at base.offset). See detail::async_describe_all for when it
-/// stops. Validation errors (client_errc::invalid_request) send nothing.
-template <class Client>
-boost::asio::awaitable<result<std::vector<disk>>> async_describe_all_disks(Client& c, describe_disks_request base,
-                                                                           std::nothrow_t, call_options opts = {}) {
-    return detail::async_describe_all(c, std::move(base), opts);
+/// Paging operations. Each sends the Describe* request `base` page after
+/// page (Limit set to 100, from base.offset) through `c.async_invoke`, so
+/// every page is one call, paced and retried by the client like any other,
+/// and stops as detail::async_describe_all says. Items are deduplicated by id.
+///   - Signature: void(cbs::error_code, std::vector<item>). On failure: the
+///     first failing page's error, no items; the diagnostics hold every
+///     page's RequestIds and attempts.
+///   - Tokens: as cbs::client's operations (default use_awaitable, throwing
+///     cbs::error; cbs::as_result; any Asio token, run with co_spawn on
+///     c.get_executor()). A `diagnostics&` must outlive the operation.
+///   - Lifetime: `c` must outlive the operation.
+///   - Cancellation: per-operation, terminal; the page in flight is
+///     cancelled (client_errc::cancelled) and no further page is asked for.
+///   - Errors: those of the client's calls; a request that fails validation
+///     (client_errc::invalid_request) sends nothing.
+///   - Thread-safety: as the client's calls.
+/// Every disk matching `base` (its DiskIds or Filters).
+template <class Client, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto async_describe_all_disks(Client& c, describe_disks_request base, call_options opts, diagnostics& diag,
+                              CompletionToken&& token = {}) {
+    return detail::complete_with<detail::item_vector_t<decltype(base)>>(
+        detail::executor_of(c), detail::describe_all_fn<Client, decltype(base)>{&c}, &diag,
+        std::forward<CompletionToken>(token), std::move(base), std::move(opts));
+}
+template <class Client, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto async_describe_all_disks(Client& c, describe_disks_request base, call_options opts = {},
+                              CompletionToken&& token = {}) {
+    return detail::complete_with<detail::item_vector_t<decltype(base)>>(
+        detail::executor_of(c), detail::describe_all_fn<Client, decltype(base)>{&c}, nullptr,
+        std::forward<CompletionToken>(token), std::move(base), std::move(opts));
+}
+template <class Client, detail::token_for<void(error_code, std::vector<disk>)> CompletionToken>
+auto async_describe_all_disks(Client& c, describe_disks_request base, CompletionToken&& token) {
+    return async_describe_all_disks(c, std::move(base), call_options{}, std::forward<CompletionToken>(token));
 }
 
-/// Every snapshot group matching `base` (its Filters), as above.
-template <class Client>
-boost::asio::awaitable<result<std::vector<snapshot_group>>> async_describe_all_snapshot_groups(
-    Client& c, describe_snapshot_groups_request base, std::nothrow_t, call_options opts = {}) {
-    return detail::async_describe_all(c, std::move(base), opts);
+/// Every snapshot group matching `base` (its Filters).
+template <class Client, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto async_describe_all_snapshot_groups(Client& c, describe_snapshot_groups_request base, call_options opts,
+                                        diagnostics& diag, CompletionToken&& token = {}) {
+    return detail::complete_with<detail::item_vector_t<decltype(base)>>(
+        detail::executor_of(c), detail::describe_all_fn<Client, decltype(base)>{&c}, &diag,
+        std::forward<CompletionToken>(token), std::move(base), std::move(opts));
+}
+template <class Client, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto async_describe_all_snapshot_groups(Client& c, describe_snapshot_groups_request base, call_options opts = {},
+                                        CompletionToken&& token = {}) {
+    return detail::complete_with<detail::item_vector_t<decltype(base)>>(
+        detail::executor_of(c), detail::describe_all_fn<Client, decltype(base)>{&c}, nullptr,
+        std::forward<CompletionToken>(token), std::move(base), std::move(opts));
+}
+template <class Client, detail::token_for<void(error_code, std::vector<snapshot_group>)> CompletionToken>
+auto async_describe_all_snapshot_groups(Client& c, describe_snapshot_groups_request base, CompletionToken&& token) {
+    return async_describe_all_snapshot_groups(c, std::move(base), call_options{}, std::forward<CompletionToken>(token));
 }
 
-/// Every snapshot matching `base` (its SnapshotIds or Filters), as above.
-template <class Client>
-boost::asio::awaitable<result<std::vector<snapshot>>> async_describe_all_snapshots(Client& c,
-                                                                                   describe_snapshots_request base,
-                                                                                   std::nothrow_t,
-                                                                                   call_options opts = {}) {
-    return detail::async_describe_all(c, std::move(base), opts);
+/// Every snapshot matching `base` (its SnapshotIds or Filters).
+template <class Client, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto async_describe_all_snapshots(Client& c, describe_snapshots_request base, call_options opts, diagnostics& diag,
+                                  CompletionToken&& token = {}) {
+    return detail::complete_with<detail::item_vector_t<decltype(base)>>(
+        detail::executor_of(c), detail::describe_all_fn<Client, decltype(base)>{&c}, &diag,
+        std::forward<CompletionToken>(token), std::move(base), std::move(opts));
 }
-
-/// Throwing forms: cbs::error (error_code + diagnostics) on failure.
-template <class Client>
-boost::asio::awaitable<std::vector<disk>> async_describe_all_disks(Client& c, describe_disks_request base,
-                                                                   call_options opts = {}) {
-    co_return detail::value_or_throw(co_await detail::async_describe_all(c, std::move(base), opts));
+template <class Client, class CompletionToken = boost::asio::use_awaitable_t<>>
+auto async_describe_all_snapshots(Client& c, describe_snapshots_request base, call_options opts = {},
+                                  CompletionToken&& token = {}) {
+    return detail::complete_with<detail::item_vector_t<decltype(base)>>(
+        detail::executor_of(c), detail::describe_all_fn<Client, decltype(base)>{&c}, nullptr,
+        std::forward<CompletionToken>(token), std::move(base), std::move(opts));
 }
-
-template <class Client>
-boost::asio::awaitable<std::vector<snapshot_group>> async_describe_all_snapshot_groups(
-    Client& c, describe_snapshot_groups_request base, call_options opts = {}) {
-    co_return detail::value_or_throw(co_await detail::async_describe_all(c, std::move(base), opts));
-}
-
-template <class Client>
-boost::asio::awaitable<std::vector<snapshot>> async_describe_all_snapshots(Client& c, describe_snapshots_request base,
-                                                                           call_options opts = {}) {
-    co_return detail::value_or_throw(co_await detail::async_describe_all(c, std::move(base), opts));
+template <class Client, detail::token_for<void(error_code, std::vector<snapshot>)> CompletionToken>
+auto async_describe_all_snapshots(Client& c, describe_snapshots_request base, CompletionToken&& token) {
+    return async_describe_all_snapshots(c, std::move(base), call_options{}, std::forward<CompletionToken>(token));
 }
 
 }  // namespace cbs

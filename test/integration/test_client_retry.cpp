@@ -80,7 +80,7 @@ TEST_CASE("retry: throttled, then success; each attempt freshly signed") {
     };
     cbs::client c(io.get_executor(), p);
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_create_snapshot_group(create_req(), std::nothrow);
+        auto r = co_await c.async_create_snapshot_group(create_req(), cbs::as_result);
         CHECK_FALSE(r.ec);
         CHECK(r.diag.attempts == 2);
         CHECK(r.diag.request_ids == std::vector<std::string>{"req-0", "req-1"});
@@ -99,7 +99,7 @@ TEST_CASE("retry: a busy disk twice, then the create succeeds") {
     server.set_default_script({t::serve(answers({"InvalidDisk.SnapshotCreating", "ResourceInUse.DiskMigrating"}))});
     cbs::client c(io.get_executor(), fast_retry_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_create_snapshot_group(create_req(), std::nothrow);
+        auto r = co_await c.async_create_snapshot_group(create_req(), cbs::as_result);
         CHECK_FALSE(r.ec);
         CHECK(r.value.request_id == "req-2");
         CHECK(r.diag.attempts == 3);
@@ -114,7 +114,7 @@ TEST_CASE("retry: a create whose connection resets after the request was written
     server.set_default_script({t::serve(answers({}))});
     cbs::client c(io.get_executor(), fast_retry_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_create_snapshot_group(create_req(), std::nothrow);
+        auto r = co_await c.async_create_snapshot_group(create_req(), cbs::as_result);
         CHECK(r.ec == client_errc::outcome_unknown);
         CHECK(r.diag.attempts == 1);
         CHECK(r.diag.client_message.find("reconcile") != std::string::npos);
@@ -130,7 +130,7 @@ TEST_CASE("retry: a read whose connection resets after the request was written i
     server.set_default_script({t::serve(answers({}))});
     cbs::client c(io.get_executor(), fast_retry_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeSnapshotGroups", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeSnapshotGroups", {}, cbs::as_result);
         CHECK_FALSE(r.ec);
         CHECK(r.diag.attempts == 2);
     });
@@ -143,12 +143,12 @@ TEST_CASE("retry: InternalError answered to a create is outcome unknown (it may 
     server.set_default_script({t::serve(answers({"InternalError"}))});
     cbs::client c(io.get_executor(), fast_retry_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_create_snapshot_group(create_req(), std::nothrow);
+        auto r = co_await c.async_create_snapshot_group(create_req(), cbs::as_result);
         CHECK(r.ec == client_errc::outcome_unknown);
         CHECK(r.diag.server_code == "InternalError");
         CHECK(r.diag.request_id == "req-0");
         // The same answer to a read is simply retried.
-        auto d = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto d = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK_FALSE(d.ec);
     });
     CHECK(server.requests().size() == 2);
@@ -161,10 +161,10 @@ TEST_CASE("retry: fatal errors fail at once; attempts are bounded per class") {
         {t::serve(answers({"InvalidParameter", "InternalError", "InternalError", "InternalError", "InternalError"}))});
     cbs::client c(io.get_executor(), fast_retry_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK(r.ec == cbs::api_errc::invalid_parameter);
         CHECK(r.diag.attempts == 1);
-        auto r2 = co_await c.async_call("DescribeDisks", {}, std::nothrow);  // 3 InternalErrors: max 3 attempts
+        auto r2 = co_await c.async_call("DescribeDisks", {}, cbs::as_result);  // 3 InternalErrors: max 3 attempts
         CHECK(r2.ec == cbs::api_errc::internal_error);
         CHECK(r2.diag.attempts == 3);
         CHECK(r2.diag.client_message.find("gave up retrying") != std::string::npos);
@@ -180,7 +180,7 @@ TEST_CASE("retry: an exhausted retry budget fails fast instead of adding load") 
     p.retry.budget_capacity = 14;  // exactly one transient retry
     cbs::client c(io.get_executor(), p);
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK(r.ec == cbs::api_errc::internal_error);
         CHECK(r.diag.attempts == 2);  // one retry, then the budget is empty
         CHECK(r.diag.client_message.find("budget") != std::string::npos);
@@ -202,7 +202,7 @@ TEST_CASE("retry: cancelling a call during its backoff ends it at once, saying s
     run(io, server, [&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         bool finished = false;
-        asio::co_spawn(ex, c.async_call("DescribeDisks", {}, std::nothrow),
+        asio::co_spawn(ex, c.async_call("DescribeDisks", {}, cbs::as_result),
                        asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, auto r) {
                            got = std::move(r);
                            finished = true;
@@ -255,7 +255,7 @@ TEST_CASE("limiter: 200 concurrent creates against a strict sliding window: no R
             asio::co_spawn(
                 ex,
                 [&]() -> asio::awaitable<void> {
-                    auto r = co_await c.async_create_snapshot_group(create_req(), std::nothrow);
+                    auto r = co_await c.async_create_snapshot_group(create_req(), cbs::as_result);
                     ok += !r.ec;
                     ++finished;
                 },
@@ -283,9 +283,9 @@ TEST_CASE("limiter: a call's deadline bounds its wait for a token, and the error
     run(io, server, [&]() -> asio::awaitable<void> {
         cbs::call_options opts;
         opts.deadline = 100ms;
-        auto first = co_await c.async_call("DescribeDisks", {}, std::nothrow, opts);
+        auto first = co_await c.async_call("DescribeDisks", {}, opts, cbs::as_result);
         CHECK_FALSE(first.ec);
-        auto second = co_await c.async_call("DescribeDisks", {}, std::nothrow, opts);  // next token in ~1 s
+        auto second = co_await c.async_call("DescribeDisks", {}, opts, cbs::as_result);  // next token in ~1 s
         CHECK(second.ec == client_errc::deadline_exceeded);
         CHECK(second.diag.client_message.find("rate limiter") != std::string::npos);
         CHECK(second.diag.attempts == 0);

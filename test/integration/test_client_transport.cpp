@@ -158,7 +158,7 @@ TEST_CASE("client: a server that closed the idle connection costs a new connecti
         // Let the server's close reach us while the connection is idle.
         asio::steady_timer pause(co_await asio::this_coro::executor, 250ms);
         co_await pause.async_wait(asio::use_awaitable);
-        auto r = co_await c.async_create_snapshot_group(one_disk(), std::nothrow);
+        auto r = co_await c.async_create_snapshot_group(one_disk(), cbs::as_result);
         CHECK_FALSE(r.ec);
     });
     CHECK(server.connections_accepted() == 2);
@@ -174,7 +174,7 @@ TEST_CASE("client: reused connection dropped after the request: idempotent call 
     cbs::client c(io.get_executor(), params_for(server));
     run(io, server, [&]() -> asio::awaitable<void> {
         co_await c.async_call("DescribeDisks", {});
-        auto r = co_await c.async_call("DescribeSnapshotGroups", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeSnapshotGroups", {}, cbs::as_result);
         CHECK_FALSE(r.ec);
     });
     CHECK(server.connections_accepted() == 2);
@@ -190,7 +190,7 @@ TEST_CASE("client: reused connection dropped after a create was written: outcome
     cbs::client c(io.get_executor(), params_for(server));
     run(io, server, [&]() -> asio::awaitable<void> {
         co_await c.async_call("DescribeDisks", {});
-        auto r = co_await c.async_create_snapshot_group(one_disk(), std::nothrow);
+        auto r = co_await c.async_create_snapshot_group(one_disk(), cbs::as_result);
         CHECK(r.ec == client_errc::outcome_unknown);
         CHECK(r.diag.client_message.find("may have been carried out") != std::string::npos);
         CHECK(c.stats().outcome_unknown == 1);
@@ -208,7 +208,7 @@ TEST_CASE("client: a stalled server hits the request timeout") {
     p.request_timeout = 200ms;
     cbs::client c(io.get_executor(), p);
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK(r.ec == client_errc::request_timeout);
         CHECK(r.diag.client_message.find("DescribeDisks") != std::string::npos);
     });
@@ -225,9 +225,9 @@ TEST_CASE("client: a truncated response is a closed connection, and the connecti
     server.add_connection({t::serve([](const t::recorded_request&) { return ok(); })});
     cbs::client c(io.get_executor(), params_for(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK(r.ec == client_errc::connection_closed);
-        auto r2 = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r2 = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK_FALSE(r2.ec);
     });
     CHECK(server.connections_accepted() == 2);
@@ -242,9 +242,9 @@ TEST_CASE("client: bytes after a response mean the connection is not reused") {
     server.add_connection({t::serve([](const t::recorded_request&) { return ok(); })});
     cbs::client c(io.get_executor(), params_for(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK_FALSE(r.ec);
-        auto r2 = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r2 = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK_FALSE(r2.ec);
     });
     CHECK(server.connections_accepted() == 2);
@@ -270,11 +270,11 @@ TEST_CASE("client: a chunked response is read whole; Connection: close is honour
     server.add_connection({t::serve([](const t::recorded_request&) { return ok(); })});
     cbs::client c(io.get_executor(), params_for(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_create_snapshot_group(one_disk(), std::nothrow);
+        auto r = co_await c.async_create_snapshot_group(one_disk(), cbs::as_result);
         REQUIRE_FALSE(r.ec);
         CHECK(r.value.snapshot_group_id == "csnap-chunked1");
         CHECK(r.diag.request_ids.back() == "req-chunked");
-        auto r2 = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r2 = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK_FALSE(r2.ec);
     });
     CHECK(server.connections_accepted() == 2);  // the first one was closed as asked
@@ -286,7 +286,7 @@ TEST_CASE("client: a 502 HTML page from a gateway is an http_status error, not a
     server.add_connection({t::expect_request(), t::reply(t::http_502_html()), t::close_connection()});
     cbs::client c(io.get_executor(), params_for(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK(r.ec == client_errc::http_status);
         CHECK(r.diag.client_message.find("HTTP 502") != std::string::npos);
     });
@@ -319,10 +319,10 @@ TEST_CASE("client: an invalid request sends nothing") {
     t::scripted_server server(io.get_executor());
     cbs::client c(io.get_executor(), params_for(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_create_snapshot_group(bad_ids(), std::nothrow);
+        auto r = co_await c.async_create_snapshot_group(bad_ids(), cbs::as_result);
         CHECK(r.ec == client_errc::invalid_request);
         CHECK(r.diag.attempts == 0);
-        auto r2 = co_await c.async_call("Describe Disks\r\nX-Evil: 1", {}, std::nothrow);
+        auto r2 = co_await c.async_call("Describe Disks\r\nX-Evil: 1", {}, cbs::as_result);
         CHECK(r2.ec == client_errc::invalid_request);
     });
     CHECK(server.connections_accepted() == 0);
@@ -335,7 +335,7 @@ TEST_CASE("client: TLS refuses an unknown CA and a certificate for another host"
         server.set_default_script({t::serve([](const t::recorded_request&) { return ok(); })});
         cbs::client c(io.get_executor(), params_for(server));  // trusts default_pki() only
         run(io, server, [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+            auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
             CHECK(r.ec);
             CHECK(r.ec.category() != cbs::client_category());
             CHECK(r.diag.client_message.find("TLS handshake") != std::string::npos);
@@ -352,7 +352,7 @@ TEST_CASE("client: a server that never completes the handshake hits the handshak
     p.pool.handshake_timeout = 200ms;
     cbs::client c(io.get_executor(), p);
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK(r.ec == client_errc::handshake_timeout);
     });
 }
@@ -379,7 +379,7 @@ TEST_CASE("client: a listener whose accept queue is full hits the connect timeou
     cbs::client c(io.get_executor(), p);
     run(io, server, [&]() -> asio::awaitable<void> {
         const auto t0 = std::chrono::steady_clock::now();
-        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK(r.ec == client_errc::connect_timeout);
         CHECK(r.diag.client_message.find("connecting to 127.0.0.1:") != std::string::npos);
         CHECK(std::chrono::steady_clock::now() - t0 < 5s);
@@ -399,7 +399,7 @@ TEST_CASE("client: connection refused is reported with the address") {
     p.endpoint = endpoint;
     cbs::client c(io.get_executor(), p);
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK(r.ec == asio::error::connection_refused);
         CHECK(r.diag.client_message.find("connecting to localhost:") != std::string::npos);
     });
@@ -423,7 +423,7 @@ TEST_CASE("client: concurrent calls share at most max_size connections (with and
                 asio::co_spawn(
                     ex,
                     [&]() -> asio::awaitable<void> {
-                        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+                        auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
                         if (!r.ec) ++succeeded;
                         ++finished;
                     },
@@ -458,13 +458,13 @@ TEST_CASE("client: a call waiting for a pooled connection can be cancelled (with
             asio::co_spawn(
                 ex,
                 [&]() -> asio::awaitable<void> {
-                    auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+                    auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
                     first_ok = !r.ec;
                 },
                 asio::detached);
             asio::steady_timer t1(ex, 50ms);
             auto raced =
-                co_await (c.async_call("DescribeDisks", {}, std::nothrow) || t1.async_wait(asio::use_awaitable));
+                co_await (c.async_call("DescribeDisks", {}, cbs::as_result) || t1.async_wait(asio::use_awaitable));
             CHECK(raced.index() == 1);  // the timer won; the waiting call was cancelled
             asio::steady_timer t2(ex, 400ms);
             co_await t2.async_wait(asio::use_awaitable);
@@ -494,11 +494,11 @@ TEST_CASE("client: a pool waiter cancelled as it is handed a slot to connect in 
     run(io, server, [&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         // co_spawn starts each at once (dispatch): A takes the slot, B queues.
-        asio::co_spawn(ex, c.async_call("DescribeDisks", {}, std::nothrow), [&](std::exception_ptr, auto r) {
+        asio::co_spawn(ex, c.async_call("DescribeDisks", {}, cbs::as_result), [&](std::exception_ptr, auto r) {
             a = std::move(r);
             cancel_b.emit(asio::cancellation_type::terminal);  // B's wake-up is queued, not yet run
         });
-        asio::co_spawn(ex, c.async_call("DescribeDisks", {}, std::nothrow),
+        asio::co_spawn(ex, c.async_call("DescribeDisks", {}, cbs::as_result),
                        asio::bind_cancellation_slot(cancel_b.slot(), [&](std::exception_ptr e, auto r) {
                            b_threw = e;
                            b = std::move(r);

@@ -128,7 +128,7 @@ TEST_CASE("credentials roles: CVM role from the metadata service signs the call 
         },
         [&]() -> asio::awaitable<void> {
             for (int i = 0; i < 3; ++i) {
-                auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+                auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
                 CHECK_FALSE(r.ec);
             }
         });
@@ -160,7 +160,7 @@ TEST_CASE("credentials roles: no role bound (404) fails the call with a clear er
             api.stop();
         },
         [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_create_snapshot_group(create_req(), std::nothrow);
+            auto r = co_await c.async_create_snapshot_group(create_req(), cbs::as_result);
             CHECK(r.ec == client_errc::credentials_missing);
             CHECK(r.diag.client_message.find("no role bound") != std::string::npos);
             CHECK(r.diag.attempts == 0);
@@ -193,7 +193,7 @@ TEST_CASE("credentials roles: AuthFailure.TokenFailure: one refresh, one retry o
             api.stop();
         },
         [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_create_snapshot_group(create_req(), std::nothrow);
+            auto r = co_await c.async_create_snapshot_group(create_req(), cbs::as_result);
             CHECK_FALSE(r.ec);
             CHECK(r.diag.attempts == 2);
         });
@@ -223,7 +223,7 @@ TEST_CASE("credentials roles: a second TokenFailure is final") {
             api.stop();
         },
         [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+            auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
             CHECK(r.ec == cbs::api_errc::auth_token_failure);
             CHECK(r.diag.attempts == 2);
         });
@@ -258,11 +258,11 @@ TEST_CASE("credentials roles: clock skew: SignatureExpire with the server's Date
     t::run_to_end(
         io, [&] { api.stop(); },
         [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_create_snapshot_group(create_req(), std::nothrow);
+            auto r = co_await c.async_create_snapshot_group(create_req(), cbs::as_result);
             CHECK_FALSE(r.ec);
             CHECK(r.diag.attempts == 2);
             // Later calls use the learnt offset at once.
-            auto again = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+            auto again = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
             CHECK_FALSE(again.ec);
             CHECK(again.diag.attempts == 1);
         });
@@ -287,7 +287,7 @@ TEST_CASE("credentials roles: SignatureExpire without a Date header is final") {
     t::run_to_end(
         io, [&] { api.stop(); },
         [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+            auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
             CHECK(r.ec == cbs::api_errc::auth_signature_expire);
             CHECK(r.diag.attempts == 1);
         });
@@ -309,7 +309,7 @@ TEST_CASE("credentials roles: with correct_clock_skew off, SignatureExpire is fi
     t::run_to_end(
         io, [&] { api.stop(); },
         [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+            auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
             CHECK(r.ec == cbs::api_errc::auth_signature_expire);
             CHECK(r.diag.attempts == 1);
         });
@@ -329,7 +329,7 @@ TEST_CASE("credentials roles: unsigned requests send Authorization: SKIP and no 
     t::run_to_end(
         io, [&] { api.stop(); },
         [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("AssumeRoleWithWebIdentity", {}, std::nothrow);
+            auto r = co_await c.async_call("AssumeRoleWithWebIdentity", {}, cbs::as_result);
             CHECK_FALSE(r.ec);
         });
     REQUIRE(api.requests().size() == 1);
@@ -439,7 +439,7 @@ cbs::client_stats describe(cbs::client_params p, int n, std::vector<cbs::error_c
         io,
         [&]() -> asio::awaitable<void> {
             for (int i = 0; i < n; ++i) {
-                auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+                auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
                 if (errors) errors->push_back(r.ec);
                 CHECK_MESSAGE(!r.ec, r.diag.to_string(r.ec));
             }
@@ -528,7 +528,7 @@ TEST_CASE("credentials roles (emulator): nothing anywhere: the error lists every
     cbs::client c(io.get_executor(), cbs::client_params::from_env(env.fn()));
     std::optional<cbs::result<boost::json::object>> r;
     asio::co_spawn(
-        io, [&]() -> asio::awaitable<void> { r = co_await c.async_call("DescribeDisks", {}, std::nothrow); },
+        io, [&]() -> asio::awaitable<void> { r = co_await c.async_call("DescribeDisks", {}, cbs::as_result); },
         asio::detached);
     io.run_for(30s);
     REQUIRE(r);
@@ -557,10 +557,10 @@ TEST_CASE("credentials roles (emulator): an expired token: exactly one refresh a
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+            auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
             CHECK_FALSE(r.ec);
             e.server->expire_issued_credentials();
-            auto r2 = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+            auto r2 = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
             CHECK_FALSE(r2.ec);
             CHECK(r2.diag.attempts == 2);
             done = true;

@@ -108,7 +108,7 @@ asio::awaitable<std::vector<cbs::result<json::object>>> concurrently(cbs::client
         asio::co_spawn(
             ex,
             [&, i]() -> asio::awaitable<void> {
-                out[i] = co_await c.async_call(action, bodies[i], std::nothrow);
+                out[i] = co_await c.async_call(action, bodies[i], cbs::as_result);
                 if (--remaining == 0) all_done.cancel();
             },
             asio::detached);
@@ -132,13 +132,13 @@ TEST_CASE("emulator: signed calls from the real client succeed on one keep-alive
     const auto body = create_body(e, 0);
     run(io, e, [&]() -> asio::awaitable<void> {
         json::object describe{{"Limit", 5}};
-        auto r = co_await c.async_call("DescribeDisks", describe, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", describe, cbs::as_result);
         REQUIRE_MESSAGE(!r.ec, r.diag.to_string(r.ec));
         CHECK(r.value.at("TotalCount").as_int64() > 0);
         CHECK(r.value.at("DiskSet").as_array().size() == 5);
         CHECK(r.value.at("RequestId").as_string().size() == 36);
 
-        auto g = co_await c.async_call("CreateSnapshotGroup", body, std::nothrow);
+        auto g = co_await c.async_call("CreateSnapshotGroup", body, cbs::as_result);
         REQUIRE_MESSAGE(!g.ec, g.diag.to_string(g.ec));
         CHECK(g.value.at("SnapshotGroupId").as_string().starts_with("csnap-"));
     });
@@ -198,14 +198,14 @@ TEST_CASE("emulator: the client sees the service's codes for its own mistakes") 
         for (std::size_t i = 0; i < cases.size(); ++i) {
             CAPTURE(cases[i].name);
             json::object body{{"Limit", 1}};
-            auto r = co_await clients[i]->async_call("DescribeDisks", body, std::nothrow);
+            auto r = co_await clients[i]->async_call("DescribeDisks", body, cbs::as_result);
             CHECK(r.diag.server_code == cases[i].code);
             CHECK(bool(r.ec) == (std::string_view(cases[i].code) != ""));
             if (std::string_view(cases[i].name) == "other valid region: empty fleet")
                 CHECK(r.value.at("TotalCount").as_int64() == 0);
         }
         json::object none;
-        auto r = co_await clients[0]->async_call("DescribeEverything", none, std::nothrow);
+        auto r = co_await clients[0]->async_call("DescribeEverything", none, cbs::as_result);
         CHECK(r.diag.server_code == "InvalidAction");
     });
 }
@@ -230,17 +230,17 @@ TEST_CASE("emulator: sliding 1-second window per action and SecretId") {
 
         json::object q{{"Limit", 1}};
         // Other actions and other SecretIds have their own windows.
-        auto d = co_await c.async_call("DescribeSnapshotGroups", q, std::nothrow);
+        auto d = co_await c.async_call("DescribeSnapshotGroups", q, cbs::as_result);
         CHECK(d.diag.server_code == "");
-        auto s = co_await second.async_call("CreateSnapshotGroup", creates[21], std::nothrow);
+        auto s = co_await second.async_call("CreateSnapshotGroup", creates[21], cbs::as_result);
         CHECK(s.diag.server_code == "");
 
         // Still inside the window 999 ms later; the first arrivals leave it at 1 s.
         clk.advance(999ms);
-        auto late = co_await c.async_call("CreateSnapshotGroup", creates[22], std::nothrow);
+        auto late = co_await c.async_call("CreateSnapshotGroup", creates[22], cbs::as_result);
         CHECK(late.diag.server_code == "RequestLimitExceeded");
         clk.advance(1ms);
-        auto ok = co_await c.async_call("CreateSnapshotGroup", creates[23], std::nothrow);
+        auto ok = co_await c.async_call("CreateSnapshotGroup", creates[23], cbs::as_result);
         CHECK(ok.diag.server_code == "");
 
         // DescribeDisks: 100 per second.
@@ -298,39 +298,39 @@ TEST_CASE("emulator: fault injection, one kind at a time") {
         only("DescribeDisks", {.transient = 1});
         std::set<std::string> codes;
         for (int i = 0; i < 30; ++i)
-            codes.insert((co_await c.async_call("DescribeDisks", q, std::nothrow)).diag.server_code);
+            codes.insert((co_await c.async_call("DescribeDisks", q, cbs::as_result)).diag.server_code);
         CHECK(codes ==
               std::set<std::string>{"InternalError", "InternalError.ComponentError", "ResourceInUse.DiskMigrating"});
         // A rule for one action leaves the others alone.
-        CHECK((co_await c.async_call("DescribeSnapshotGroups", q, std::nothrow)).diag.server_code == "");
+        CHECK((co_await c.async_call("DescribeSnapshotGroups", q, cbs::as_result)).diag.server_code == "");
 
         only("DescribeDisks", {.gateway_502 = 1});
-        auto r = co_await c.async_call("DescribeDisks", q, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", q, cbs::as_result);
         CHECK(r.ec == cbs::client_errc::http_status);
 
         only("DescribeDisks", {.latency = 1});
         const auto t0 = std::chrono::steady_clock::now();
-        r = co_await c.async_call("DescribeDisks", q, std::nothrow);
+        r = co_await c.async_call("DescribeDisks", q, cbs::as_result);
         CHECK_FALSE(r.ec);
         CHECK(std::chrono::steady_clock::now() - t0 >= 300ms);
 
         only("CreateSnapshotGroup", {.reset_before = 1});
-        r = co_await c.async_call("CreateSnapshotGroup", bodies[0], std::nothrow);
+        r = co_await c.async_call("CreateSnapshotGroup", bodies[0], cbs::as_result);
         CHECK_MESSAGE(r.ec, "unexpected answer: " << json::serialize(r.value));
         CHECK(group_count(e) == 0);  // nothing was created
 
         only("CreateSnapshotGroup", {.reset_after = 1});
-        r = co_await c.async_call("CreateSnapshotGroup", bodies[1], std::nothrow);
+        r = co_await c.async_call("CreateSnapshotGroup", bodies[1], cbs::as_result);
         CHECK_MESSAGE(r.ec, "unexpected answer: " << json::serialize(r.value));
         CHECK(group_count(e) == 1);  // committed, though the client never heard
 
         only("CreateSnapshotGroup", {.slow = 1});
-        r = co_await c.async_call("CreateSnapshotGroup", bodies[2], std::nothrow);
+        r = co_await c.async_call("CreateSnapshotGroup", bodies[2], cbs::as_result);
         CHECK_MESSAGE(r.ec, "unexpected answer: " << json::serialize(r.value));  // the 1 s timeout fired first
         CHECK(group_count(e) == 2);
 
         e.set_faults({});
-        r = co_await c.async_call("CreateSnapshotGroup", bodies[3], std::nothrow);
+        r = co_await c.async_call("CreateSnapshotGroup", bodies[3], cbs::as_result);
         CHECK_FALSE(r.ec);
     });
     std::vector<std::string> faults;
@@ -356,7 +356,7 @@ TEST_CASE("emulator: the same fault seed gives the same faults") {
         cbs::client c(io.get_executor(), client_for(e));
         run(io, e, [&]() -> asio::awaitable<void> {
             json::object q{{"Limit", 1}};
-            for (int i = 0; i < 16; ++i) (void)co_await c.async_call("DescribeDisks", q, std::nothrow);
+            for (int i = 0; i < 16; ++i) (void)co_await c.async_call("DescribeDisks", q, cbs::as_result);
         });
         std::string s;
         for (const auto& r : e.request_log()) s += r.outcome + ";";
@@ -383,12 +383,12 @@ TEST_CASE("emulator: JSONL request log, one flushed line per request, no secret 
     cbs::client bad(io.get_executor(), client_for(e, test_id, "wrong-key"));
     run(io, e, [&]() -> asio::awaitable<void> {
         json::object q{{"Limit", 1}};
-        (void)co_await c.async_call("DescribeDisks", q, std::nothrow);
+        (void)co_await c.async_call("DescribeDisks", q, cbs::as_result);
         // Flushed per line: readable while the emulator runs.
         std::ifstream mid(log);
         std::string first;
         CHECK(std::getline(mid, first));
-        (void)co_await bad.async_call("DescribeSnapshotGroups", q, std::nothrow);
+        (void)co_await bad.async_call("DescribeSnapshotGroups", q, cbs::as_result);
     });
     std::ifstream in(log);
     std::vector<json::object> lines;
@@ -427,7 +427,7 @@ TEST_CASE("emulator: state directory, generated key, reuse of the CA") {
         cbs::client c(io.get_executor(), client_for(e, e.accounts()[0].secret_id, e.accounts()[0].secret_key));
         run(io, e, [&]() -> asio::awaitable<void> {
             json::object q{{"Limit", 1}};
-            CHECK_FALSE((co_await c.async_call("DescribeDisks", q, std::nothrow)).ec);
+            CHECK_FALSE((co_await c.async_call("DescribeDisks", q, cbs::as_result)).ec);
         });
     }
     CHECK_FALSE(std::filesystem::exists(tmp_dir));  // a temporary state dir is removed
@@ -476,11 +476,11 @@ TEST_CASE("emulator: stop() ends idle keep-alive connections and pending delays"
     bool slow_done = false;
     run(io, e, [&]() -> asio::awaitable<void> {
         json::object q{{"Limit", 1}};
-        CHECK_FALSE((co_await c.async_call("DescribeDisks", q, std::nothrow)).ec);  // leaves an idle connection
+        CHECK_FALSE((co_await c.async_call("DescribeDisks", q, cbs::as_result)).ec);  // leaves an idle connection
         asio::co_spawn(
             co_await asio::this_coro::executor,
             [&]() -> asio::awaitable<void> {
-                auto r = co_await c2.async_call("DescribeSnapshotGroups", q, std::nothrow);
+                auto r = co_await c2.async_call("DescribeSnapshotGroups", q, cbs::as_result);
                 CHECK(r.ec);  // the server went away
                 slow_done = true;
             },

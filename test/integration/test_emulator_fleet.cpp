@@ -89,11 +89,11 @@ TEST_CASE("emulator fleet: listing lag over the wire; the true state by inspecti
     std::string disk;
     e.inspect([&](emu::fleet_state& f) { disk = f.disks_of(f.instance_ids()[0])[0].disk_id; });
     run(io, e, [&]() -> asio::awaitable<void> {
-        auto g = co_await c.async_call("CreateSnapshotGroup", create_body(disk, "lag-1"), std::nothrow);
+        auto g = co_await c.async_call("CreateSnapshotGroup", create_body(disk, "lag-1"), cbs::as_result);
         REQUIRE_MESSAGE(!g.ec, g.diag.to_string(g.ec));
         const std::string id(g.value.at("SnapshotGroupId").as_string());
 
-        auto r = co_await c.async_call("DescribeSnapshotGroups", name_filter("lag-1"), std::nothrow);
+        auto r = co_await c.async_call("DescribeSnapshotGroups", name_filter("lag-1"), cbs::as_result);
         REQUIRE(!r.ec);
         CHECK(r.value.at("TotalCount").as_int64() == 0);  // created, not yet listed
         std::size_t named = 0;
@@ -108,17 +108,17 @@ TEST_CASE("emulator fleet: listing lag over the wire; the true state by inspecti
 
         // Still CREATING: refused, and nothing changes.
         json::object del{{"SnapshotGroupId", id}};
-        auto d = co_await c.async_call("DeleteSnapshotGroup", del, std::nothrow);
+        auto d = co_await c.async_call("DeleteSnapshotGroup", del, cbs::as_result);
         CHECK(d.ec);
         CHECK(d.diag.server_code == "UnsupportedOperation.StateError");
         e.inspect([&](emu::fleet_state& f) { named = f.groups_named("lag-1").size(); });
         CHECK(named == 1);
 
         clk.advance(8s);
-        r = co_await c.async_call("DescribeSnapshotGroups", name_filter("lag-1"), std::nothrow);
+        r = co_await c.async_call("DescribeSnapshotGroups", name_filter("lag-1"), cbs::as_result);
         REQUIRE(!r.ec);
         CHECK(r.value.at("TotalCount").as_int64() == 1);
-        d = co_await c.async_call("DeleteSnapshotGroup", del, std::nothrow);
+        d = co_await c.async_call("DeleteSnapshotGroup", del, cbs::as_result);
         CHECK_MESSAGE(!d.ec, d.diag.to_string(d.ec));
     });
     std::size_t left = 1;
@@ -138,7 +138,7 @@ TEST_CASE("emulator fleet: realistic odd disks answer their documented codes fro
     run(io, e, [&]() -> asio::awaitable<void> {
         json::object attaching{
             {"Filters", json::array{json::object{{"Name", "disk-state"}, {"Values", json::array{"ATTACHING"}}}}}};
-        auto r = co_await c.async_call("DescribeDisks", attaching, std::nothrow);  // also fixes the origin
+        auto r = co_await c.async_call("DescribeDisks", attaching, cbs::as_result);  // also fixes the origin
         REQUIRE(!r.ec);
         CHECK(r.value.at("TotalCount").as_int64() >= 1);
 
@@ -169,17 +169,17 @@ TEST_CASE("emulator fleet: realistic odd disks answer their documented codes fro
                                                                       {attach, "ResourceInUse"},
                                                                       {detach, "ResourceInUse"}};
         for (const auto& [disk, code] : expect) {
-            auto g = co_await c.async_call("CreateSnapshotGroup", create_body(disk, "odd"), std::nothrow);
+            auto g = co_await c.async_call("CreateSnapshotGroup", create_body(disk, "odd"), cbs::as_result);
             CHECK(g.ec);
             CHECK_MESSAGE(g.diag.server_code == code, disk);
         }
         // Every change done: the first three can be snapshotted, the detached one is no longer attached.
         clk.advance_to(latest);
         for (const auto& disk : {migrating, rollbacking, attach}) {
-            auto g = co_await c.async_call("CreateSnapshotGroup", create_body(disk, "after"), std::nothrow);
+            auto g = co_await c.async_call("CreateSnapshotGroup", create_body(disk, "after"), cbs::as_result);
             CHECK_MESSAGE(!g.ec, g.diag.to_string(g.ec));
         }
-        auto g = co_await c.async_call("CreateSnapshotGroup", create_body(detach, "after"), std::nothrow);
+        auto g = co_await c.async_call("CreateSnapshotGroup", create_body(detach, "after"), cbs::as_result);
         CHECK(g.diag.server_code == "InvalidParameterValue");
     });
     // The refusals came from state, not from fault injection.
@@ -208,9 +208,9 @@ TEST_CASE("emulator fleet: CreateTime is the real time, written in Beijing time"
     const auto before = unix_now();
     std::string created;
     run(io, e, [&]() -> asio::awaitable<void> {
-        auto g = co_await c.async_call("CreateSnapshotGroup", create_body(disk, "clock"), std::nothrow);
+        auto g = co_await c.async_call("CreateSnapshotGroup", create_body(disk, "clock"), cbs::as_result);
         REQUIRE(!g.ec);
-        auto r = co_await c.async_call("DescribeSnapshotGroups", name_filter("clock"), std::nothrow);
+        auto r = co_await c.async_call("DescribeSnapshotGroups", name_filter("clock"), cbs::as_result);
         REQUIRE(!r.ec);
         created = std::string(r.value.at("SnapshotGroupSet").as_array().at(0).at("CreateTime").as_string());
     });

@@ -118,8 +118,8 @@ TEST_CASE("emulator gateway: slow and latency delays are drawn per request, seed
         cbs::client c(io.get_executor(), client_for(e, p.accounts[0]));
         run(io, e, [&]() -> asio::awaitable<void> {
             for (int i = 0; i < 30; ++i) {
-                CHECK_FALSE((co_await c.async_call("DescribeDisks", {}, std::nothrow)).ec);
-                CHECK_FALSE((co_await c.async_call("DescribeSnapshotGroups", {}, std::nothrow)).ec);
+                CHECK_FALSE((co_await c.async_call("DescribeDisks", {}, cbs::as_result)).ec);
+                CHECK_FALSE((co_await c.async_call("DescribeSnapshotGroups", {}, cbs::as_result)).ec);
             }
         });
         std::vector<std::int64_t> out;
@@ -173,10 +173,10 @@ TEST_CASE("emulator gateway: every RequestLimitExceeded sub-code is retried by t
             emu::rate_limit_params r = p.rate_limits;
             r.throttle_codes = {{code, 1}};
             e.set_rate_limits(r);
-            auto a = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+            auto a = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
             CHECK_FALSE(a.ec);
-            retried.push_back(co_await c.async_call("DescribeDisks", {}, std::nothrow));
-            CHECK_FALSE((co_await c.async_call("DescribeSnapshotGroups", {}, std::nothrow)).ec);
+            retried.push_back(co_await c.async_call("DescribeDisks", {}, cbs::as_result));
+            CHECK_FALSE((co_await c.async_call("DescribeSnapshotGroups", {}, cbs::as_result)).ec);
         }
     });
     std::map<std::string, emu::request_record> by_id;
@@ -209,7 +209,7 @@ TEST_CASE("emulator gateway: the default refusal codes are a seeded mix of the f
         e.start();
         cbs::client c(io.get_executor(), client_for(e, p.accounts[0]));
         run(io, e, [&]() -> asio::awaitable<void> {
-            for (int i = 0; i < 81; ++i) (void)co_await c.async_call("DescribeDisks", {}, std::nothrow);
+            for (int i = 0; i < 81; ++i) (void)co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         });
         std::vector<std::string> out;
         for (const auto& r : e.request_log())
@@ -246,9 +246,9 @@ TEST_CASE("emulator gateway: each key has its own full window, or shares its acc
         cbs::client other(io.get_executor(), client_for(e, p.accounts[2]));
         run(io, e, [&]() -> asio::awaitable<void> {
             for (int i = 0; i < 7; ++i) {
-                (void)co_await one.async_call("DescribeSnapshotGroups", {}, std::nothrow);
-                (void)co_await two.async_call("DescribeSnapshotGroups", {}, std::nothrow);
-                (void)co_await other.async_call("DescribeSnapshotGroups", {}, std::nothrow);
+                (void)co_await one.async_call("DescribeSnapshotGroups", {}, cbs::as_result);
+                (void)co_await two.async_call("DescribeSnapshotGroups", {}, cbs::as_result);
+                (void)co_await other.async_call("DescribeSnapshotGroups", {}, cbs::as_result);
             }
         });
         std::map<std::string, int> ok, refused;

@@ -121,22 +121,22 @@ TEST_CASE("emulator persist: every region's state comes back; CREATING and ROLLB
         rolled_ins = ins[1];
         rolled_disks = d1;
         run_emulator_test(io, a, [&]() -> asio::awaitable<void> {
-            auto r = co_await gz.async_call("CreateSnapshotGroup", group_body(d0, "done"), std::nothrow);
+            auto r = co_await gz.async_call("CreateSnapshotGroup", group_body(d0, "done"), cbs::as_result);
             REQUIRE_MESSAGE(!r.ec, r.diag.to_string(r.ec));
             normal_id = std::string(r.value.at("SnapshotGroupId").as_string());
-            r = co_await gz.async_call("CreateSnapshotGroup", group_body(d1, "to-roll"), std::nothrow);
+            r = co_await gz.async_call("CreateSnapshotGroup", group_body(d1, "to-roll"), cbs::as_result);
             REQUIRE_MESSAGE(!r.ec, r.diag.to_string(r.ec));
             rolling_id = std::string(r.value.at("SnapshotGroupId").as_string());
             clk.advance(3s);
             wall.advance(3s);
             emu::group_view rg;
             a.inspect([&](emu::fleet_state& f) { rg = f.groups_named("to-roll").at(0); });
-            r = co_await gz.async_call("ApplySnapshotGroup", apply_all(rg), std::nothrow);
+            r = co_await gz.async_call("ApplySnapshotGroup", apply_all(rg), cbs::as_result);
             REQUIRE_MESSAGE(!r.ec, r.diag.to_string(r.ec));
-            r = co_await sh.async_call("CreateSnapshotGroup", group_body(sh_disks, "sh-new"), std::nothrow);
+            r = co_await sh.async_call("CreateSnapshotGroup", group_body(sh_disks, "sh-new"), cbs::as_result);
             REQUIRE_MESSAGE(!r.ec, r.diag.to_string(r.ec));
             creating_id = std::string(r.value.at("SnapshotGroupId").as_string());
-            auto d = co_await gz.async_call("DescribeDisks", one_filter("disk-id", d0[0]), std::nothrow);
+            auto d = co_await gz.async_call("DescribeDisks", one_filter("disk-id", d0[0]), cbs::as_result);
             REQUIRE(!d.ec);
             disk_time = std::string(d.value.at("DiskSet").as_array().at(0).at("CreateTime").as_string());
         });
@@ -182,24 +182,24 @@ TEST_CASE("emulator persist: every region's state comes back; CREATING and ROLLB
         run_emulator_test(io, b, [&]() -> asio::awaitable<void> {
             clk2.advance(2s);  // 3 s since the create: NORMAL
             auto r = co_await sh.async_call("DescribeSnapshotGroups", one_filter("snapshot-group-id", creating_id),
-                                            std::nothrow);
+                                            cbs::as_result);
             REQUIRE(!r.ec);
             CHECK(r.value.at("SnapshotGroupSet").as_array().at(0).at("SnapshotGroupState").as_string() == "NORMAL");
             clk2.advance(1s);  // 4 s since the apply: done
             r = co_await gz.async_call("DescribeSnapshotGroups", one_filter("snapshot-group-id", rolling_id),
-                                       std::nothrow);
+                                       cbs::as_result);
             REQUIRE(!r.ec);
             CHECK(r.value.at("SnapshotGroupSet").as_array().at(0).at("SnapshotGroupState").as_string() == "NORMAL");
             // Disk times are the same after a restart.
-            auto d = co_await gz.async_call("DescribeDisks", one_filter("disk-id", rolled_disks[0]), std::nothrow);
+            auto d = co_await gz.async_call("DescribeDisks", one_filter("disk-id", rolled_disks[0]), cbs::as_result);
             REQUIRE(!d.ec);
             CHECK(d.value.at("DiskSet").as_array().at(0).at("DiskState").as_string() == "ATTACHED");
             auto d0 = co_await gz.async_call("DescribeDisks", one_filter("instance-id", gz_before.instances[0]),
-                                             std::nothrow);
+                                             cbs::as_result);
             REQUIRE(!d0.ec);
             CHECK(d0.value.at("DiskSet").as_array().at(0).at("CreateTime").as_string() == disk_time);
             // New ids never repeat an old one.
-            auto g = co_await gz.async_call("CreateSnapshotGroup", group_body(fresh_disks, "after"), std::nothrow);
+            auto g = co_await gz.async_call("CreateSnapshotGroup", group_body(fresh_disks, "after"), cbs::as_result);
             REQUIRE_MESSAGE(!g.ec, g.diag.to_string(g.ec));
             const std::string id(g.value.at("SnapshotGroupId").as_string());
             CHECK(id != normal_id);
@@ -232,7 +232,7 @@ TEST_CASE("emulator persist: saved while running (debounced), not only at stop")
     e.inspect([&](emu::fleet_state& f) { disks = disk_ids_of(f, f.instance_ids()[0]); });
     bool seen = false;
     run_emulator_test(io, e, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("CreateSnapshotGroup", group_body(disks, "live"), std::nothrow);
+        auto r = co_await c.async_call("CreateSnapshotGroup", group_body(disks, "live"), cbs::as_result);
         REQUIRE_MESSAGE(!r.ec, r.diag.to_string(r.ec));
         const std::string id(r.value.at("SnapshotGroupId").as_string());
         asio::steady_timer t(co_await asio::this_coro::executor);

@@ -115,24 +115,24 @@ TEST_CASE("emulator regions: X-TC-Region picks the state; the request log record
 
     run_emulator_test(io, e, [&]() -> asio::awaitable<void> {
         // Each region lists its own disks.
-        auto r = co_await sh.async_call("DescribeDisks", one_filter("instance-id", sh_ins), std::nothrow);
+        auto r = co_await sh.async_call("DescribeDisks", one_filter("instance-id", sh_ins), cbs::as_result);
         REQUIRE_MESSAGE(!r.ec, r.diag.to_string(r.ec));
         CHECK(r.value.at("TotalCount").as_int64() == static_cast<std::int64_t>(sh_disks.size()));
         const std::string zone(r.value.at("DiskSet").as_array().at(0).at("Placement").at("Zone").as_string());
         CHECK(zone.rfind("ap-shanghai-", 0) == 0);
-        r = co_await gz.async_call("DescribeDisks", one_filter("instance-id", sh_ins), std::nothrow);
+        r = co_await gz.async_call("DescribeDisks", one_filter("instance-id", sh_ins), cbs::as_result);
         REQUIRE(!r.ec);
         CHECK(r.value.at("TotalCount").as_int64() == 0);
 
         // A group in Shanghai; Guangzhou does not know the disk.
-        auto g = co_await sh.async_call("CreateSnapshotGroup", group_body(sh_disks, "sh-1"), std::nothrow);
+        auto g = co_await sh.async_call("CreateSnapshotGroup", group_body(sh_disks, "sh-1"), cbs::as_result);
         REQUIRE_MESSAGE(!g.ec, g.diag.to_string(g.ec));
-        g = co_await gz.async_call("CreateSnapshotGroup", group_body(sh_disks, "gz-1"), std::nothrow);
+        g = co_await gz.async_call("CreateSnapshotGroup", group_body(sh_disks, "gz-1"), cbs::as_result);
         CHECK(g.diag.server_code == "InvalidDiskId.NotFound");
-        auto l = co_await gz.async_call("DescribeSnapshotGroups", json::object{}, std::nothrow);
+        auto l = co_await gz.async_call("DescribeSnapshotGroups", json::object{}, cbs::as_result);
         REQUIRE(!l.ec);
         CHECK(l.value.at("TotalCount").as_int64() == 0);
-        l = co_await sh.async_call("DescribeSnapshotGroups", json::object{}, std::nothrow);
+        l = co_await sh.async_call("DescribeSnapshotGroups", json::object{}, cbs::as_result);
         REQUIRE(!l.ec);
         CHECK(l.value.at("TotalCount").as_int64() == 1);
     });
@@ -163,7 +163,7 @@ asio::awaitable<std::vector<std::string>> burst(std::vector<cbs::client*> client
     std::vector<std::string> refused;
     for (int i = 0; i < n; ++i)
         for (auto* c : clients) {
-            auto r = co_await c->async_call("DescribeSnapshotGroups", json::object{}, std::nothrow);
+            auto r = co_await c->async_call("DescribeSnapshotGroups", json::object{}, cbs::as_result);
             if (r.ec) refused.push_back(r.diag.server_code);
         }
     co_return refused;

@@ -86,10 +86,10 @@ TEST_CASE("emulator restore: ApplySnapshotGroup refuses in its documented codes 
     });
 
     run_emulator_test(io, e, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("CreateSnapshotGroup", group_body(disks, "before"), std::nothrow);
+        auto r = co_await c.async_call("CreateSnapshotGroup", group_body(disks, "before"), cbs::as_result);
         REQUIRE_MESSAGE(!r.ec, r.diag.to_string(r.ec));
         const std::vector<std::string> other_first{other_disks[0]};
-        r = co_await c.async_call("CreateSnapshotGroup", group_body(other_first, "other"), std::nothrow);
+        r = co_await c.async_call("CreateSnapshotGroup", group_body(other_first, "other"), cbs::as_result);
         REQUIRE_MESSAGE(!r.ec, r.diag.to_string(r.ec));
         made_group g, og;
         e.inspect([&](emu::fleet_state& f) {
@@ -98,7 +98,7 @@ TEST_CASE("emulator restore: ApplySnapshotGroup refuses in its documented codes 
         });
         auto expect = [&](const json::object& body, const std::string& code,
                           const std::string& in_message = "") -> asio::awaitable<void> {
-            auto a = co_await c.async_call("ApplySnapshotGroup", body, std::nothrow);
+            auto a = co_await c.async_call("ApplySnapshotGroup", body, cbs::as_result);
             CHECK_MESSAGE(a.diag.server_code == code, a.diag.server_message);
             if (!in_message.empty())
                 CHECK_MESSAGE(a.diag.server_message.find(in_message) != std::string::npos, a.diag.server_message);
@@ -125,18 +125,18 @@ TEST_CASE("emulator restore: ApplySnapshotGroup refuses in its documented codes 
         co_await expect(apply_body(g.id, g.pairs, false), "UnsupportedOperation.StateError", "RUNNING");
 
         // Accepted: the instance stops, the group and the disks roll back.
-        auto a = co_await c.async_call("ApplySnapshotGroup", apply_body(g.id, g.pairs, true, true), std::nothrow);
+        auto a = co_await c.async_call("ApplySnapshotGroup", apply_body(g.id, g.pairs, true, true), cbs::as_result);
         REQUIRE_MESSAGE(!a.ec, a.diag.to_string(a.ec));
         e.inspect([&](emu::fleet_state& f) { CHECK(f.instance_state(ins) == "STOPPED"); });
-        auto d = co_await c.async_call("DescribeSnapshotGroups", one_filter("snapshot-group-id", g.id), std::nothrow);
+        auto d = co_await c.async_call("DescribeSnapshotGroups", one_filter("snapshot-group-id", g.id), cbs::as_result);
         REQUIRE(!d.ec);
         CHECK(group_state(d.value) == "ROLLBACKING");
         d = co_await c.async_call("DescribeSnapshotGroups", one_filter("snapshot-group-state", "ROLLBACKING"),
-                                  std::nothrow);
+                                  cbs::as_result);
         REQUIRE(!d.ec);
         CHECK(d.value.at("TotalCount").as_int64() == 1);
         clk.advance(2s);
-        auto disks_now = co_await c.async_call("DescribeDisks", one_filter("instance-id", ins), std::nothrow);
+        auto disks_now = co_await c.async_call("DescribeDisks", one_filter("instance-id", ins), cbs::as_result);
         REQUIRE(!disks_now.ec);
         for (const auto& dk : disks_now.value.at("DiskSet").as_array()) {
             CHECK(dk.at("DiskState").as_string() == "ROLLBACKING");
@@ -144,21 +144,21 @@ TEST_CASE("emulator restore: ApplySnapshotGroup refuses in its documented codes 
             CHECK(dk.at("RollbackPercent").as_int64() == 50);
         }
         // Meanwhile: no new group on those disks, no delete of the group, no second apply.
-        r = co_await c.async_call("CreateSnapshotGroup", group_body(disks, "during"), std::nothrow);
+        r = co_await c.async_call("CreateSnapshotGroup", group_body(disks, "during"), cbs::as_result);
         CHECK(r.diag.server_code == "ResourceInUse.DiskRollbacking");
-        r = co_await c.async_call("DeleteSnapshotGroup", cbs::test::group_id_body(g.id), std::nothrow);
+        r = co_await c.async_call("DeleteSnapshotGroup", cbs::test::group_id_body(g.id), cbs::as_result);
         CHECK(r.diag.server_code == "UnsupportedOperation.StateError");
         co_await expect(apply_body(g.id, g.pairs, true), "UnsupportedOperation.StateError", "ROLLBACKING");
         auto snaps =
-            co_await c.async_call("DescribeSnapshots", one_filter("snapshot-id", g.pairs[0].first), std::nothrow);
+            co_await c.async_call("DescribeSnapshots", one_filter("snapshot-id", g.pairs[0].first), cbs::as_result);
         REQUIRE(!snaps.ec);
         CHECK(snaps.value.at("SnapshotSet").as_array().at(0).at("SnapshotState").as_string() == "ROLLBACKING");
 
         clk.advance(2s);  // rollback_time reached
-        d = co_await c.async_call("DescribeSnapshotGroups", one_filter("snapshot-group-id", g.id), std::nothrow);
+        d = co_await c.async_call("DescribeSnapshotGroups", one_filter("snapshot-group-id", g.id), cbs::as_result);
         REQUIRE(!d.ec);
         CHECK(group_state(d.value) == "NORMAL");
-        disks_now = co_await c.async_call("DescribeDisks", one_filter("instance-id", ins), std::nothrow);
+        disks_now = co_await c.async_call("DescribeDisks", one_filter("instance-id", ins), cbs::as_result);
         REQUIRE(!disks_now.ec);
         for (const auto& dk : disks_now.value.at("DiskSet").as_array()) {
             CHECK(dk.at("DiskState").as_string() == "ATTACHED");
@@ -172,16 +172,16 @@ TEST_CASE("emulator restore: ApplySnapshotGroup refuses in its documented codes 
                 CHECK(f.disk(disk)->rollback_percent == 100);
             }
         });
-        r = co_await c.async_call("DeleteSnapshotGroup", cbs::test::group_id_body(g.id), std::nothrow);
+        r = co_await c.async_call("DeleteSnapshotGroup", cbs::test::group_id_body(g.id), cbs::as_result);
         CHECK_MESSAGE(!r.ec, r.diag.to_string(r.ec));
 
         // A stopped instance needs no AutoStopInstance, and without AutoStartInstance stays stopped.
         e.inspect([&](emu::fleet_state& f) { f.set_instance_state(other, "STOPPED"); });
         const pair_list other_pair{og.pairs[0]};
-        a = co_await c.async_call("ApplySnapshotGroup", apply_body(og.id, other_pair), std::nothrow);
+        a = co_await c.async_call("ApplySnapshotGroup", apply_body(og.id, other_pair), cbs::as_result);
         REQUIRE_MESSAGE(!a.ec, a.diag.to_string(a.ec));
         clk.advance(4s);
-        d = co_await c.async_call("DescribeSnapshotGroups", one_filter("snapshot-group-id", og.id), std::nothrow);
+        d = co_await c.async_call("DescribeSnapshotGroups", one_filter("snapshot-group-id", og.id), cbs::as_result);
         REQUIRE(!d.ec);
         CHECK(group_state(d.value) == "NORMAL");
         e.inspect([&](emu::fleet_state& f) {
@@ -216,20 +216,20 @@ TEST_CASE("emulator restore: disks of different instances; unattached disks; par
     e.start();
     cbs::client c(io.get_executor(), harness_client(e));
     run_emulator_test(io, e, [&]() -> asio::awaitable<void> {
-        auto a = co_await c.async_call("ApplySnapshotGroup", apply_body(g.id, g.pairs, true), std::nothrow);
+        auto a = co_await c.async_call("ApplySnapshotGroup", apply_body(g.id, g.pairs, true), cbs::as_result);
         CHECK(a.diag.server_code == "UnsupportedOperation.SnapshotGroupDiskAttachMultiInstance");
         auto bad = apply_body(g.id, g.pairs, true);
         bad["AutoStopInstance"] = "yes";
-        a = co_await c.async_call("ApplySnapshotGroup", bad, std::nothrow);
+        a = co_await c.async_call("ApplySnapshotGroup", bad, cbs::as_result);
         CHECK(a.diag.server_code == "InvalidParameter");
         bad = apply_body(g.id, g.pairs, true);
         bad["Force"] = true;
-        a = co_await c.async_call("ApplySnapshotGroup", bad, std::nothrow);
+        a = co_await c.async_call("ApplySnapshotGroup", bad, cbs::as_result);
         CHECK(a.diag.server_code == "UnknownParameter");
         // Detached since: an unattached disk rolls back with no instance to stop.
         e.inspect([&](emu::fleet_state& f) { f.set_disk_instance(g.pairs[1].second, ""); });
         const pair_list second{g.pairs[1]};
-        a = co_await c.async_call("ApplySnapshotGroup", apply_body(g.id, second), std::nothrow);
+        a = co_await c.async_call("ApplySnapshotGroup", apply_body(g.id, second), cbs::as_result);
         REQUIRE_MESSAGE(!a.ec, a.diag.to_string(a.ec));
         e.inspect([&](emu::fleet_state& f) {
             const auto d = f.disk(g.pairs[1].second);
@@ -264,24 +264,24 @@ TEST_CASE("emulator restore: the snapshot quota per region; deleting groups free
     });
     e.inspect("ap-shanghai", [&](emu::fleet_state& f) { sh_disks = {disk_ids_of(f, f.instance_ids()[0])[0]}; });
     run_emulator_test(io, e, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("CreateSnapshotGroup", group_body(two, "q1"), std::nothrow);
+        auto r = co_await c.async_call("CreateSnapshotGroup", group_body(two, "q1"), cbs::as_result);
         REQUIRE_MESSAGE(!r.ec, r.diag.to_string(r.ec));
         const std::string first(r.value.at("SnapshotGroupId").as_string());
         clk.advance(4s);
-        r = co_await c.async_call("CreateSnapshotGroup", group_body(two, "q2"), std::nothrow);
+        r = co_await c.async_call("CreateSnapshotGroup", group_body(two, "q2"), cbs::as_result);
         CHECK(r.diag.server_code == "InsufficientSnapshotQuota");
         // The message names the quota, the snapshots held and the number asked.
         CHECK_MESSAGE(
             r.diag.server_message.find("is 3 snapshots: 2 are held and 2 more were asked for") != std::string::npos,
             r.diag.server_message);
         // Another region has its own quota.
-        r = co_await sh.async_call("CreateSnapshotGroup", group_body(sh_disks, "sh"), std::nothrow);
+        r = co_await sh.async_call("CreateSnapshotGroup", group_body(sh_disks, "sh"), cbs::as_result);
         CHECK_MESSAGE(!r.ec, r.diag.to_string(r.ec));
-        r = co_await c.async_call("CreateSnapshotGroup", group_body(one, "q3"), std::nothrow);  // 3 of 3
+        r = co_await c.async_call("CreateSnapshotGroup", group_body(one, "q3"), cbs::as_result);  // 3 of 3
         CHECK_MESSAGE(!r.ec, r.diag.to_string(r.ec));
-        r = co_await c.async_call("DeleteSnapshotGroup", cbs::test::group_id_body(first), std::nothrow);
+        r = co_await c.async_call("DeleteSnapshotGroup", cbs::test::group_id_body(first), cbs::as_result);
         CHECK_MESSAGE(!r.ec, r.diag.to_string(r.ec));
-        r = co_await c.async_call("CreateSnapshotGroup", group_body(two, "q4"), std::nothrow);
+        r = co_await c.async_call("CreateSnapshotGroup", group_body(two, "q4"), cbs::as_result);
         CHECK_MESSAGE(!r.ec, r.diag.to_string(r.ec));
     });
     std::size_t held = 0;

@@ -138,7 +138,7 @@ void run(asio::io_context& io, emu::emulator& e, F body, std::chrono::seconds li
 asio::awaitable<cbs::result<json::object>> call(cbs::client_params p, std::string action, json::object body) {
     auto ex = co_await asio::this_coro::executor;
     cbs::client c(ex, std::move(p));
-    co_return co_await c.async_call(std::move(action), std::move(body), std::nothrow);
+    co_return co_await c.async_call(std::move(action), std::move(body), cbs::as_result);
 }
 
 asio::awaitable<cbs::result<json::object>> describe(const emu::emulator& e, cbs::credentials creds) {

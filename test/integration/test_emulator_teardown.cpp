@@ -49,7 +49,7 @@ TEST_CASE("emulator: destroyed with delayed answers and calls in flight") {
             asio::co_spawn(
                 io,
                 [&]() -> asio::awaitable<void> {
-                    co_await c.async_call("DescribeDisks", {}, std::nothrow);
+                    co_await c.async_call("DescribeDisks", {}, cbs::as_result);
                     ++finished;
                 },
                 asio::detached);

@@ -545,7 +545,7 @@ void run_row(const row& r) {
     };
     run(io, stop_all, [&]() -> asio::awaitable<void> {
         auto body = body_for(r.act, r.big_body);
-        auto res = co_await c.async_call(name(r.act), std::move(body), std::nothrow);
+        auto res = co_await c.async_call(name(r.act), std::move(body), cbs::as_result);
         CAPTURE(res.ec.message());
         CAPTURE(res.diag.client_message);
         if (r.how == setup::unresolvable) {
@@ -586,7 +586,7 @@ void run_row(const row& r) {
         }
         if (r.how == setup::refused_always) rl->listen();
         const auto before = good.requests().size();
-        auto next = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+        auto next = co_await c.async_call("DescribeDisks", boost::json::object{}, cbs::as_result);
         CHECK_FALSE(next.ec);
         CHECK(next.diag.attempts == 1);
         CHECK(good.requests().size() == before + 1);
@@ -665,11 +665,11 @@ TEST_CASE("matrix: parse (typed): a create answered 'success' without SnapshotGr
         [&]() -> asio::awaitable<void> {
             cbs::create_snapshot_group_request req;
             req.disk_ids = {"disk-11112222"};
-            auto r = co_await c.async_create_snapshot_group(req, std::nothrow);
+            auto r = co_await c.async_create_snapshot_group(req, cbs::as_result);
             CHECK(r.diag.request_id == "req-created");
             CHECK(r.diag.attempts == 1);
             CHECK(r.ec == client_errc::outcome_unknown);  // fails: bad_response
-            auto next = co_await c.async_create_snapshot_group(req, std::nothrow);
+            auto next = co_await c.async_create_snapshot_group(req, cbs::as_result);
             CHECK_FALSE(next.ec);  // the pool still serves
         });
     CHECK(server.requests().size() == 2);  // never re-sent by the client itself
@@ -696,9 +696,9 @@ TEST_CASE("matrix: limiter: a token wait cut short by the deadline leaves no tim
         [&]() -> asio::awaitable<void> {
             cbs::call_options o;
             o.deadline = 50ms;
-            auto first = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow, o);
+            auto first = co_await c.async_call("DescribeDisks", boost::json::object{}, o, cbs::as_result);
             CHECK_FALSE(first.ec);  // the first token is free
-            auto second = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow, o);
+            auto second = co_await c.async_call("DescribeDisks", boost::json::object{}, o, cbs::as_result);
             CHECK(second.ec == client_errc::deadline_exceeded);
             done = true;
         },

@@ -613,8 +613,8 @@ struct scripted_client {
     }
 
     template <class Req>
-    asio::awaitable<cbs::result<typename Req::response_type>> async_invoke(Req req, std::nothrow_t,
-                                                                           cbs::call_options = {}) {
+    asio::awaitable<cbs::result<typename Req::response_type>> async_invoke(Req req, cbs::call_options,
+                                                                           cbs::as_result_t) {
         cbs::result<typename Req::response_type> out;
         calls.emplace_back(Req::action);
         if constexpr (std::is_same_v<Req, cbs::describe_disks_request>) {

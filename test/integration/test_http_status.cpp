@@ -60,11 +60,11 @@ TEST_CASE("http status: 403 is a refusal: one attempt, not retried, the message 
             // (No co_await inside ?: : GCC 12 evaluates both branches' awaits.)
             cbs::error_code ec;
             if (create)
-                ec = (co_await c.async_create_snapshot_group(create_req(), std::nothrow)).ec;
+                ec = (co_await c.async_create_snapshot_group(create_req(), cbs::as_result)).ec;
             else
-                ec = (co_await c.async_call("DescribeDisks", {}, std::nothrow)).ec;
+                ec = (co_await c.async_call("DescribeDisks", {}, cbs::as_result)).ec;
             CHECK(ec == client_errc::http_rejected);
-            auto diag = (co_await c.async_call("DescribeDisks", {}, std::nothrow)).diag;
+            auto diag = (co_await c.async_call("DescribeDisks", {}, cbs::as_result)).diag;
             CHECK(diag.attempts == 1);
             CHECK(diag.client_message.find("HTTP 403") != std::string::npos);
         });
@@ -83,7 +83,7 @@ TEST_CASE("http status: 429 is a throttle: a create is sent again and succeeds; 
     };
     cbs::client c(io.get_executor(), p);
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_create_snapshot_group(create_req(), std::nothrow);
+        auto r = co_await c.async_create_snapshot_group(create_req(), cbs::as_result);
         CHECK_FALSE(r.ec);
         CHECK(r.diag.attempts == 3);
     });
@@ -99,11 +99,11 @@ TEST_CASE("http status: 503 on a written create is outcome unknown; on a read it
     server.set_default_script({t::serve(first_then_ok(status_page(503, "Service Unavailable"), 2))});
     cbs::client c(io.get_executor(), t::fast_client_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto create = co_await c.async_create_snapshot_group(create_req(), std::nothrow);
+        auto create = co_await c.async_create_snapshot_group(create_req(), cbs::as_result);
         CHECK(create.ec == client_errc::outcome_unknown);
         CHECK(create.diag.attempts == 1);
         CHECK(create.diag.client_message.find("HTTP 503") != std::string::npos);
-        auto read = co_await c.async_call("DescribeDisks", {}, std::nothrow);  // 503 once more, then 200
+        auto read = co_await c.async_call("DescribeDisks", {}, cbs::as_result);  // 503 once more, then 200
         CHECK_FALSE(read.ec);
         CHECK(read.diag.attempts == 2);
     });
@@ -117,7 +117,7 @@ TEST_CASE("http status: a redirect is not followed and not retried") {
         first_then_ok("HTTP/1.1 302 Found\r\nLocation: https://example.invalid/\r\nContent-Length: 0\r\n\r\n", 100))});
     cbs::client c(io.get_executor(), t::fast_client_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK(r.ec == client_errc::http_rejected);
         CHECK(r.diag.attempts == 1);
         CHECK(r.diag.client_message.find("HTTP 302") != std::string::npos);

@@ -113,7 +113,7 @@ TEST_CASE("paginate: async_describe_all_disks pages by 100 over TLS until TotalC
     run(io, server, [&]() -> asio::awaitable<void> {
         auto batches = cbs::disks_by_instance_batches(ids);
         REQUIRE(batches.size() == 1);
-        auto r = co_await cbs::async_describe_all_disks(c, std::move(batches[0]), std::nothrow);
+        auto r = co_await cbs::async_describe_all_disks(c, std::move(batches[0]), cbs::as_result);
         REQUIRE_MESSAGE(!r.ec, r.diag.to_string(r.ec));
         CHECK(r.value.size() == 240);
         CHECK(r.value.front().disk_id == "disk-10000000");
@@ -144,7 +144,7 @@ TEST_CASE("paginate: a server whose TotalCount overstates stops at the first emp
     cbs::client c(io.get_executor(), params_for(server));
     run(io, server, [&]() -> asio::awaitable<void> {
         cbs::describe_disks_request all;  // no filter: every disk
-        auto r = co_await cbs::async_describe_all_disks(c, std::move(all), std::nothrow);
+        auto r = co_await cbs::async_describe_all_disks(c, std::move(all), cbs::as_result);
         REQUIRE_FALSE(r.ec);
         CHECK(r.value.size() == 150);
     });
@@ -163,7 +163,7 @@ TEST_CASE("paginate: an API error on a later page is the result, with every Requ
     cbs::client c(io.get_executor(), params_for(server));
     run(io, server, [&]() -> asio::awaitable<void> {
         cbs::describe_disks_request all;
-        auto r = co_await cbs::async_describe_all_disks(c, std::move(all), std::nothrow);
+        auto r = co_await cbs::async_describe_all_disks(c, std::move(all), cbs::as_result);
         CHECK(r.ec == cbs::api_errc::invalid_filter);
         CHECK(r.diag.server_code == "InvalidFilter");
         CHECK(r.value.empty());
@@ -215,7 +215,7 @@ TEST_CASE("paginate: polling 250 snapshot groups by id costs 3 DescribeSnapshotG
     run(io, server, [&]() -> asio::awaitable<void> {
         std::size_t normal = 0, seen = 0;
         for (auto& req : cbs::snapshot_groups_by_id_batches(ids)) {
-            auto r = co_await cbs::async_describe_all_snapshot_groups(c, std::move(req), std::nothrow);
+            auto r = co_await cbs::async_describe_all_snapshot_groups(c, std::move(req), cbs::as_result);
             REQUIRE_MESSAGE(!r.ec, r.diag.to_string(r.ec));
             for (const auto& g : r.value) {
                 ++seen;
@@ -251,20 +251,20 @@ TEST_CASE("typed DeleteSnapshotGroup and DescribeSnapshots through client::async
     run(io, server, [&]() -> asio::awaitable<void> {
         cbs::delete_snapshot_group_request del;
         del.snapshot_group_ids = {"csnap-oavcw09g", "csnap-12345678"};
-        auto d = co_await c.async_invoke(del, std::nothrow);
+        auto d = co_await c.async_invoke(del, cbs::as_result);
         REQUIRE_FALSE(d.ec);
         CHECK(d.value.request_id == "rid-del");
 
         cbs::describe_snapshots_request snaps;
         snaps.filters = {{"disk-id", {"disk-o0z6mf5z"}}};
-        auto s = co_await c.async_invoke(snaps, std::nothrow);
+        auto s = co_await c.async_invoke(snaps, cbs::as_result);
         REQUIRE_FALSE(s.ec);
         REQUIRE(s.value.snapshot_set.size() == 1);
         CHECK(s.value.snapshot_set[0].disk_id == "disk-o0z6mf5z");
 
         // Invalid: nothing is sent.
         cbs::delete_snapshot_group_request none;
-        auto bad = co_await c.async_invoke(none, std::nothrow);
+        auto bad = co_await c.async_invoke(none, cbs::as_result);
         CHECK(bad.ec == client_errc::invalid_request);
         CHECK(bad.diag.attempts == 0);
     });

@@ -77,7 +77,7 @@ asio::awaitable<cbs::result<json::object>> describe(cbs::client& c) {
     // The body as a local: GCC 12 rejects a braced temporary with a string
     // literal inside a co_await ("array used as initializer").
     json::object body{{"Limit", 1}};
-    co_return co_await c.async_call("DescribeDisks", body, std::nothrow);
+    co_return co_await c.async_call("DescribeDisks", body, cbs::as_result);
 }
 
 /// n DescribeDisks calls at once.

@@ -34,7 +34,7 @@ asio::awaitable<void> creator(cbs::client& c, std::deque<std::vector<std::string
         req.disk_ids = std::move(todo.front());
         todo.pop_front();
         req.snapshot_group_name = "shared-" + req.disk_ids.front();
-        auto r = co_await c.async_create_snapshot_group(req, std::nothrow);
+        auto r = co_await c.async_create_snapshot_group(req, cbs::as_result);
         if (!r.ec) ++ok;
     }
 }

@@ -226,7 +226,7 @@ TEST_CASE("tls: a certificate for another host name is refused, by name and by I
         run(
             io, [&] { server.stop(); },
             [&]() -> asio::awaitable<void> {
-                auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+                auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, cbs::as_result);
                 CHECK(r.ec);
                 CHECK(r.ec.category() == asio::error::get_ssl_category());
                 CHECK(contains(r.diag.client_message, "TLS handshake with"));
@@ -256,7 +256,7 @@ TEST_CASE("tls: a certificate from an unknown CA is refused; trusting that CA ac
         run(
             io, [&] { server.stop(); },
             [&]() -> asio::awaitable<void> {
-                auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+                auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, cbs::as_result);
                 if (trust_it) {
                     CHECK_FALSE(r.ec);  // the same server is fine once its CA is trusted
                 } else {
@@ -305,7 +305,7 @@ TEST_CASE("tls: an https endpoint answered in plain HTTP gets no request (no fal
     run(
         io, [&] { plain.stop(); },
         [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, cbs::as_result);
             CHECK(r.ec);
             CHECK(contains(r.diag.client_message, "TLS handshake with"));
         });
@@ -325,7 +325,7 @@ TEST_CASE("tls: TLS 1.2 is the minimum: a TLS 1.1-only server is refused even at
             REQUIRE(probe == "TLSv1.1");
             REQUIRE(server.handshakes_ok() == 1);
 
-            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, cbs::as_result);
             CHECK(r.ec);
             CHECK(r.ec.category() == asio::error::get_ssl_category());
             CHECK(contains(r.diag.client_message, "TLS handshake with"));
@@ -348,7 +348,7 @@ TEST_CASE("tls: a server offering only TLS 1.2 is accepted") {
     run(
         io, [&] { server.stop(); },
         [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, cbs::as_result);
             CHECK_FALSE(r.ec);
             CHECK(r.diag.attempts == 1);
         });
@@ -363,7 +363,7 @@ TEST_CASE("tls: a server offering TLS 1.3 gets TLS 1.3") {
     run(
         io, [&] { server.stop(); },
         [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+            auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, cbs::as_result);
             CHECK_FALSE(r.ec);
         });
     CHECK(server.negotiated() == "TLSv1.3");
@@ -432,7 +432,7 @@ void one_call(outputs& out, const std::string& what, std::vector<t::step> script
                 ids.emplace_back("disk-11112222");
                 body["DiskIds"] = std::move(ids);
             }
-            auto r = co_await c.async_call(action, std::move(body), std::nothrow);
+            auto r = co_await c.async_call(action, std::move(body), cbs::as_result);
             CHECK(r.ec);  // every scenario here is a failure
             out.add_result(what, r);
             // The throwing form too.
@@ -512,7 +512,7 @@ TEST_CASE("secrets: the secret key appears in no output, whatever goes wrong") {
         run(
             io, [&] { server.stop(); },
             [&]() -> asio::awaitable<void> {
-                auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+                auto r = co_await c.async_call("DescribeDisks", boost::json::object{}, cbs::as_result);
                 CHECK(r.ec);
                 out.add_result("TLS refusal", r);
             });
@@ -543,15 +543,15 @@ TEST_CASE("secrets: the secret key appears in no output, whatever goes wrong") {
         run(
             io, [&] { unused.stop(); },
             [&]() -> asio::awaitable<void> {
-                auto r1 = co_await refused.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+                auto r1 = co_await refused.async_call("DescribeDisks", boost::json::object{}, cbs::as_result);
                 CHECK(r1.ec == asio::error::connection_refused);
                 out.add_result("connection refused", r1);
-                auto r2 = co_await unresolvable.async_call("DescribeDisks", boost::json::object{}, std::nothrow);
+                auto r2 = co_await unresolvable.async_call("DescribeDisks", boost::json::object{}, cbs::as_result);
                 CHECK(r2.ec);
                 out.add_result("unresolvable host", r2);
                 cbs::create_snapshot_group_request bad;
                 bad.disk_ids = {"disk-1", "disk-1"};
-                auto r3 = co_await refused.async_create_snapshot_group(bad, std::nothrow);
+                auto r3 = co_await refused.async_create_snapshot_group(bad, cbs::as_result);
                 CHECK(r3.ec == client_errc::invalid_request);
                 out.add_result("invalid request", r3);
                 try {
@@ -564,9 +564,9 @@ TEST_CASE("secrets: the secret key appears in no output, whatever goes wrong") {
                 o.deadline = 50ms;
                 cbs::create_snapshot_group_request good;
                 good.disk_ids = {"disk-11112222"};
-                auto first = co_await limited.async_create_snapshot_group(good, std::nothrow, o);
+                auto first = co_await limited.async_create_snapshot_group(good, o, cbs::as_result);
                 (void)first;
-                auto r4 = co_await limited.async_create_snapshot_group(good, std::nothrow, o);
+                auto r4 = co_await limited.async_create_snapshot_group(good, o, cbs::as_result);
                 CHECK(r4.ec == client_errc::deadline_exceeded);
                 out.add_result("limiter deadline", r4);
             });

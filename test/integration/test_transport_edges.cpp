@@ -61,11 +61,11 @@ TEST_CASE("transport: 1xx interim responses are skipped; the connection stays in
                            t::expect_request(), t::reply(ok("req-second")), t::stall()});
     cbs::client c(io.get_executor(), edge_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r1 = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r1 = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         REQUIRE_FALSE(r1.ec);
         CHECK(r1.diag.request_id == "req-first");
         CHECK(r1.diag.attempts == 1);
-        auto r2 = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r2 = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         REQUIRE_FALSE(r2.ec);
         CHECK(r2.diag.request_id == "req-second");  // its own answer, not a leftover
     });
@@ -86,14 +86,14 @@ TEST_CASE("transport: many interim responses in a row are still one exchange; an
         server.add_connection({t::serve([](const t::recorded_request&) { return ok("req-fresh"); })});
         cbs::client c(io.get_executor(), edge_params(server));
         run(io, server, [&]() -> asio::awaitable<void> {
-            auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+            auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
             if (cut_off) {
                 CHECK(r.ec == client_errc::bad_response);
             } else {
                 REQUIRE_FALSE(r.ec);
                 CHECK(r.diag.request_id == "req-many");
             }
-            auto r2 = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+            auto r2 = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
             REQUIRE_FALSE(r2.ec);
             CHECK(r2.diag.request_id == (cut_off ? "req-fresh" : "req-second"));
         });
@@ -110,11 +110,11 @@ TEST_CASE("transport: garbage after an interim response retires the connection")
     server.add_connection({t::serve([](const t::recorded_request&) { return ok("req-fresh"); })});
     cbs::client c(io.get_executor(), edge_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK(r.ec);
         CHECK(r.diag.attempts == 1);
         CHECK(c.stats().open_connections == 0);  // retired, never back in the pool
-        auto r2 = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r2 = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         REQUIRE_FALSE(r2.ec);
         CHECK(r2.diag.request_id == "req-fresh");
     });
@@ -134,10 +134,10 @@ TEST_CASE("transport: an unasked-for 101 Switching Protocols is a bad answer and
     server.add_connection({t::serve([](const t::recorded_request&) { return ok("req-fresh"); })});
     cbs::client c(io.get_executor(), edge_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         CHECK(r.ec == client_errc::bad_response);
         CHECK(r.diag.request_id.empty());
-        auto r2 = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r2 = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         REQUIRE_FALSE(r2.ec);
         CHECK(r2.diag.request_id == "req-fresh");
     });
@@ -155,10 +155,10 @@ TEST_CASE("transport: an interim response then a close on a reused connection is
     server.add_connection({t::serve([](const t::recorded_request&) { return ok("req-fresh"); })});
     cbs::client c(io.get_executor(), edge_params(server));
     run(io, server, [&]() -> asio::awaitable<void> {
-        auto r1 = co_await c.async_call("DescribeDisks", {}, std::nothrow);
+        auto r1 = co_await c.async_call("DescribeDisks", {}, cbs::as_result);
         REQUIRE_FALSE(r1.ec);
         boost::json::object body{{"DiskIds", boost::json::array{"disk-11112222"}}};
-        auto r2 = co_await c.async_call("CreateSnapshotGroup", body, std::nothrow);
+        auto r2 = co_await c.async_call("CreateSnapshotGroup", body, cbs::as_result);
         CHECK(r2.ec == client_errc::outcome_unknown);
     });
     CHECK(server.requests().size() == 2);  // the create reached the server once
@@ -176,7 +176,7 @@ TEST_CASE("transport: a create answered 100 Continue then 200 succeeds in one ex
     run(io, server, [&]() -> asio::awaitable<void> {
         cbs::create_snapshot_group_request req;
         req.disk_ids = {"disk-11112222"};
-        auto r = co_await c.async_create_snapshot_group(req, std::nothrow);
+        auto r = co_await c.async_create_snapshot_group(req, cbs::as_result);
         REQUIRE_FALSE(r.ec);
         CHECK(r.value.snapshot_group_id == "csnap-test0001");
         CHECK(r.diag.attempts == 1);

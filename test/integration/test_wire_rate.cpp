@@ -44,7 +44,7 @@ asio::awaitable<void> worker(lane& l, std::deque<std::string>& todo) {
         cbs::create_snapshot_group_request req;
         req.disk_ids = l.disks[instance];
         req.snapshot_group_name = "wire-" + instance;
-        auto r = co_await l.client->async_create_snapshot_group(req, std::nothrow);
+        auto r = co_await l.client->async_create_snapshot_group(req, cbs::as_result);
         if (r.ec)
             ++l.failures[r.diag.server_code.empty() ? r.ec.message() : r.diag.server_code];
         else

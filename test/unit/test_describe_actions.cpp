@@ -493,7 +493,8 @@ struct fake_client {
     std::vector<std::string> bodies;  ///< wire bodies sent
 
     template <class Req>
-    asio::awaitable<cbs::result<typename Req::response_type>> async_invoke(Req req, std::nothrow_t, cbs::call_options) {
+    asio::awaitable<cbs::result<typename Req::response_type>> async_invoke(Req req, cbs::call_options,
+                                                                           cbs::as_result_t) {
         cbs::result<typename Req::response_type> out;
         if ((out.ec = validate(req, out.diag))) co_return out;
         const int call = static_cast<int>(bodies.size());
@@ -543,7 +544,7 @@ cbs::describe_disks_request instance_filter() {
 TEST_CASE("async_describe_all_disks (fake): pages by 100 until TotalCount, keeps every RequestId") {
     fake_client c;
     c.items = 250;
-    auto r = run_sync(cbs::async_describe_all_disks(c, instance_filter(), std::nothrow));
+    auto r = run_sync(cbs::async_describe_all_disks(c, instance_filter(), cbs::as_result));
     REQUIRE_FALSE(r.ec);
     CHECK(r.value.size() == 250);
     CHECK(r.value.front().disk_id == "disk-10000000");
@@ -558,13 +559,13 @@ TEST_CASE("async_describe_all_disks (fake): pages by 100 until TotalCount, keeps
 
     fake_client exact;
     exact.items = 100;  // exactly one full page: no second call
-    auto r2 =
-        run_sync(cbs::async_describe_all_snapshot_groups(exact, cbs::describe_snapshot_groups_request{}, std::nothrow));
+    auto r2 = run_sync(
+        cbs::async_describe_all_snapshot_groups(exact, cbs::describe_snapshot_groups_request{}, cbs::as_result));
     CHECK(r2.value.size() == 100);
     CHECK(exact.bodies.size() == 1);
 
     fake_client none;
-    auto r3 = run_sync(cbs::async_describe_all_disks(none, instance_filter(), std::nothrow));
+    auto r3 = run_sync(cbs::async_describe_all_disks(none, instance_filter(), cbs::as_result));
     REQUIRE_FALSE(r3.ec);
     CHECK(r3.value.empty());
     CHECK(none.bodies.size() == 1);
@@ -574,7 +575,7 @@ TEST_CASE("async_describe_all_* (fake): inconsistent servers and failures end th
     fake_client liar;  // claims 1,000,000 but has 150: stops at the first empty page
     liar.items = 150;
     liar.reported_total = 1'000'000;
-    auto r = run_sync(cbs::async_describe_all_disks(liar, instance_filter(), std::nothrow));
+    auto r = run_sync(cbs::async_describe_all_disks(liar, instance_filter(), cbs::as_result));
     REQUIRE_FALSE(r.ec);
     CHECK(r.value.size() == 150);
     CHECK(liar.bodies.size() == 3);
@@ -582,8 +583,8 @@ TEST_CASE("async_describe_all_* (fake): inconsistent servers and failures end th
     fake_client deaf;  // ignores Offset: the second page repeats the first, stop
     deaf.items = 500;
     deaf.ignore_offset = true;
-    auto r2 =
-        run_sync(cbs::async_describe_all_snapshot_groups(deaf, cbs::describe_snapshot_groups_request{}, std::nothrow));
+    auto r2 = run_sync(
+        cbs::async_describe_all_snapshot_groups(deaf, cbs::describe_snapshot_groups_request{}, cbs::as_result));
     REQUIRE_FALSE(r2.ec);
     CHECK(r2.value.size() == 100);
     CHECK(deaf.bodies.size() == 2);
@@ -591,7 +592,7 @@ TEST_CASE("async_describe_all_* (fake): inconsistent servers and failures end th
     fake_client failing;
     failing.items = 300;
     failing.fail_on_call = 1;
-    auto r3 = run_sync(cbs::async_describe_all_disks(failing, instance_filter(), std::nothrow));
+    auto r3 = run_sync(cbs::async_describe_all_disks(failing, instance_filter(), cbs::as_result));
     CHECK(r3.ec == cbs::api_errc::unrecognized);
     CHECK(r3.diag.server_code == "InternalError");
     CHECK(r3.value.empty());
@@ -601,7 +602,7 @@ TEST_CASE("async_describe_all_* (fake): inconsistent servers and failures end th
     fake_client unused;  // invalid base request: nothing sent
     cbs::describe_disks_request bad;
     bad.offset = -1;
-    auto r4 = run_sync(cbs::async_describe_all_disks(unused, bad, std::nothrow));
+    auto r4 = run_sync(cbs::async_describe_all_disks(unused, bad, cbs::as_result));
     CHECK(r4.ec == client_errc::invalid_request);
     CHECK(unused.bodies.empty());
 

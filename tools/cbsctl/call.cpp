@@ -213,7 +213,7 @@ int run_call(const call_options& o) {
                 if (o.all_pages)
                     r = co_await call_detail::async_call_all_pages(*client, action, body, pages);
                 else
-                    r = co_await client->async_call(action, body, std::nothrow);
+                    r = co_await client->async_call(action, body, cbs::as_result);
                 auto ms =
                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
                 if (r.ec) {

@@ -132,7 +132,7 @@ boost::asio::awaitable<cbs::result<boost::json::object>> async_call_all_pages(cb
     pages = 0;
     for (;;) {
         body["Offset"] = offset;
-        auto page = co_await c.async_call(action, body, std::nothrow);
+        auto page = co_await c.async_call(action, body, cbs::as_result);
         ++pages;
         if (page.ec) co_return page;
         if (pages == 1) set = set_name(page.value);

@@ -117,7 +117,7 @@ std::optional<std::uint64_t> held_snapshots(boost::asio::io_context& io, cbs::cl
         [&]() -> boost::asio::awaitable<void> {
             cbs::describe_snapshots_request q;
             q.limit = 1;
-            auto r = co_await c.async_invoke(q, std::nothrow);
+            auto r = co_await c.async_invoke(q, cbs::as_result);
             if (r.ec)
                 why = r.diag.to_string(r.ec);
             else

@@ -87,7 +87,7 @@ int run_show(const show_options& o) {
             req.filters = {{"snapshot-id",
                             {g.snapshot_ids.begin() + static_cast<std::ptrdiff_t>(i),
                              g.snapshot_ids.begin() + static_cast<std::ptrdiff_t>(end)}}};
-            auto r = co_await cbs::async_describe_all_snapshots(c, std::move(req), std::nothrow);
+            auto r = co_await cbs::async_describe_all_snapshots(c, std::move(req), cbs::as_result);
             if (r.ec) throw call_failed(failure_text("DescribeSnapshots", r.ec, r.diag));
             for (auto& s : r.value) snaps.emplace(s.snapshot_id, std::move(s));
         }

@@ -52,7 +52,7 @@ boost::asio::awaitable<void> delete_worker(cbs::client& c, const std::vector<std
         cbs::delete_snapshot_group_request req;
         req.snapshot_group_ids = {targets[i]};
         req.delete_bind_images = bind_images;
-        auto r = co_await c.async_invoke(req, std::nothrow);
+        auto r = co_await c.async_invoke(req, cbs::as_result);
         const std::string label = targets[i] + (names[i].empty() ? "" : " (" + printable_cell(names[i]) + ")");
         if (!r.ec) {
             ++t.deleted;

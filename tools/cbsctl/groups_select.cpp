@@ -142,7 +142,7 @@ boost::asio::awaitable<std::vector<cbs::snapshot_group>> fetch_groups(cbs::clien
     std::unordered_set<std::string> seen;
     for (auto req : server_requests(s)) {
         for (;;) {
-            auto page = co_await c.async_invoke(req, std::nothrow);
+            auto page = co_await c.async_invoke(req, cbs::as_result);
             if (page.ec) throw call_failed(failure_text("DescribeSnapshotGroups", page.ec, page.diag));
             auto& items = page.value.snapshot_group_set;
             std::size_t fresh = 0;

@@ -152,7 +152,8 @@ struct prune_run {
     bool list_usage = false;  // ... for a configuration reason (exit 2)
 
     asio::awaitable<void> list_and_plan() {
-        auto listed = co_await cbs::async_describe_all_snapshot_groups(client, {}, std::nothrow);
+        const cbs::describe_snapshot_groups_request all;  // named: see the note in paginate.hpp
+        auto listed = co_await cbs::async_describe_all_snapshot_groups(client, all, cbs::as_result);
         if (listed.ec) {
             list_error = "listing snapshot groups (DescribeSnapshotGroups): " + listed.diag.to_string(listed.ec);
             list_usage = listed.ec == cbs::client_errc::invalid_config ||
@@ -181,7 +182,7 @@ struct prune_run {
         }
         cbs::delete_snapshot_group_request req;
         req.snapshot_group_ids = {g.group.id};
-        auto a = co_await client.async_invoke(req, std::nothrow);
+        auto a = co_await client.async_invoke(req, cbs::as_result);
         del.request_id = a.ec ? a.diag.request_id : a.value.request_id;
         if (!a.ec) {
             del.outcome = "deleted";

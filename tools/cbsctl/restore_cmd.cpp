@@ -107,7 +107,7 @@ struct restore_run {
     asio::awaitable<std::optional<cbs::snapshot_group>> describe_group() {
         cbs::describe_snapshot_groups_request req;
         req.filters = {{"snapshot-group-id", {o.group}}};
-        auto r = co_await client.async_invoke(req, std::nothrow);
+        auto r = co_await client.async_invoke(req, cbs::as_result);
         if (r.ec) {
             fail("DescribeSnapshotGroups: " + r.diag.to_string(r.ec));
             co_return std::nullopt;
@@ -128,7 +128,7 @@ struct restore_run {
         cbs::describe_snapshots_request sreq;
         sreq.snapshot_ids = group->snapshot_ids;
         if (sreq.snapshot_ids.empty()) co_return fail("snapshot group " + o.group + " has no member snapshots");
-        auto snaps = co_await cbs::async_describe_all_snapshots(client, sreq, std::nothrow);
+        auto snaps = co_await cbs::async_describe_all_snapshots(client, sreq, cbs::as_result);
         if (snaps.ec) co_return fail("DescribeSnapshots: " + snaps.diag.to_string(snaps.ec));
         std::map<std::string, target> by_disk;
         for (const auto& s : snaps.value) by_disk[s.disk_id] = {s.disk_id, s.snapshot_id, s.disk_usage};
@@ -154,7 +154,7 @@ struct restore_run {
         // they are not attached any more).
         cbs::describe_disks_request dreq;
         for (const auto& t : targets) dreq.disk_ids.push_back(t.disk_id);
-        auto described = co_await cbs::async_describe_all_disks(client, dreq, std::nothrow);
+        auto described = co_await cbs::async_describe_all_disks(client, dreq, cbs::as_result);
         if (described.ec) co_return fail("DescribeDisks: " + described.diag.to_string(described.ec));
         for (const auto& d : described.value)
             if (!d.instance_id.empty()) instance = d.instance_id;
@@ -182,7 +182,7 @@ struct restore_run {
         areq.auto_stop_instance = o.auto_stop;
         areq.auto_start_instance = o.auto_start;
         started = std::chrono::steady_clock::now();
-        auto a = co_await client.async_invoke(areq, std::nothrow);
+        auto a = co_await client.async_invoke(areq, cbs::as_result);
         request_id = a.ec ? a.diag.request_id : a.value.request_id;
         bool maybe = false;
         if (a.ec == cbs::client_errc::outcome_unknown) {
@@ -225,7 +225,7 @@ struct restore_run {
             co_await timer.async_wait(asio::use_awaitable);
             auto group = co_await describe_group();
             if (!group) co_return status;
-            auto d = co_await cbs::async_describe_all_disks(client, dreq, std::nothrow);
+            auto d = co_await cbs::async_describe_all_disks(client, dreq, cbs::as_result);
             if (d.ec) co_return fail("DescribeDisks: " + d.diag.to_string(d.ec));
             std::size_t rolling = 0, at_100 = 0;
             std::string detail;

@@ -7,8 +7,8 @@
 // durable first) with a reconciler doing the batched lookups of unknown
 // outcomes, and a poller waiting for NORMAL -> sweep -> report.
 //
-// `Client` needs what cbs::client has: async_invoke(Request, std::nothrow,
-// call_options) for DescribeDisks, DescribeSnapshotGroups,
+// `Client` needs what cbs::client has: async_invoke(Request,
+// call_options, cbs::as_result) for DescribeDisks, DescribeSnapshotGroups,
 // CreateSnapshotGroup and DeleteSnapshotGroup requests. With a
 // `params()` returning client_params, the file journal's header gets the
 // region, endpoint and SecretId fingerprint from it.
@@ -180,7 +180,7 @@ private:
             q.filters.push_back(
                 {"snapshot-group-name",
                  {names.begin() + static_cast<std::ptrdiff_t>(i), names.begin() + static_cast<std::ptrdiff_t>(end)}});
-            auto r = co_await async_describe_all_snapshot_groups(c_, std::move(q), std::nothrow);
+            auto r = co_await async_describe_all_snapshot_groups(c_, std::move(q), cbs::as_result);
             if (r.ec) {
                 out.ec = r.ec;
                 out.diag = std::move(r.diag);
@@ -194,7 +194,7 @@ private:
     boost::asio::awaitable<result<std::vector<disk>>> describe_instances(const std::vector<std::string>& ids) {
         result<std::vector<disk>> out;
         for (auto& q : disks_by_instance_batches(ids, batch)) {
-            auto r = co_await async_describe_all_disks(c_, std::move(q), std::nothrow);
+            auto r = co_await async_describe_all_disks(c_, std::move(q), cbs::as_result);
             if (r.ec) {
                 out.ec = r.ec;
                 out.diag = std::move(r.diag);
@@ -231,7 +231,7 @@ private:
             std::min<std::size_t>(8, std::max<std::size_t>(1, queries.size())), [&]() -> asio::awaitable<void> {
                 co_await asio::this_coro::throw_if_cancelled(false);
                 while (!stop_ && next < queries.size()) {
-                    auto r = co_await async_describe_all_disks(c_, queries[next++], std::nothrow);
+                    auto r = co_await async_describe_all_disks(c_, queries[next++], cbs::as_result);
                     if (stop_) co_return;
                     if (r.ec) throw error(r.ec, std::move(r.diag));  // cannot plan blind
                     core_.plan_disks(r.value, all);
@@ -338,7 +338,7 @@ private:
             if (progress_) progress_(fleet_event{fleet_event::retrying, id, to_string(cls)});
         };
         core_.on_send(i, fleet_clock::now());
-        auto res = co_await c_.async_invoke(std::move(req), std::nothrow, o);
+        auto res = co_await c_.async_invoke(std::move(req), o, cbs::as_result);
         const auto answer = classify_create(res.ec, res.diag, res.value.snapshot_group_id);
         core_.on_create_answer(i, answer, res.diag.attempts, res.diag.request_ids, fleet_clock::now());
         apply();
@@ -387,7 +387,7 @@ private:
             if (ids.empty() && workers_left_ == 0) co_return;
             if (deadline && fleet_clock::now() >= *deadline) co_return;
             for (auto& q : snapshot_groups_by_id_batches(ids, batch)) {
-                auto res = co_await async_describe_all_snapshot_groups(c_, std::move(q), std::nothrow);
+                auto res = co_await async_describe_all_snapshot_groups(c_, std::move(q), cbs::as_result);
                 if (stop_) co_return;
                 if (!res.ec) core_.on_listed(res.value, fleet_clock::now());  // else: the next round asks again
                 apply();
@@ -413,7 +413,7 @@ private:
         for (const auto& d : decision.deletes) {
             delete_snapshot_group_request del;
             del.snapshot_group_ids = {d.group_id};
-            auto res = co_await c_.async_invoke(std::move(del), std::nothrow, call_options{});
+            auto res = co_await c_.async_invoke(std::move(del), call_options{}, cbs::as_result);
             core_.on_delete_answer(d.index, d.group_id, res.ec, res.diag, fleet_clock::now());
             apply();
         }
