@@ -51,7 +51,6 @@
 #include <cbs/credentials.hpp>
 #include <cbs/error.hpp>
 #include <cbs/pool_params.hpp>
-#include <cbs/rate_limiter_core.hpp>
 #include <cbs/retry_policy.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
