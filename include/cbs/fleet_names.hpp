@@ -1,6 +1,6 @@
 // Names of the snapshot groups snapshot-fleet creates, and parsing them
 // back: `<prefix>-<instance-id>-<run-id>` (see fleet_group_name() in
-// fleet.hpp). DescribeSnapshotGroups has no tag filter, so listing and
+// fleet_types.hpp). DescribeSnapshotGroups has no tag filter, so listing and
 // pruning recognise a fleet's groups by this pattern.
 #pragma once
 

@@ -1,6 +1,6 @@
 // The life of one call as a sans-io state machine: which step comes next
 // (lease a connection, take a send token, write, back off, finish) given how
-// the previous step ended. src/client.cpp drives it with real I/O; the unit
+// the previous step ended. src/net/client.cpp drives it with real I/O; the unit
 // tests drive it by hand, with no io_context.
 //
 // The order is the point. A call first holds a connection, then takes its

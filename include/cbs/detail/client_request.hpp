@@ -1,6 +1,6 @@
 // The pure parts of one call attempt, apart from the client's I/O loop:
 // checking a call's input, building the request bytes, and turning an
-// exchange into the attempt's outcome. Internal (src/client_request.cpp).
+// exchange into the attempt's outcome. Internal (src/net/client_request.cpp).
 #pragma once
 
 #include <cbs/client.hpp>

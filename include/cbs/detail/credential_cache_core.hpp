@@ -1,6 +1,6 @@
 // The credential cache's decisions, sans-io: when a call may use the current
 // credentials, when it must wait, when a fetch starts, what a finished fetch
-// wakes. No clock and no I/O: the async layer (src/credential_cache.cpp)
+// wakes. No clock and no I/O: the async layer (src/net/credential_cache.cpp)
 // passes `now` (wall time in the service's clock: the client's clock plus
 // any skew it learnt) and performs the fetches this asks for. Unit-tested on
 // an injected clock (test/unit/test_credential_cache_core.cpp).

@@ -85,7 +85,7 @@
 
 #include <cbs/describe_actions.hpp>
 #include <cbs/error.hpp>
-#include <cbs/fleet.hpp>
+#include <cbs/fleet_types.hpp>
 
 #include <chrono>
 #include <cstddef>

@@ -1,6 +1,6 @@
 // Pure bookkeeping of the connection pool: which connections exist, which are
 // idle since when, who waits, what to do next. No I/O and no clock: the async
-// layer (src/connection_pool.cpp) passes `now` in and performs the actions this
+// layer (src/net/connection_pool.cpp) passes `now` in and performs the actions this
 // returns. Unit-tested without an io_context.
 #pragma once
 

@@ -1,7 +1,7 @@
 // The CONNECT handshake with an HTTP proxy, sans-io: the request to send and
 // the reading of the proxy's answer, fed with whatever bytes arrive. The
 // socket work (connect, write, read with a deadline) is http_connection's
-// (src/proxy_tunnel.cpp). Internal.
+// (src/net/proxy_tunnel.cpp). Internal.
 //
 //   proxy_handshake hs(proxy, api_endpoint);
 //   write(hs.request());

@@ -1,5 +1,5 @@
 // The fleet report as JSON, and small helpers shared by the fleet engine.
-#include <cbs/fleet.hpp>
+#include <cbs/fleet_types.hpp>
 
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>

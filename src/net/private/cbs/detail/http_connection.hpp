@@ -99,7 +99,7 @@ private:
     bool disarm();
     /// On a TCP connection to `proxy`: CONNECT `target`, read the answer
     /// (bounded by params.connect_timeout and proxy_handshake's size limit).
-    /// In src/proxy_tunnel.cpp.
+    /// In src/net/proxy_tunnel.cpp.
     boost::asio::awaitable<error_code> async_open_tunnel(const proxy_url& proxy, const endpoint& target,
                                                          const pool_params& params, diagnostics& diag);
 

@@ -1,5 +1,5 @@
 // The credentials file: reading it safely and parsing its INI profiles (keys
-// and role fields). Resolution order: src/credential_static.cpp.
+// and role fields). Resolution order: src/core/credential_static.cpp.
 #include <cbs/credentials.hpp>
 #include <cbs/detail/credential_sources.hpp>
 

@@ -1,10 +1,10 @@
 // Pure retry decisions (see retry_policy.hpp).
 #include <cbs/retry_policy.hpp>
 
-#include <boost/asio/ssl/error.hpp>
-
+// OpenSSL's error-code layout and reason constants only (macros and inline
+// decoders): this layer does no TLS, and links nothing from libssl.
 #include <openssl/err.h>
-#include <openssl/ssl.h>
+#include <openssl/sslerr.h>
 
 #include <algorithm>
 #include <cmath>
@@ -29,7 +29,10 @@ bool starts_with_verb(std::string_view action, std::string_view verb) noexcept {
 }  // namespace
 
 bool is_permanent_tls_failure(const error_code& ec) noexcept {
-    if (ec.category() != boost::asio::error::get_ssl_category()) return false;
+    // Asio's SSL category, told by its name: the category object itself is
+    // defined in the compiled Asio SSL code of the transport layer (cbs::cbs),
+    // which this pure layer does not link.
+    if (std::string_view(ec.category().name()) != "asio.ssl") return false;
     const auto packed = static_cast<unsigned long>(static_cast<unsigned int>(ec.value()));
     if (ERR_GET_LIB(packed) != ERR_LIB_SSL) return false;
     switch (ERR_GET_REASON(packed)) {
