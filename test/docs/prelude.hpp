@@ -8,6 +8,7 @@
 #include <cbs/credential_provider.hpp>
 #include <cbs/credentials.hpp>
 #include <cbs/describe_actions.hpp>
+#include <cbs/emulator/emulator.hpp>
 #include <cbs/endpoint.hpp>
 #include <cbs/error.hpp>
 #include <cbs/fleet.hpp>
@@ -20,7 +21,6 @@
 #include <cbs/retention.hpp>
 #include <cbs/retry_policy.hpp>
 #include <cbs/tc3_signer.hpp>
-#include <cbs/emulator/emulator.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
