@@ -158,7 +158,7 @@ if(count EQUAL 0)
   message(FATAL_ERROR "no subcommands found in `${CBSCTL} --help`")
 endif()
 string(APPEND content
-       "[SEE ALSO]\nThe README of cbs\\-async, docs/design.md and docs/emulator.md (the CBS emulator).\n")
+       "[SEE ALSO]\nThe README of cbs\\-async and its docs/ folder (docs/README.md lists every document; docs/emulator.md describes the CBS emulator).\n")
 
 string(REPLACE "@SEMI@" ";" content "${content}")
 string(REPLACE "@LSQB@" "[" content "${content}")

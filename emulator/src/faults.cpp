@@ -11,7 +11,8 @@
 namespace cbs::emu {
 
 unsigned documented_rate_limit(std::string_view action, unsigned default_limit) noexcept {
-    // reference/tencent-api.md §4 (per-action pages and the CBS API Category).
+    // The limits published on each CBS action's API page (docs/reliability.md,
+    // "Rate limits"): 100/s for DescribeDisks, 20/s for the six below.
     if (action == "DescribeDisks") return 100;
     // STS API Category page (tencentcloud.com/document/api/1150/49443).
     if (action == "AssumeRole") return 600;

@@ -1,11 +1,11 @@
 // cbs-async emulator: ApplySnapshotGroup (rolling disks back to a group's
 // snapshots) and the instance state it depends on.
 //
-// The reference documents the inputs (SnapshotGroupId, ApplyDisks.N of
-// {SnapshotId, DiskId}, AutoStopInstance, AutoStartInstance), that attached
-// disks must be on one instance which must be stopped, that success only
-// means accepted (the group is ROLLBACKING, then NORMAL), and four codes:
-// InvalidParameter, MissingParameter,
+// The service's ApplySnapshotGroup API page documents the inputs
+// (SnapshotGroupId, ApplyDisks.N of {SnapshotId, DiskId}, AutoStopInstance,
+// AutoStartInstance), that attached disks must be on one instance which must
+// be stopped, that success only means accepted (the group is ROLLBACKING,
+// then NORMAL), and four codes: InvalidParameter, MissingParameter,
 // UnsupportedOperation.SnapshotGroupDiskAttachMultiInstance and
 // UnsupportedOperation.StateError. Every refusal here uses one of them.
 #include "fleet_detail.hpp"

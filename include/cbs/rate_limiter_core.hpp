@@ -39,7 +39,7 @@
 namespace cbs {
 
 /// The fraction of the documented per-action limit the default limiters pace
-/// at: 0.95. The service counts by *arrival* time (see docs/design.md), so
+/// at: 0.95. The service counts by *arrival* time (docs/reliability.md), so
 /// network jitter compresses gaps between requests paced exactly at the limit;
 /// a simulated 20/s server with a strict sliding window rejected ~4.5% of a
 /// client paced at 20/s, and none at 19/s with up to 10 ms jitter. A throttle

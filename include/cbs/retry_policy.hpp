@@ -27,7 +27,7 @@
 
 namespace cbs {
 
-/// What an error means for a retry (docs/design.md, "Error classes").
+/// What an error means for a retry (docs/reliability.md, "Error classes").
 enum class error_class {
     none,                 ///< no error
     throttle,             ///< RequestLimitExceeded[.*]: the server did nothing
@@ -93,7 +93,7 @@ bool is_permanent_tls_failure(const error_code& ec) noexcept;
 bool is_idempotent(std::string_view action) noexcept;
 
 /// Retry constants (AWS's standard retry mode where a field says so; classes in
-/// docs/design.md, "Error classes"). Durations must be positive.
+/// docs/reliability.md, "Error classes"). Durations must be positive.
 /// A *_max_attempts counts the attempts that failed with that class: the
 /// call gives up on the N-th such failure (0: no limit, only the deadline).
 struct retry_params {

@@ -1,7 +1,8 @@
 // cbs-async: TC3-HMAC-SHA256 request signing (Tencent Cloud API 3.0).
 //
-// Pure computation, no I/O. The algorithm follows the official "Signature v3"
-// document and the SDKs (see reference/tencent-api.md §1.1):
+// Pure computation, no I/O. The algorithm is Tencent Cloud's "Signature v3",
+// as its API documentation and official SDKs compute it; the unit tests check
+// it against the published examples in test/data/tc3_vectors.json:
 //
 //   CanonicalRequest = Method \n CanonicalURI \n CanonicalQuery \n
 //                      CanonicalHeaders \n SignedHeaders \n hex(SHA256(payload))

@@ -22,7 +22,7 @@ struct documented_limit {
 };
 
 // Published per-action limits (cloud.tencent.com CBS API pages; see
-// docs/design.md).
+// docs/reliability.md, "Rate limits").
 constexpr std::array documented_limits{
     documented_limit{"CreateSnapshotGroup", 20}, documented_limit{"DescribeSnapshotGroups", 20},
     documented_limit{"DeleteSnapshotGroup", 20}, documented_limit{"ApplySnapshotGroup", 20},
