@@ -42,19 +42,59 @@
 #include <cbs/fleet_types.hpp>
 
 #include <cbs/client.hpp>
+#include <cbs/detail/async_ops.hpp>
+#include <cbs/result.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
 namespace cbs {
 
-/// Runs the whole fleet. Fails as a whole (cbs::error) only before anything
-/// is created: a bad parameter (no run id, duplicate ids, an empty fleet
-/// without allow_empty), a journal that cannot be opened or belongs to another
-/// run (invalid_config naming the field) or is locked by a running run
-/// (run_in_progress), or a discovery / first lookup that cannot complete.
-/// Everything later (per-instance failures, a journal that fails midway,
-/// cancellation) is in the report. See detail/fleet_driver.hpp for the form
-/// generic over the client (tests drive it with a scripted one).
-boost::asio::awaitable<fleet_report> async_snapshot_fleet(client& c, fleet_params params, fleet_progress progress = {});
+namespace detail {
+/// The whole run as a result (compiled once, in cbs_fleet).
+boost::asio::awaitable<result<fleet_report>> snapshot_fleet_result(client& c, fleet_params params,
+                                                                   fleet_progress progress);
+struct snapshot_fleet_fn {
+    client* c;
+    auto operator()(fleet_params params, fleet_progress progress) const {
+        return snapshot_fleet_result(*c, std::move(params), std::move(progress));
+    }
+};
+}  // namespace detail
+
+/// Runs the whole fleet.
+///   - Signature: void(cbs::error_code, cbs::fleet_report). Fails as a whole
+///     only before anything is created: a bad parameter (no run id,
+///     duplicate ids, an empty fleet without allow_empty: invalid_request
+///     naming it), a journal that
+///     cannot be opened or belongs to another run (invalid_config naming the
+///     field) or is locked by a running run (run_in_progress), or a discovery
+///     / first lookup that cannot complete. Everything later (per-instance
+///     failures, a journal that fails midway, cancellation) is in the report,
+///     with a success code.
+///   - Tokens: as cbs::client's operations: the default (use_awaitable)
+///     throws cbs::error; cbs::as_result; any Asio token (run with co_spawn
+///     on c.get_executor()). The `diagnostics&` overload fills the details
+///     of a failure as a whole.
+///   - Lifetime: `c` must outlive the run; params and progress are moved in.
+///   - Executor: the run is a coroutine on the awaiting coroutine's executor
+///     (c.get_executor() for other tokens); `progress` is called there.
+///   - Cancellation: per-operation, terminal: see the file comment.
+///   - Thread-safety: one run per client at a time is the intended use;
+///     several are safe with a thread-safe client.
+/// detail/fleet_driver.hpp has the form generic over the client (tests drive
+/// it with a scripted one).
+template <class CompletionToken = boost::asio::use_awaitable_t<>>
+auto async_snapshot_fleet(client& c, fleet_params params, fleet_progress progress, diagnostics& diag,
+                          CompletionToken&& token = {}) {
+    return detail::complete_with<fleet_report>(c.get_executor(), detail::snapshot_fleet_fn{&c}, &diag,
+                                               std::forward<CompletionToken>(token), std::move(params),
+                                               std::move(progress));
+}
+template <class CompletionToken = boost::asio::use_awaitable_t<>>
+auto async_snapshot_fleet(client& c, fleet_params params, fleet_progress progress = {}, CompletionToken&& token = {}) {
+    return detail::complete_with<fleet_report>(c.get_executor(), detail::snapshot_fleet_fn{&c}, nullptr,
+                                               std::forward<CompletionToken>(token), std::move(params),
+                                               std::move(progress));
+}
 
 }  // namespace cbs

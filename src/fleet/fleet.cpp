@@ -110,8 +110,22 @@ template class fleet_driver<client>;
 
 }  // namespace detail
 
-boost::asio::awaitable<fleet_report> async_snapshot_fleet(client& c, fleet_params params, fleet_progress progress) {
-    return detail::async_snapshot_fleet_with(c, std::move(params), std::move(progress));
+namespace detail {
+
+boost::asio::awaitable<result<fleet_report>> snapshot_fleet_result(client& c, fleet_params params,
+                                                                   fleet_progress progress) {
+    // The driver fails as a whole by throwing cbs::error (before anything is
+    // created); every later failure is in the report.
+    result<fleet_report> out;
+    try {
+        out.value = co_await async_snapshot_fleet_with(c, std::move(params), std::move(progress));
+    } catch (const error& e) {
+        out.ec = e.code();
+        out.diag = e.diag();
+    }
+    co_return out;
 }
+
+}  // namespace detail
 
 }  // namespace cbs

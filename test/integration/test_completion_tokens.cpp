@@ -7,6 +7,7 @@
 #include "support/emulator_harness.hpp"
 
 #include <cbs/client.hpp>
+#include <cbs/fleet.hpp>
 #include <cbs/paginate.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -285,4 +286,41 @@ TEST_CASE("tokens: a client moved with a call in flight completes it; cancel() a
         auto r = co_await moved.async_call("DescribeDisks", json::object{}, cbs::as_result);
         CHECK_FALSE(r.ec);
     });
+}
+
+TEST_CASE("tokens: async_snapshot_fleet with a callback, and a bad run id through as_result") {
+    asio::io_context io;
+    started s(io, cbs::test::harness_params(3));
+    auto& e = s.e;
+    cbs::client c(io.get_executor(), cbs::test::harness_client(e));
+    cbs::fleet_params fp;
+    fp.all_instances = true;
+    fp.run_id = "r1";
+    fp.consistency_window = 1s;
+    std::optional<cbs::error_code> got;
+    cbs::fleet_report report;
+    cbs::async_snapshot_fleet(c, fp, {}, [&](cbs::error_code ec, cbs::fleet_report r) {
+        got = ec;
+        report = std::move(r);
+        e.stop();
+    });
+    io.run_for(60s);
+    REQUIRE(got);
+    CHECK_FALSE(*got);
+    CHECK(report.summary.instances == 3);
+    CHECK(report.summary.normal == 3);
+    CHECK(count_action(e, "CreateSnapshotGroup") == 3);
+
+    io.restart();
+    started s2(io, cbs::test::harness_params(1));
+    cbs::client c2(io.get_executor(), cbs::test::harness_client(s2.e));
+    cbs::test::run_emulator_test(io, s2.e, [&]() -> asio::awaitable<void> {
+        cbs::fleet_params bad;
+        bad.all_instances = true;  // no run id
+        const cbs::fleet_progress quiet;
+        auto r = co_await cbs::async_snapshot_fleet(c2, bad, quiet, cbs::as_result);
+        CHECK(r.ec == cbs::client_errc::invalid_request);
+        CHECK(r.diag.client_message.find("run") != std::string::npos);
+    });
+    CHECK(count_action(s2.e, "CreateSnapshotGroup") == 0);
 }
