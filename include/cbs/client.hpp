@@ -130,12 +130,11 @@ struct client_params {
 
     /// Serialise the client's work on an internal strand of the executor
     /// given to the constructor, so calls may come from any threads running
-    /// its execution context. Default true. false: no strand and no hop onto
-    /// it per call (15-20% more calls per second on one thread at 8-64
-    /// connections, see bench/README.md); every call, stats() included, must
-    /// then come from one thread at a time, e.g. coroutines on a
-    /// single-threaded io_context, and the executor given should be that
-    /// context's.
+    /// its execution context. Default true. false: no strand (fewer calls
+    /// per second lost to it on one thread, see bench/README.md); every
+    /// call, stats() included, must then come from one thread at a time,
+    /// e.g. coroutines on a single-threaded io_context, and the executor
+    /// given should be that context's.
     bool thread_safe = true;
 
     /// Timeout of one attempt's exchange (write request + read response).
