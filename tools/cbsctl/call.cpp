@@ -159,14 +159,9 @@ int run_call(const call_options& o) {
     const std::string endpoint_url = params.endpoint;
 
     boost::asio::io_context io;
-    std::optional<cbs::client> client;
-    try {
-        client.emplace(io.get_executor(), std::move(params));
-    } catch (const cbs::error& e) {
-        throw usage_error(e.diag().to_string(e.code()));
-    }
+    auto client = make_client(io.get_executor(), std::move(params));
 
-    if (dry_run && client->params().credentials_provider)
+    if (dry_run && client.params().credentials_provider)
         throw usage_error(
             "no credentials for --dry-run: it signs with long-lived keys (environment or profile), and none "
             "were found (or a role was asked for)");
@@ -176,20 +171,20 @@ int run_call(const call_options& o) {
                 ? *timestamp
                 : std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
                       .count();
-        std::cout << mask_token(client->render_request(action, body, ts));
+        std::cout << mask_token(client.render_request(action, body, ts));
         std::cout.flush();
         return exit_ok;
     }
-    if (verbose && client->params().credentials_provider)
+    if (verbose && client.params().credentials_provider)
         std::cerr << "cbsctl: " << action << " -> " << endpoint_url
                   << ", credentials from the default chain (fetched on the first call)\n";
     else if (verbose)
-        std::cerr << "cbsctl: " << action << " -> " << endpoint_url << " as " << client->params().creds.redacted()
-                  << ", credentials from " << client->params().creds.source << "\n";
+        std::cerr << "cbsctl: " << action << " -> " << endpoint_url << " as " << client.params().creds.redacted()
+                  << ", credentials from " << client.params().creds.source << "\n";
     // Where the credentials came from, their refreshes and any clock skew
     // learnt (never a key or a token).
     const auto credentials_line = [&] {
-        const auto s = client->stats();
+        const auto s = client.stats();
         std::string line = "cbsctl: credentials from " +
                            (s.credential_source.empty() ? std::string("(none yet)") : s.credential_source) +
                            ", fetches " + std::to_string(s.credential_fetches) + ", refreshes " +
@@ -211,9 +206,9 @@ int run_call(const call_options& o) {
                 // (if/else, not ?: -- GCC 12 miscompiles co_await in a conditional)
                 cbs::result<boost::json::object> r;
                 if (o.all_pages)
-                    r = co_await call_detail::async_call_all_pages(*client, action, body, pages);
+                    r = co_await call_detail::async_call_all_pages(client, action, body, pages);
                 else
-                    r = co_await client->async_call(action, body, cbs::as_result);
+                    r = co_await client.async_call(action, body, cbs::as_result);
                 auto ms =
                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
                 if (r.ec) {
@@ -227,7 +222,7 @@ int run_call(const call_options& o) {
                 else
                     std::cout << boost::json::serialize(r.value) << "\n";
                 if (verbose) {
-                    auto s = client->stats();
+                    auto s = client.stats();
                     if (o.all_pages) std::cerr << "cbsctl: --all-pages: " << pages << " calls\n";
                     std::cerr << "cbsctl: call " << (i + 1) << ": " << ms.count() << " ms, attempts " << r.diag.attempts
                               << ", RequestId " << r.diag.request_id << ", connections opened " << s.connections_opened

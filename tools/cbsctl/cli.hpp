@@ -30,6 +30,10 @@ struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+/// A client of `params` on `ex`; a bad setting (cbs::error from the
+/// client's constructor) becomes a usage_error naming it.
+cbs::client make_client(boost::asio::any_io_executor ex, cbs::client_params params);
+
 /// What a subcommand runs once its options are parsed and validated.
 using command_runner = std::function<int()>;
 

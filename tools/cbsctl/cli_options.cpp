@@ -261,4 +261,12 @@ bool confirm(const std::string& question) {
     return answer == "y" || answer == "Y" || answer == "yes" || answer == "YES";
 }
 
+cbs::client make_client(boost::asio::any_io_executor ex, cbs::client_params params) {
+    try {
+        return cbs::client(std::move(ex), std::move(params));
+    } catch (const cbs::error& e) {
+        throw usage_error(e.diag().to_string(e.code()));
+    }
+}
+
 }  // namespace cbsctl

@@ -211,15 +211,10 @@ int run_with_client(const connection_options& conn,
                     const std::function<boost::asio::awaitable<int>(cbs::client&)>& body) {
     auto params = make_client_params(conn);
     boost::asio::io_context io;
-    std::optional<cbs::client> client;
-    try {
-        client.emplace(io.get_executor(), std::move(params));
-    } catch (const cbs::error& e) {
-        throw usage_error(e.diag().to_string(e.code()));
-    }
+    auto client = make_client(io.get_executor(), std::move(params));
     int status = exit_failed;
     std::exception_ptr failure;
-    boost::asio::co_spawn(io, body(*client), [&](std::exception_ptr e, int s) {
+    boost::asio::co_spawn(io, body(client), [&](std::exception_ptr e, int s) {
         failure = std::move(e);
         status = s;
     });

@@ -272,14 +272,9 @@ int run_prune(prune_options& o) {
     r.region = params.region;
     r.endpoint = params.endpoint;
     asio::io_context io;
-    std::optional<cbs::client> client;
-    try {
-        client.emplace(io.get_executor(), params);
-    } catch (const cbs::error& e) {
-        throw usage_error(e.diag().to_string(e.code()));
-    }
+    auto client = make_client(io.get_executor(), params);
 
-    prune_run run{*client, ro, nullptr, {}, r, false, {}, false};
+    prune_run run{client, ro, nullptr, {}, r, false, {}, false};
     std::unique_ptr<cbs::journal_sink> journal;
     if (o.yes) {
         r.journal = *o.journal;

@@ -269,13 +269,8 @@ int run_restore(restore_options& o) {
             throw usage_error("--disk '" + d + "' is not a disk id (disk- and 8 lower-case letters or digits)");
     auto params = make_client_params(o.conn);
     asio::io_context io;
-    std::optional<cbs::client> client;
-    try {
-        client.emplace(io.get_executor(), params);
-    } catch (const cbs::error& e) {
-        throw usage_error(e.diag().to_string(e.code()));
-    }
-    restore_run run{*client, o, params.region};
+    auto client = make_client(io.get_executor(), params);
+    restore_run run{client, o, params.region};
     asio::co_spawn(io, run.run(), [&](const std::exception_ptr& e, int) {
         if (e) run.fail("internal error");
     });
