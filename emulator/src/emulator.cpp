@@ -125,7 +125,7 @@ bool is_loopback(const std::string& a) {
 
 }  // namespace
 
-emulator::impl::impl(asio::any_io_executor ex, emulator_params p)
+emulator::impl::impl(const asio::any_io_executor& ex, emulator_params p)
     : executor(ex),
       acceptor_strand(asio::make_strand(ex)),
       params(std::move(p)),
@@ -135,10 +135,10 @@ emulator::impl::impl(asio::any_io_executor ex, emulator_params p)
       metadata_acceptor(metadata_strand),
       metadata_accept_timer(metadata_strand) {}
 
-emulator::emulator(asio::any_io_executor ex, emulator_params params) {
+emulator::emulator(const asio::any_io_executor& ex, emulator_params params) {
     validate(params);
     auto accounts = accounts_or_generated(params.accounts);
-    impl_ = std::make_shared<impl>(std::move(ex), std::move(params));
+    impl_ = std::make_shared<impl>(ex, std::move(params));
     impl_->params.accounts = accounts;
     impl_->gw = std::make_unique<detail::gateway>(impl_->params, std::move(accounts));
     if (impl_->params.persist_state) {

@@ -25,7 +25,7 @@ struct metadata_connection;
 }  // namespace detail
 
 struct emulator::impl : std::enable_shared_from_this<emulator::impl> {
-    impl(boost::asio::any_io_executor ex, emulator_params p);
+    impl(const boost::asio::any_io_executor& ex, emulator_params p);
 
     boost::asio::any_io_executor executor;
     boost::asio::strand<boost::asio::any_io_executor> acceptor_strand;

@@ -54,8 +54,11 @@ json::object fleet_impl::describe_snapshots(const json::object& params, clock::t
             } else if (f.name == "snapshot-state") {
                 for (const auto& v : f.values)
                     if (!snapshot_states.count(v))
-                        fail("InvalidParameterValue",
-                             "The value `" + v + "` of filter `snapshot-state`" + where + " is not a snapshot state.");
+                        fail("InvalidParameterValue", std::string("The value `")
+                                                          .append(v)
+                                                          .append("` of filter `snapshot-state`")
+                                                          .append(where)
+                                                          .append(" is not a snapshot state."));
                 continue;
             } else if (f.name == "snapshot-name") {
                 continue;

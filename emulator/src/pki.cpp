@@ -205,7 +205,7 @@ temp_dir_registry& temp_dirs() {
 
 }  // namespace
 
-pki pki::make(std::vector<std::string> dns, std::vector<std::string> ips) {
+pki pki::make(const std::vector<std::string>& dns, const std::vector<std::string>& ips) {
     pkey_ptr ca_key = generate_key();
     x509_ptr ca_cert = new_cert(ca_key.get(), "cbs-async emulator CA", nullptr);
 
@@ -227,7 +227,7 @@ pki pki::make(std::vector<std::string> dns, std::vector<std::string> ips) {
     return result;
 }
 
-pki pki::issue(std::vector<std::string> dns, std::vector<std::string> ips) const {
+pki pki::issue(const std::vector<std::string>& dns, const std::vector<std::string>& ips) const {
     x509_ptr ca_cert = cert_from_pem(ca_cert_pem);
     pkey_ptr ca_key = key_from_pem(ca_key_pem);
     server_pair server = issue_server_cert(ca_cert.get(), ca_key.get(), dns, ips);
@@ -298,7 +298,7 @@ std::optional<pki> pki::load_dir(const std::string& dir) {
         (void)cert_from_pem(*ca);
         (void)key_from_pem(*ca_key);
         (void)key_from_pem(*key);
-        time_t soon = ::time(nullptr) + 24 * 3600;
+        time_t soon = ::time(nullptr) + time_t{24} * 3600;
         if (X509_cmp_time(X509_get0_notAfter(c.get()), &soon) <= 0) return std::nullopt;
     } catch (const std::runtime_error&) {
         return std::nullopt;

@@ -37,7 +37,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds handshake_timeout{10};
 constexpr std::chrono::seconds read_timeout{60};
 constexpr std::chrono::seconds write_timeout{60};
-constexpr std::size_t header_limit = 64 * 1024;
+constexpr std::size_t header_limit = std::size_t{64} * 1024;
 
 const std::string bad_gateway_html =
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -82,7 +82,7 @@ asio::awaitable<void> graceful_close(connection& c) {
 // After an oversized body: read and drop what the client is still sending
 // (bounded), so closing does not reset the connection before it reads our answer.
 asio::awaitable<void> drain(connection& c, std::size_t max_bytes) {
-    std::array<char, 16 * 1024> buf;
+    std::array<char, std::size_t{16} * 1024> buf;
     std::size_t total = 0;
     c.raw().expires_after(std::chrono::seconds(2));
     while (total < max_bytes && !c.closed) {

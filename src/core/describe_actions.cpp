@@ -99,6 +99,7 @@ const std::array<filter_spec, 8> snapshot_filters{{
 template <std::size_t N>
 std::string spec_names(const std::array<filter_spec, N>& specs) {
     std::vector<std::string_view> names;
+    names.reserve(N);
     for (const auto& s : specs) names.push_back(s.name);
     return join(names);
 }
@@ -119,8 +120,14 @@ error_code check_filters(std::string_view action, const std::vector<filter>& fil
             }
         }
         if (!spec)
-            return invalid(
-                diag, at + " has an unknown Name '" + f.name + "' (" + act + " accepts " + spec_names(specs) + ")");
+            return invalid(diag, std::string(at)
+                                     .append(" has an unknown Name '")
+                                     .append(f.name)
+                                     .append("' (")
+                                     .append(act)
+                                     .append(" accepts ")
+                                     .append(spec_names(specs))
+                                     .append(")"));
         if (f.values.empty()) return invalid(diag, at + " (" + f.name + ") has no Values (at least one is required)");
         if (spec->max_values && f.values.size() > spec->max_values)
             return invalid(diag, at + " (" + f.name + ") has " + std::to_string(f.values.size()) + " Values (at most " +
@@ -128,8 +135,14 @@ error_code check_filters(std::string_view action, const std::vector<filter>& fil
         if (spec->domain.empty()) continue;
         for (const auto& v : f.values)
             if (std::find(spec->domain.begin(), spec->domain.end(), v) == spec->domain.end())
-                return invalid(diag, at + " (" + f.name + ") has the value '" + v + "' (expected one of " +
-                                         join(spec->domain) + ")");
+                return invalid(diag, std::string(at)
+                                         .append(" (")
+                                         .append(f.name)
+                                         .append(") has the value '")
+                                         .append(v)
+                                         .append("' (expected one of ")
+                                         .append(join(spec->domain))
+                                         .append(")"));
     }
     return {};
 }

@@ -19,7 +19,8 @@ asio::awaitable<void> fleet_run_all(std::vector<std::function<asio::awaitable<vo
     std::exception_ptr first_error;
     std::vector<asio::cancellation_signal> signals(bodies.size());
     for (std::size_t i = 0; i < bodies.size(); ++i)
-        asio::co_spawn(ex, bodies[i](), asio::bind_cancellation_slot(signals[i].slot(), [&](std::exception_ptr e) {
+        asio::co_spawn(ex, bodies[i](),
+                       asio::bind_cancellation_slot(signals[i].slot(), [&](const std::exception_ptr& e) {
                            if (e && !first_error) first_error = e;
                            if (--running == 0) all_done.cancel();
                        }));

@@ -10,7 +10,11 @@ set -uo pipefail
 cbsctl=$(realpath "$1")
 work=$(mktemp -d)
 emu_pid=
-trap 'rm -rf "$work"; [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null' EXIT
+# Only the script's own shell cleans up: `bash -x` showed this trap run in a
+# subshell (between stopping one emulator and starting the next), removing
+# $work under the rest of the script.
+main_shell=$BASHPID
+trap 'if [ "$BASHPID" = "$main_shell" ]; then rm -rf "$work"; [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null; fi' EXIT
 failures=0
 passes=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }

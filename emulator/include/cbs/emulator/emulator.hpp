@@ -314,7 +314,7 @@ public:
     /// Validates params (throws std::invalid_argument naming the field) and
     /// builds the fleet, or loads it (persist_state; std::runtime_error for a
     /// bad state file). Nothing is bound or written until start().
-    emulator(boost::asio::any_io_executor ex, emulator_params params);
+    emulator(const boost::asio::any_io_executor& ex, emulator_params params);
     /// Calls stop(); removes the temporary state directory if it made one.
     /// The execution context of `ex` must outlive the emulator.
     ~emulator();

@@ -27,8 +27,8 @@ struct pki {
     /// dns: DNS SANs; ips: IP SANs (IPv4 or IPv6 literals).
     /// Defaults cover localhost, 127.0.0.1, ::1 and cbs.tencentcloudapi.com.
     /// Throws std::runtime_error when OpenSSL fails (e.g. an unparsable IP literal).
-    static pki make(std::vector<std::string> dns = {"localhost", "cbs.tencentcloudapi.com"},
-                    std::vector<std::string> ips = {"127.0.0.1", "::1"});
+    static pki make(const std::vector<std::string>& dns = {"localhost", "cbs.tencentcloudapi.com"},
+                    const std::vector<std::string>& ips = {"127.0.0.1", "::1"});
 
     /// Same as make(): a fresh CA nobody else trusts. Reads better at call sites
     /// of "client trusts CA #2, server presents a cert from CA #1" tests.
@@ -37,7 +37,7 @@ struct pki {
     /// Issues a new server key/certificate for the given SANs from this pki's CA.
     /// The result shares ca_cert_pem/ca_key_pem with *this, so a client trusting
     /// this CA accepts the chain and only host-name verification can fail.
-    pki issue(std::vector<std::string> dns, std::vector<std::string> ips = {}) const;
+    pki issue(const std::vector<std::string>& dns, const std::vector<std::string>& ips = {}) const;
 
     /// Writes ca_cert_pem to "<unique temp dir>/ca.pem" and returns that path, for
     /// clients that take a CA file path. The directories are removed at process exit.
