@@ -98,7 +98,7 @@ enum class instance_outcome {
     skipped,  ///< nothing to snapshot (no snapshotable disk)
     created,  ///< group created (or found) but not seen NORMAL (no wait, or wait timed out)
     normal,   ///< group NORMAL
-    failed,   ///< a clear error (see error_code / error_message), or left with two groups
+    failed,   ///< a clear error (see error_name / error_message), or left with two groups
     unknown,  ///< a create was sent, its answer lost, and the group not found afterwards
 };
 std::string_view to_string(instance_outcome o) noexcept;
@@ -119,7 +119,7 @@ struct instance_report {
     bool adopted = false;                          ///< found by name, not created by an answered create
     unsigned attempts = 0;                         ///< CreateSnapshotGroup HTTP attempts
     unsigned sends = 0;                            ///< CreateSnapshotGroup calls (journaled intents included)
-    std::string error_code;                        ///< service or client code, if failed/unknown
+    std::string error_name;                        ///< service code or client error name, if failed/unknown
     std::string error_message;                     ///< what went wrong, or a note (duplicates deleted)
     std::vector<std::string> request_ids;          ///< RequestIds of the create attempts
     std::vector<std::string> duplicate_group_ids;  ///< groups found beside group_id under its name

@@ -18,14 +18,11 @@
 //    "up to b back to back after an idle period, still <= R per window".
 //    Sustained throughput stays R either way.
 //
-// Two ways to drive it from the async layer (both keep the guarantee):
-//  * slot per waiter: each acquire calls reserve(now) at once and waits for
-//    send_at() (FIFO by call order; cancel() refunds only the newest slot,
-//    otherwise leaves a hole);
-//  * queue: waiters queue in FIFO; one timer waits for next_free(now) and
-//    calls reserve(now) for the head when it is due. A rate decrease then
-//    applies to the whole backlog at once and a cancelled waiter leaves no
-//    hole. Recommended for large backlogs (one timer, O(1) per acquire).
+// The async layer (detail/async_rate_limiter.hpp) drives it as a queue:
+// waiters queue in FIFO; one timer waits for next_free(now) and calls
+// reserve(now) for the head when it is due. A rate decrease then applies to
+// the whole backlog at once and a cancelled waiter (which never reserved)
+// leaves no hole.
 //
 // Thread safety: none. The async layer owns one object per limiter key and
 // uses it on one strand.
@@ -109,24 +106,16 @@ public:
     }
     /// Sequence number (1, 2, ...), in reservation order. 0: default-constructed.
     std::uint64_t id() const noexcept { return id_; }
-    /// True once passed to cancel().
-    bool cancelled() const noexcept { return cancelled_; }
 
 private:
     friend class rate_limiter_core;
     std::int64_t slot_ = 0;
     std::uint64_t id_ = 0;
-    std::uint64_t prev_newest_ = 0;
-    std::int64_t tat_before_ = 0;
-    std::int64_t last_slot_before_ = 0;
-    bool cancelled_ = false;
 };
 
 /// Counters for metrics.
 struct limiter_counters {
     std::uint64_t reservations = 0;  ///< reserve() calls
-    std::uint64_t cancels = 0;       ///< reservations cancelled (refunded or not)
-    std::uint64_t refunds = 0;       ///< cancels that gave the slot back
     std::uint64_t throttles = 0;     ///< on_throttled() calls
     std::uint64_t decreases = 0;     ///< throttles that lowered the rate
 };
@@ -147,14 +136,6 @@ public:
 
     /// The slot reserve(now) would return, without taking it.
     time_point next_free(time_point now) const noexcept;
-
-    /// Gives up a reservation. Refunds it (returns true) only if it is the
-    /// newest live reservation and its slot is still in the future
-    /// (send_at() > now): the schedule then is as if it had never been made.
-    /// Otherwise the slot stays a hole: later reservations keep their slots
-    /// and the guarantee holds. Cancelling twice, a default-constructed or an
-    /// already-sent reservation (the timer race) is harmless.
-    bool cancel(limiter_reservation& r, time_point now);
 
     /// The service answered RequestLimitExceeded (any sub-code): unless
     /// within throttle_holdoff of the previous decrease, rate <- max(rate *
@@ -193,7 +174,6 @@ private:
     std::uint64_t window_limit_;       // ceil(ceiling * window)
     std::deque<std::int64_t> recent_;  // burst > 1: slots not older than a window
     std::uint64_t next_id_ = 0;
-    std::uint64_t newest_id_ = 0;  // newest live reservation (0: none)
     bool recovering_ = false;
     double w_max_ = 0;              // rate before the last decrease
     std::int64_t decrease_at_ = 0;  // time of the last decrease

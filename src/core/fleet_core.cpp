@@ -126,7 +126,7 @@ std::string fleet_core::add_instances(const std::vector<std::string>& ids) {
         by_name_.emplace(r.group_name, i);
         if (!is_valid_instance_id(id)) {  // P9
             r.outcome = instance_outcome::failed;
-            r.error_code = "InvalidInstanceId.Malformed";
+            r.error_name = "InvalidInstanceId.Malformed";
             r.error_message = "'" + id + "' is not an instance id (ins- and 8 lower-case letters or digits)";
             st_.back().phase = fleet_phase::done;
         }

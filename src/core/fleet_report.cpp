@@ -59,7 +59,7 @@ boost::json::object to_json(const fleet_report& report) {
                        {"duplicate_group_ids", std::move(dups)},
                        {"deleted_group_ids", std::move(deleted)}};
         // Each on its own: a note (duplicates deleted, found by the sweep) has no code.
-        if (!r.error_code.empty()) o["error_code"] = r.error_code;
+        if (!r.error_name.empty()) o["error_code"] = r.error_name;
         if (!r.error_message.empty()) o["error_message"] = r.error_message;
         if (r.created_s >= 0) o["created_s"] = r.created_s;
         if (r.normal_s >= 0) o["normal_s"] = r.normal_s;

@@ -31,7 +31,7 @@ void fleet_core::mark_created(std::size_t i, const snapshot_group* g, const std:
     r.adopted = adopted;
     r.group_state = g ? g->state : "CREATING";
     r.outcome = instance_outcome::created;
-    r.error_code.clear();
+    r.error_name.clear();
     if (r.created_s < 0) r.created_s = since_start(now);
     s.phase = fleet_phase::created;
     s.seen_listed = g != nullptr;
@@ -68,16 +68,16 @@ void fleet_core::mark_normal(std::size_t i, fleet_time now) {
 void fleet_core::fail(std::size_t i, std::string code, std::string message) {
     auto& r = report_.instances[i];
     r.outcome = instance_outcome::failed;
-    r.error_code = std::move(code);
+    r.error_name = std::move(code);
     r.error_message = std::move(message);
     st_[i].phase = fleet_phase::done;
-    emit(i, fleet_event::failed, r.error_code, "failed");
+    emit(i, fleet_event::failed, r.error_name, "failed");
 }
 
 void fleet_core::make_unknown(std::size_t i, std::string message) {
     auto& r = report_.instances[i];
     r.outcome = instance_outcome::unknown;
-    r.error_code = "OutcomeUnknown";
+    r.error_name = "OutcomeUnknown";
     r.error_message = std::move(message) + "; look for a group named " + r.group_name + " before creating another";
     st_[i].phase = fleet_phase::done;
     emit(i, fleet_event::unknown, r.group_name, "unknown");

@@ -78,13 +78,6 @@ std::vector<pool_core::conn_id> pool_core::take_expired(clock::time_point now) {
     return out;
 }
 
-std::optional<pool_core::clock::time_point> pool_core::next_expiry() const {
-    if (idle_.empty()) return std::nullopt;
-    auto oldest = std::min_element(idle_.begin(), idle_.end(),
-                                   [](const idle_entry& a, const idle_entry& b) { return a.since < b.since; });
-    return oldest->since + idle_timeout_;
-}
-
 pool_core::shutdown_result pool_core::shutdown() {
     shutdown_result r;
     for (auto& e : idle_) r.idle.push_back(e.id);

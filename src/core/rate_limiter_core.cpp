@@ -114,35 +114,16 @@ limiter_reservation rate_limiter_core::reserve(time_point now) {
     limiter_reservation r;
     r.slot_ = slot_at(now_ns);
     r.id_ = ++next_id_;
-    r.prev_newest_ = newest_id_;
-    r.tat_before_ = tat_;
-    r.last_slot_before_ = last_slot_;
 
     tat_ = std::max(tat_, r.slot_) + interval_;
     last_slot_ = r.slot_;
     if (params_.burst > 1) recent_.push_back(r.slot_);
-    newest_id_ = r.id_;
     ++counters_.reservations;
     return r;
 }
 
 rate_limiter_core::time_point rate_limiter_core::next_free(time_point now) const noexcept {
     return from_ns(slot_at(to_ns(now)));
-}
-
-bool rate_limiter_core::cancel(limiter_reservation& r, time_point now) {
-    if (r.id_ == 0 || r.cancelled_) return false;
-    r.cancelled_ = true;
-    ++counters_.cancels;
-    // Only the newest live reservation, not yet due, can be rolled back
-    // without moving anyone else (x/time/rate CancelAt).
-    if (r.id_ != newest_id_ || r.slot_ <= to_ns(now)) return false;
-    tat_ = r.tat_before_;
-    last_slot_ = r.last_slot_before_;
-    if (params_.burst > 1 && !recent_.empty() && recent_.back() == r.slot_) recent_.pop_back();
-    newest_id_ = r.prev_newest_;
-    ++counters_.refunds;
-    return true;
 }
 
 void rate_limiter_core::on_throttled(time_point now) {

@@ -471,7 +471,7 @@ const client_params& client::params() const noexcept {
 }
 
 client_stats client::stats() const {
-    auto p = impl_->pool_.get_stats();
+    auto p = impl_->pool_.stats();
     client_stats s;
     s.calls = impl_->calls_;
     s.attempts = impl_->attempts_;
@@ -488,7 +488,7 @@ client_stats client::stats() const {
     s.clock_corrections = impl_->clock_corrections_;
     s.clock_skew_seconds = impl_->skew_;
     if (impl_->creds_) {
-        auto cs = impl_->creds_->get_stats();
+        auto cs = impl_->creds_->stats();
         s.credential_fetches = cs.fetches;
         s.credential_refreshes = cs.refreshes;
         s.credential_failures = cs.failures;

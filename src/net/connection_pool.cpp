@@ -89,7 +89,7 @@ connection_pool::~connection_pool() {
     for (auto& [id, conn] : conns_) conn->close();
 }
 
-connection_pool::stats connection_pool::get_stats() const {
+connection_pool::pool_stats connection_pool::stats() const {
     return {core_.open(), core_.idle(), core_.waiting(), core_.connects(), reuses_};
 }
 

@@ -141,8 +141,8 @@ void credential_cache::force_refresh(std::uint64_t generation) {
     if (s_->core.force_refresh(generation)) start_fetch();
 }
 
-credential_cache::stats credential_cache::get_stats() const {
-    stats st;
+credential_cache::cache_stats credential_cache::stats() const {
+    cache_stats st;
     st.fetches = s_->core.fetches();
     st.refreshes = s_->refreshes;
     st.failures = s_->failures;

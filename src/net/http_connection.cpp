@@ -194,7 +194,6 @@ asio::awaitable<exchange_result> http_connection::async_exchange(std::string_vie
                                                                  std::chrono::milliseconds timeout,
                                                                  std::size_t body_limit) {
     exchange_result r;
-    ++exchanges_;
     // One deadline for the whole exchange (one timer wait, not one per read
     // and write as beast::tcp_stream would start).
     arm(timeout);

@@ -289,9 +289,9 @@ TEST_CASE("fleet: bad instances are reported one by one; the others proceed") {
     CHECK_FALSE(report.all_ok);
     REQUIRE(report.instances.size() == 4);
     CHECK(report.instances[1].outcome == cbs::instance_outcome::failed);
-    CHECK(report.instances[1].error_code == "InvalidInstanceId.NotFound");
+    CHECK(report.instances[1].error_name == "InvalidInstanceId.NotFound");
     CHECK(report.instances[2].outcome == cbs::instance_outcome::failed);
-    CHECK(report.instances[2].error_code == "InvalidInstanceId.Malformed");
+    CHECK(report.instances[2].error_name == "InvalidInstanceId.Malformed");
     CHECK(report.summary.normal + report.summary.skipped == 2);
     auto groups = emu.groups_by_instance("t4");
     CHECK(groups.size() <= 2);
@@ -576,7 +576,7 @@ TEST_CASE("fleet: migrating disks are waited for, then left out with the reason;
     CHECK(reason);
     const auto& b = report.instances[1];
     CHECK(b.outcome == cbs::instance_outcome::failed);
-    CHECK(b.error_code == "ResourceInUse.DiskBusy");
+    CHECK(b.error_name == "ResourceInUse.DiskBusy");
     CHECK_FALSE(report.all_ok);
     auto groups = emu.groups_by_instance("busy");
     REQUIRE(groups[partly].size() == 1);
@@ -774,7 +774,7 @@ TEST_CASE("fleet: a realistic fleet with slow and lost answers and listing lag: 
         } else {
             // Not covered: only for a reason the state gives (a disk busy past
             // busy_disk_wait, or nothing to snapshot), never unknown or pending.
-            CHECK((r.outcome == cbs::instance_outcome::skipped || r.error_code == "ResourceInUse.DiskBusy"));
+            CHECK((r.outcome == cbs::instance_outcome::skipped || r.error_name == "ResourceInUse.DiskBusy"));
             CHECK(n == 0);
         }
         for (const auto& sd : r.skipped_disks) CHECK_FALSE(sd.reason.empty());

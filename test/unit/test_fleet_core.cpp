@@ -138,7 +138,7 @@ TEST_CASE("fleet_core P4 P5 P6: busy disks are waited for, then skipped with the
     CHECK(a.skipped_disks[0].reason.find("busy_disk_wait") != std::string::npos);
     const auto& b = c.report().instances[1];
     CHECK(b.outcome == instance_outcome::failed);  // P6
-    CHECK(b.error_code == "ResourceInUse.DiskBusy");
+    CHECK(b.error_name == "ResourceInUse.DiskBusy");
     CHECK(b.skipped_disks[0].reason.find("rolling back") != std::string::npos);
     CHECK(c.report().instances[2].disk_ids.size() == 1);
 }
@@ -146,10 +146,10 @@ TEST_CASE("fleet_core P4 P5 P6: busy disks are waited for, then skipped with the
 TEST_CASE("fleet_core P8 P9: no disk at all, malformed and duplicate ids; discover_all adds instances") {
     fleet_core c(params(), t0);
     CHECK(c.add_instances({A, "not-an-id"}).empty());
-    CHECK(c.report().instances[1].error_code == "InvalidInstanceId.Malformed");  // P9
+    CHECK(c.report().instances[1].error_name == "InvalidInstanceId.Malformed");  // P9
     CHECK(c.add_instances({A}).find("listed twice") != std::string::npos);
     c.finish_planning(t0, 0ms);
-    CHECK(c.report().instances[0].error_code == "InvalidInstanceId.NotFound");  // P8
+    CHECK(c.report().instances[0].error_name == "InvalidInstanceId.NotFound");  // P8
 
     fleet_core all(params(), t0);
     all.plan_disks({mk_disk("disk-a0000001", A), mk_disk("disk-b0000001", B), mk_disk("disk-a0000002", A)}, true);
@@ -318,7 +318,7 @@ TEST_CASE("fleet_core C3: busy migrating disks are left out and the create sent 
     c.on_create_answer(i, busy, 5, {}, t0 + 121s);
     c.on_disks_refreshed(i, {mk_disk("disk-a0000001", A)}, busy, t0 + 122s);
     CHECK(c.report().instances[i].outcome == instance_outcome::failed);
-    CHECK(c.report().instances[i].error_code == "ResourceInUse.DiskMigrating");
+    CHECK(c.report().instances[i].error_name == "ResourceInUse.DiskMigrating");
     // Every disk busy: failed.
     fleet_core d(params(), t0);
     REQUIRE(d.add_instances({A}).empty());
@@ -363,7 +363,7 @@ TEST_CASE("fleet_core C7 C8: a clear failure fails; a cancel before sending leav
     auto i = send(c, t0);
     c.on_create_answer(i, answer(create_answer::failed, "InvalidParameterValue"), 1, {}, t0);
     CHECK(c.report().instances[i].outcome == instance_outcome::failed);  // C7
-    CHECK(c.report().instances[i].error_code == "InvalidParameterValue");
+    CHECK(c.report().instances[i].error_name == "InvalidParameterValue");
     auto j = send(c, t0);
     c.on_create_answer(j, answer(create_answer::cancelled, "cancelled"), 0, {}, t0);
     CHECK(c.report().instances[j].outcome == instance_outcome::pending);  // C8
@@ -480,7 +480,7 @@ TEST_CASE("fleet_core W5: keep_duplicates reports, deletes nothing, fails the in
     CHECK(d.deletes.empty());
     const auto& r = c.report().instances[0];
     CHECK(r.outcome == instance_outcome::failed);
-    CHECK(r.error_code == "DuplicateGroups");
+    CHECK(r.error_name == "DuplicateGroups");
     CHECK(r.error_message.find("csnap-aaaa0002") != std::string::npos);
     c.summarize(t0 + 21s);
     CHECK(c.report().summary.duplicates_found == 1);
@@ -518,7 +518,7 @@ TEST_CASE("fleet_core F1: a group that ends FAILED fails its instance at once, w
     c.on_listed({grp("csnap-aaaa0001", name_of(A), "FAILED")}, t0 + 3s);
     const auto& r = c.report().instances[i];
     CHECK(r.outcome == instance_outcome::failed);
-    CHECK(r.error_code == "SnapshotGroupFailed");
+    CHECK(r.error_name == "SnapshotGroupFailed");
     CHECK(r.error_message.find("csnap-aaaa0001") != std::string::npos);
     CHECK(r.group_state == "FAILED");
     CHECK(c.ids_to_poll().empty());  // nothing left to wait for

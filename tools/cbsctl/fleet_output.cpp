@@ -192,7 +192,7 @@ void print_fleet_summary(std::ostream& os, const cbs::fleet_report& r, const std
         }
         ++shown;
         os << "cbsctl:   " << i.instance_id << ": " << to_string(i.outcome);
-        if (!i.error_code.empty()) os << ": " << i.error_code;
+        if (!i.error_name.empty()) os << ": " << i.error_name;
         if (!i.error_message.empty()) os << ": " << i.error_message;
         if (!i.duplicate_group_ids.empty()) {
             os << " [groups besides " << (i.group_id.empty() ? "?" : i.group_id) << ":";

@@ -54,14 +54,14 @@ public:
     /// The service refused credentials of `generation` (AuthFailure.TokenFailure).
     void force_refresh(std::uint64_t generation);
 
-    struct stats {
+    struct cache_stats {
         std::uint64_t fetches = 0;    ///< fetches started (the first included)
         std::uint64_t refreshes = 0;  ///< fetches that replaced earlier credentials
         std::uint64_t failures = 0;   ///< fetches that failed
         std::string source;           ///< where the current credentials came from ("" before any)
         std::string provider;         ///< the provider's describe()
     };
-    stats get_stats() const;
+    cache_stats stats() const;
 
     struct shared;  // state shared with in-flight fetch handlers
 

@@ -59,9 +59,6 @@ public:
     /// and the caller closes them.
     std::vector<conn_id> take_expired(clock::time_point now);
 
-    /// When the oldest idle connection expires, if any idle.
-    std::optional<clock::time_point> next_expiry() const;
-
     /// Closes the pool: every idle connection is returned for closing, waiters
     /// are returned for waking with an error, further requests must not come.
     struct shutdown_result {

@@ -74,12 +74,12 @@ public:
     boost::asio::awaitable<pooled_connection> async_lease(error_code& ec, diagnostics& diag, bool fresh_only = false,
                                                           clock::time_point deadline = clock::time_point::max());
 
-    struct stats {
+    struct pool_stats {
         std::size_t open = 0, idle = 0, waiting = 0;
         std::uint64_t connects = 0;  ///< connections ever opened (attempted)
         std::uint64_t reuses = 0;    ///< leases served by an idle connection
     };
-    stats get_stats() const;
+    pool_stats stats() const;
 
 private:
     friend class pooled_connection;

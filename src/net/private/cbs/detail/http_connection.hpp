@@ -76,8 +76,6 @@ public:
     /// Closes the socket at once (no TLS close_notify round trip).
     void close() noexcept;
 
-    std::uint64_t exchanges() const noexcept { return exchanges_; }
-
     /// The blocking lookup async_connect runs (on a background thread, see
     /// bounded_resolve.hpp). Default system_resolve; tests stall it.
     void set_resolve_function(resolve_function fn) noexcept { resolve_ = fn; }
@@ -107,7 +105,6 @@ private:
     boost::asio::steady_timer timer_;
     std::shared_ptr<watch> watch_;
     boost::beast::flat_buffer read_buffer_;  // reused by every exchange
-    std::uint64_t exchanges_ = 0;
     resolve_function resolve_ = &system_resolve;
 };
 
