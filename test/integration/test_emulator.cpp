@@ -1,6 +1,7 @@
 // The embedded emulator driven by the real client over real TLS: signed calls,
 // the client-visible error codes, the sliding-window rate limits, each fault
 // kind, the request logs, state directories, multi-threaded serving, stop().
+#include "support/emulator_harness.hpp"
 #include "support/run_to_end.hpp"
 
 #include <cbs/client.hpp>
@@ -34,15 +35,7 @@ namespace {
 constexpr const char* test_id = "AKIDEMULATORTEST00000000000000000000";
 constexpr const char* test_key = "emulator-test-secret-key-do-not-log";
 
-/// A steady clock the test moves by hand.
-struct manual_clock {
-    std::shared_ptr<std::atomic<std::int64_t>> offset_ns = std::make_shared<std::atomic<std::int64_t>>(0);
-    emu::clock::time_point base = emu::clock::now();
-    std::function<emu::clock::time_point()> fn() const {
-        return [o = offset_ns, b = base] { return b + std::chrono::nanoseconds(o->load()); };
-    }
-    void advance(std::chrono::nanoseconds d) const { *offset_ns += d.count(); }
-};
+using manual_clock = cbs::test::manual_steady_clock;
 
 emu::emulator_params params() {
     emu::emulator_params p;

@@ -1,6 +1,7 @@
 // The emulator's fleet over the wire, driven by the real client: listing lag,
 // the odd disks of realistic mode answering from state (not injected faults),
 // real wall-clock times. The emulator's steady clock is moved by hand.
+#include "support/emulator_harness.hpp"
 #include "support/run_to_end.hpp"
 
 #include <cbs/client.hpp>
@@ -24,19 +25,7 @@ namespace {
 constexpr const char* test_id = "AKIDEMULATORFLEET0000000000000000000";
 constexpr const char* test_key = "emulator-fleet-test-key";
 
-/// A steady clock the test moves by hand.
-struct manual_clock {
-    std::shared_ptr<std::atomic<std::int64_t>> offset_ns = std::make_shared<std::atomic<std::int64_t>>(0);
-    emu::clock::time_point base = emu::clock::now();
-    std::function<emu::clock::time_point()> fn() const {
-        return [o = offset_ns, b = base] { return b + std::chrono::nanoseconds(o->load()); };
-    }
-    emu::clock::time_point now() const { return base + std::chrono::nanoseconds(offset_ns->load()); }
-    void advance_to(emu::clock::time_point t) const {
-        if (t > now()) *offset_ns += (t - now()).count();
-    }
-    void advance(std::chrono::nanoseconds d) const { *offset_ns += d.count(); }
-};
+using manual_clock = cbs::test::manual_steady_clock;
 
 emu::emulator_params params(const manual_clock& clk) {
     emu::emulator_params p;

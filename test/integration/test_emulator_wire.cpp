@@ -318,7 +318,7 @@ TEST_CASE("emulator wire: the default body limit is 10 MiB") {
     });
 }
 
-TEST_CASE("emulator wire: the official Python SDK's CBS requests verify (reference §2.1)") {
+TEST_CASE("emulator wire: the official Python SDK's CBS requests verify (the signer's SDK vectors)") {
     auto p = params();
     p.accounts = {{"AKIDEXAMPLE", "SECRETKEYEXAMPLE", ""}};
     p.unix_time = [] { return std::int64_t{1700000000 + 42}; };

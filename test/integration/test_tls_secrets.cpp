@@ -1,10 +1,11 @@
-// TLS and secrets (issue 7):
+// TLS and secrets:
 //  * TLS: a certificate for another host name is refused; an unknown CA is
 //    refused; a plain-HTTP endpoint is refused at construction, and an https
 //    endpoint that answers in plain HTTP gets no request; TLS 1.2 is the
 //    minimum (a TLS 1.1-only server is refused even when it allows every
 //    legacy cipher; a TLS 1.2-only server is accepted). These refusals are
-//    permanent: one attempt, never retried (issue 11).
+//    permanent: one attempt, never retried (a retry would meet the same
+//    certificate).
 //  * Secrets: with a known secret key, calls fail in every way we can provoke
 //    (API errors, transport errors, TLS errors, validation and configuration
 //    errors, timeouts, outcome unknown, credential resolution errors); every

@@ -1,4 +1,4 @@
-// Transport edges (issue 11): interim (1xx) responses, 101, garbage after an
+// Transport edges: interim (1xx) responses, 101, garbage after an
 // interim response. The client over real TLS against the scripted server;
 // what reached the server (its request log, its accepted connections) is the
 // measure, not the client's counters.

@@ -1,4 +1,4 @@
-// resolve_timeout holds even when the lookup itself stalls (issue 11): the
+// resolve_timeout holds even when the lookup itself stalls: the
 // connection's lookup runs on a background thread (detail::async_resolve_bounded),
 // so a stalled name fails the attempt on time, cancellation ends the wait at
 // once, and the io_context runs out of work while the lookup is still stuck.

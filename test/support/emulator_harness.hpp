@@ -31,6 +31,10 @@ struct manual_steady_clock {
     }
     emu::clock::time_point now() const { return base + std::chrono::nanoseconds(offset_ns->load()); }
     void advance(std::chrono::nanoseconds d) const { *offset_ns += d.count(); }
+    /// Moves to `t` if that is later (never back).
+    void advance_to(emu::clock::time_point t) const {
+        if (t > now()) *offset_ns += (t - now()).count();
+    }
 };
 
 /// A wall clock the test moves by hand (fleet_params::system_now), starting

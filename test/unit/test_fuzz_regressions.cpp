@@ -1,5 +1,5 @@
 // Inputs found by the libFuzzer targets of test/fuzz, kept as regression
-// tests (issue 7: "a crash found becomes a regression test"). Each case names
+// tests (test/fuzz/README.md: a crash found becomes a case here). Each case names
 // the target that found it.
 #include <cbs/detail/envelope.hpp>
 #include <cbs/emulator/auth.hpp>

@@ -26,7 +26,8 @@ std::string str(const boost::json::object& o, const char* key) {
     return std::string(o.at(key).as_string());
 }
 
-// Common inputs of the §2.1 CBS vectors (official Python SDK, AKIDEXAMPLE/SECRETKEYEXAMPLE).
+// Common inputs of the CBS vectors computed with the official Python SDK
+// (AKIDEXAMPLE/SECRETKEYEXAMPLE).
 constexpr std::string_view sdk_body =
     R"({"DiskIds": ["disk-lt8ajfvk", "disk-1ly0wu8c"], "SnapshotGroupName": "testSnapshotGroup"})";
 
@@ -130,7 +131,7 @@ TEST_CASE("tc3: SDK-computed CBS vectors, content type with and without charset"
     CHECK(signer.signature(d) == "92581aaec414fd01618f34367b7c495303ba35daf900cf36534b281f777e6001");
 }
 
-TEST_CASE("tc3: Python SDK vectors of tencent-api.md 2.1") {
+TEST_CASE("tc3: CBS request vectors computed with the official Python SDK") {
     cbs::tc3_signer signer;
 
     SUBCASE("POST CreateSnapshotGroup") {
