@@ -430,6 +430,8 @@ private:
     struct json_initiation {
         impl* p;
         template <class Handler>
+        // `in` is moved into start_call_ (clang-tidy sees only a const use).
+        // NOLINTNEXTLINE(performance-unnecessary-value-param)
         void operator()(Handler&& h, diagnostics* diag, detail::call_input in) const {
             start_call_(p, std::move(in), diag, detail::erase_handler(std::forward<Handler>(h)));
         }
@@ -439,6 +441,7 @@ private:
     struct decoding_initiation {
         impl* p;
         template <class Handler>
+        // NOLINTNEXTLINE(performance-unnecessary-value-param): as above
         void operator()(Handler&& h, Decode decode, diagnostics* diag, detail::call_input in) const {
             using wrapped = detail::decoding_handler<Decode, std::decay_t<Handler>>;
             start_call_(p, std::move(in), diag,
