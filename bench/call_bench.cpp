@@ -3,7 +3,7 @@
 // response) from one client on one thread, limiter off.
 //
 //   call_bench [--quick] [--runs N] [--seconds S] [--emulator-only] [--nginx-only]
-//              [--concurrency N] [--no-wrk] [--json FILE]
+//              [--concurrency N] [--no-strand] [--no-wrk] [--json FILE]
 //              [--nginx URL --nginx-idle URL --ca FILE [--wrk PATH]]
 //   call_bench --memory [--quick] [--runs N] [--json FILE]
 //
@@ -14,7 +14,10 @@
 //    Each run uses a fresh client; the pool's max_size is max(16, N) so the
 //    client keeps as many connections as wrk (rows "pool 16" keep the default).
 //    Full runs add rows against nginx with client_params::thread_safe off (no
-//    strand, no hop per call: what a single-threaded service can choose).
+//    strand, no hop per call: what a single-threaded service can choose);
+//    --no-strand runs every row that way. Each client row also gives the
+//    allocations (operator new calls, counted by alloc_count.cpp) and bytes
+//    per call in the steady state.
 // 2. Pool behaviour: connections opened in the first 10,000 calls of a run
 //    (fewer calls with --quick), and the cost of a call whose pooled
 //    connection the server closed while it was idle (server idle timeout
@@ -25,6 +28,7 @@
 // wrk runs are interleaved so drift hits both alike. --quick: runs of 0.5 s
 // (wrk 1 s), 5 stale samples, no "256 calls on the default pool" row, the
 // memory row with the default pool only.
+#include "alloc_count.hpp"
 #include "bench_util.hpp"
 
 #include <cbs/client.hpp>
@@ -128,6 +132,11 @@ struct load_result {
     std::uint64_t opened = 0, opened_at_calls = 0;  // connections opened in the first `opened_at_calls` calls
     std::uint64_t stale_retries = 0, retries = 0;
     std::string first_error;
+    // Steady state: allocations (every thread of the process) and bytes per
+    // call between the first call that ends after the warm-up and the first
+    // that ends after the measured span, divided by the calls in between.
+    // Counts the bench's own loop too (one vector per request: 1 allocation).
+    double allocs_per_call = 0, bytes_per_call = 0;
 };
 
 load_result run_load(cbs::client_params p, std::size_t conc, const std::string& disk, nanoseconds warm,
@@ -138,6 +147,8 @@ load_result run_load(cbs::client_params p, std::size_t conc, const std::string& 
     std::vector<double> lat;
     lat.reserve(1u << 18);
     std::uint64_t in_window = 0;
+    std::optional<cbs_bench::alloc_snapshot> a0, a1;
+    std::uint64_t c0 = 0, c1 = 0;
     const auto start = steady_clock::now(), measure = start + warm, end = measure + span;
     constexpr std::uint64_t pool_sample = 10'000;
     for (std::size_t i = 0; i < conc; ++i)
@@ -161,6 +172,8 @@ load_result run_load(cbs::client_params p, std::size_t conc, const std::string& 
                         out.opened_at_calls = pool_sample;
                     }
                     if (t1 >= measure && t1 < end) ++in_window;
+                    if (!a0 && t1 >= measure) a0 = cbs_bench::allocations(), c0 = out.calls;
+                    if (!a1 && t1 >= end) a1 = cbs_bench::allocations(), c1 = out.calls;
                     if (t0 >= measure && t1 < end) lat.push_back(duration<double, std::milli>(t1 - t0).count());
                 }
             },
@@ -173,6 +186,10 @@ load_result run_load(cbs::client_params p, std::size_t conc, const std::string& 
     out.stale_retries = c.stats().stale_retries;
     out.retries = c.stats().retries;
     out.rate = double(in_window) / duration<double>(span).count();
+    if (a0 && a1 && c1 > c0) {
+        out.allocs_per_call = double(a1->count - a0->count) / double(c1 - c0);
+        out.bytes_per_call = double(a1->bytes - a0->bytes) / double(c1 - c0);
+    }
     out.p50_ms = percentile(lat, 0.50);
     out.p99_ms = percentile(lat, 0.99);
     return out;
@@ -229,6 +246,7 @@ wrk_result run_wrk(const std::string& wrk, const std::string& url, std::size_t c
 
 struct options {
     bool quick = false, emulator_only = false, nginx_only = false, no_wrk = false;
+    bool no_strand = false;     // --no-strand: every row with client_params::thread_safe off
     std::size_t only_conc = 0;  // 0: all of concurrencies[]
     int runs = 3;
     double seconds = 2.0;
@@ -237,7 +255,7 @@ struct options {
 };
 
 struct series {
-    std::vector<double> rate, p50, p99;
+    std::vector<double> rate, p50, p99, allocs, bytes;
     load_result first;  // pool figures of the first run
     std::uint64_t errors = 0;
     std::string first_error;
@@ -246,6 +264,8 @@ struct series {
         rate.push_back(r.rate);
         p50.push_back(r.p50_ms);
         p99.push_back(r.p99_ms);
+        allocs.push_back(r.allocs_per_call);
+        bytes.push_back(r.bytes_per_call);
         errors += r.errors + r.retries;
         if (first_error.empty()) first_error = r.first_error;
     }
@@ -266,15 +286,17 @@ json::object series_json(const load_case& c, const series& s) {
             {"p99_ms", cbs_bench::to_json(s.p99)},
             {"connections_opened", s.first.opened},
             {"in_first_calls", s.first.opened_at_calls},
-            {"errors_and_retries", s.errors}};
+            {"errors_and_retries", s.errors},
+            {"allocations_per_call", cbs_bench::to_json(s.allocs)},
+            {"bytes_per_call", cbs_bench::to_json(s.bytes)}};
 }
 
 void print_client_row(const load_case& c, const series& s) {
-    std::printf("| %zu | %zu%s | %s | %s | %s | %llu / %llu | %llu |", c.conc, c.pool,
+    std::printf("| %zu | %zu%s | %s | %s | %s | %llu / %llu | %llu | %.1f (%.0f) |", c.conc, c.pool,
                 c.thread_safe ? "" : ", thread_safe off", fmt3(summarize(s.rate), "%.0f").c_str(),
                 fmt3(summarize(s.p50), "%.2f").c_str(), fmt3(summarize(s.p99), "%.2f").c_str(),
                 (unsigned long long)s.first.opened, (unsigned long long)s.first.opened_at_calls,
-                (unsigned long long)s.errors);
+                (unsigned long long)s.errors, summarize(s.allocs).median, summarize(s.bytes).median);
 }
 
 const std::size_t concurrencies[] = {1, 8, 64, 256};
@@ -287,6 +309,10 @@ std::vector<load_case> case_list(const options& o, bool no_strand_rows) {
     for (auto c : concurrencies)
         if (!o.only_conc || o.only_conc == c) cases.push_back({c, std::max<std::size_t>(16, c)});
     if (o.only_conc && cases.empty()) cases.push_back({o.only_conc, std::max<std::size_t>(16, o.only_conc)});
+    if (o.no_strand) {
+        for (auto& c : cases) c.thread_safe = false;
+        return cases;
+    }
     if (!o.quick && !o.only_conc) {
         cases.push_back({256, 16});
         if (no_strand_rows)
@@ -303,8 +329,10 @@ void emulator_table(const options& o, json::object& out) {
         "Median of %d runs of %.1f s (min-max). \"opened / calls\": connections the client opened in the "
         "first calls of a run.\n\n",
         o.runs, o.seconds);
-    std::printf("| concurrency | pool max | calls/s | p50 ms | p99 ms | opened / calls | errors + retries |\n");
-    std::printf("|---|---|---|---|---|---|---|\n");
+    std::printf(
+        "| concurrency | pool max | calls/s | p50 ms | p99 ms | opened / calls | errors + retries | allocations "
+        "(bytes) per call, server's included |\n");
+    std::printf("|---|---|---|---|---|---|---|---|\n");
     std::fflush(stdout);
     const auto cases = case_list(o, false);
     json::array rows;
@@ -344,12 +372,13 @@ void nginx_table(const options& o, json::object& out) {
     std::printf("### (b) nginx, canned CreateSnapshotGroup answer, next to wrk (the ceiling)\n\n");
     std::printf(
         "Median of %d runs (min-max); client runs of %.1f s, wrk runs of %d s, interleaved. "
-        "wrk: `wrk -t1 -cN --latency`.\n\n",
+        "wrk: `wrk -t1 -cN --latency`. Allocations: operator new calls (and bytes) per call in the steady "
+        "state (after the warm-up), median of the runs; the bench's loop makes 1 of them.\n\n",
         o.runs, o.seconds, wrk_seconds);
     std::printf(
-        "| concurrency | pool max | client calls/s | p50 ms | p99 ms | opened / calls | errors + retries | wrk req/s "
-        "| wrk p50 ms | wrk p99 ms | client / wrk (target >= 50%%) |\n");
-    std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+        "| concurrency | pool max | client calls/s | p50 ms | p99 ms | opened / calls | errors + retries | "
+        "allocations (bytes) per call | wrk req/s | wrk p50 ms | wrk p99 ms | client / wrk (target >= 50%%) |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     std::fflush(stdout);
     const auto cases = case_list(o, true);
     json::array rows;
@@ -664,6 +693,8 @@ int main(int argc, char** argv) {
             o.no_wrk = true;
         else if (a == "--concurrency")
             o.only_conc = std::stoul(next());
+        else if (a == "--no-strand")
+            o.no_strand = true;
         else if (a == "--memory")
             memory = true;
         else if (a == "--json")
@@ -672,7 +703,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr,
                          "usage: call_bench [--quick] [--runs N] [--seconds S] [--emulator-only] "
                          "[--nginx URL --nginx-idle URL --ca FILE [--wrk PATH]]\n"
-                         "                  [--nginx-only] [--no-wrk] [--concurrency N] [--json FILE]\n"
+                         "                  [--nginx-only] [--no-wrk] [--concurrency N] [--no-strand] [--json FILE]\n"
                          "       call_bench --memory [--quick] [--runs N] [--json FILE]\n");
             return 2;
         }

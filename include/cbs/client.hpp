@@ -430,8 +430,10 @@ private:
     struct json_initiation {
         impl* p;
         template <class Handler>
+        // `in` is moved into start_call_ (clang-tidy sees only a const use).
+        // NOLINTNEXTLINE(performance-unnecessary-value-param)
         void operator()(Handler&& h, diagnostics* diag, detail::call_input in) const {
-            start_call_(p, std::move(in), diag, detail::json_handler(std::forward<Handler>(h)));
+            start_call_(p, std::move(in), diag, detail::erase_handler(std::forward<Handler>(h)));
         }
     };
 
@@ -439,10 +441,11 @@ private:
     struct decoding_initiation {
         impl* p;
         template <class Handler>
+        // NOLINTNEXTLINE(performance-unnecessary-value-param): as above
         void operator()(Handler&& h, Decode decode, diagnostics* diag, detail::call_input in) const {
             using wrapped = detail::decoding_handler<Decode, std::decay_t<Handler>>;
             start_call_(p, std::move(in), diag,
-                        detail::json_handler(wrapped{std::move(decode), std::forward<Handler>(h), diag}));
+                        detail::erase_handler(wrapped{std::move(decode), std::forward<Handler>(h), diag}));
         }
     };
 
@@ -466,13 +469,26 @@ private:
         co_return out;
     }
 
+    /// await_result_ that throws, written out rather than co_awaiting it:
+    /// one coroutine frame less per call on the default token.
     template <class Decode>
     static boost::asio::awaitable<typename Decode::value_type> await_value_(impl* p, Decode decode,
                                                                             diagnostics* user_diag,
                                                                             detail::call_input in) {
-        auto r = co_await await_result_(p, std::move(decode), user_diag, std::move(in));
-        if (r.ec) throw error(r.ec, std::move(r.diag));
-        co_return std::move(r.value);
+        if (in.rejected) {
+            if (user_diag) *user_diag = in.rejected_diag;
+            throw error(in.rejected, std::move(in.rejected_diag));
+        }
+        diagnostics diag;
+        auto tok = boost::asio::as_tuple(boost::asio::use_awaitable);
+        auto op = boost::asio::async_initiate<decltype(tok), void(error_code, boost::json::object)>(
+            json_initiation{p}, tok, &diag, std::move(in));
+        auto [ec, answer] = co_await std::move(op);
+        typename Decode::value_type value{};
+        if (!ec) ec = decode(std::move(answer), value, diag);
+        if (user_diag) *user_diag = diag;
+        if (ec) throw error(ec, std::move(diag));
+        co_return value;
     }
 
     template <class Decode, class CompletionToken>

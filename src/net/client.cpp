@@ -19,6 +19,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/recycling_allocator.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -269,9 +270,11 @@ struct client::impl {
                         }
                     }
                     const auto req = build(action, payload, now(), signer_, c);
-                    auto r = co_await lease->async_exchange(req, timeout, params_.pool.max_response_body);
+                    co_await lease->async_exchange(req, timeout, params_.pool.max_response_body);
+                    // The connection's: read before the connection goes back
+                    // to the pool (below, with nothing awaited in between).
+                    const auto& r = lease->last_exchange();
                     const bool reused = lease.reused();
-                    lease.release(!r.ec && r.reusable);
                     out.ec = {};
                     out.diag.server_code.clear();
                     out.diag.server_message.clear();
@@ -281,6 +284,7 @@ struct client::impl {
                                                      r.got_response_bytes};
                     if (params_.correct_clock_skew && out.diag.server_code == "AuthFailure.SignatureExpire")
                         outcome.clock_corrected = learn_clock_skew(r.date);
+                    lease.release(!r.ec && r.reusable);
                     act = fsm.on_exchanged(outcome, steady::now(), budget_, uniform_);
                     if (act.step == detail::call_step::credentials) {
                         // A refusal retried at once (TokenFailure, SignatureExpire):
@@ -373,7 +377,8 @@ struct client::impl {
                        }));
             return;
         }
-        auto call = std::make_shared<call_entry>();
+        // From Asio's per-thread cache of freed blocks, not operator new.
+        auto call = std::allocate_shared<call_entry>(asio::recycling_allocator<call_entry>());
         link(call.get());
         // The caller's cancellation, and cancel(), reach the call through
         // call->signal, always emitted on exec_: co_spawn's own forwarding

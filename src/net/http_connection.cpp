@@ -190,10 +190,19 @@ private:
 
 }  // namespace
 
-asio::awaitable<exchange_result> http_connection::async_exchange(std::string_view request,
-                                                                 std::chrono::milliseconds timeout,
-                                                                 std::size_t body_limit) {
-    exchange_result r;
+asio::awaitable<void> http_connection::async_exchange(std::string_view request, std::chrono::milliseconds timeout,
+                                                      std::size_t body_limit) {
+    // The connection's result, cleared but keeping its strings' storage; a
+    // body far larger than an ordinary answer is not kept for the next one.
+    auto& r = result_;
+    constexpr std::size_t keep_body = 64u << 10;
+    if (r.body.capacity() > keep_body) std::string().swap(r.body);
+    r.ec = {};
+    r.written = r.got_response_bytes = r.reusable = false;
+    r.status = 0;
+    r.body.clear();
+    r.content_type.clear();
+    r.date.clear();
     // One deadline for the whole exchange (one timer wait, not one per read
     // and write as beast::tcp_stream would start).
     arm(timeout);
@@ -203,7 +212,7 @@ asio::awaitable<exchange_result> http_connection::async_exchange(std::string_vie
     r.written = written > 0;
     if (wec) {
         r.ec = disarm() ? error_code(client_errc::request_timeout) : wec;
-        co_return r;
+        co_return;
     }
 
     // The buffer is the connection's: its storage is reused from one
@@ -239,7 +248,7 @@ asio::awaitable<exchange_result> http_connection::async_exchange(std::string_vie
                 r.ec = client_errc::connection_closed;
             else
                 r.ec = rec;  // unparseable: the connection is retired (not reusable)
-            co_return r;
+            co_return;
         }
         if (r.status == 101) {
             // Switching Protocols was never asked for: what follows is not
@@ -249,12 +258,12 @@ asio::awaitable<exchange_result> http_connection::async_exchange(std::string_vie
             disarm();
             r.body.clear();
             r.ec = client_errc::bad_response;
-            co_return r;
+            co_return;
         }
         if (r.status < 100 || r.status > 199) {
             disarm();
             r.reusable = parser.keep_alive() && !parser.need_eof() && read_buffer_.size() == 0;
-            co_return r;
+            co_return;
         }
         if (interim + 1 >= max_interim) {
             disarm();
@@ -262,7 +271,7 @@ asio::awaitable<exchange_result> http_connection::async_exchange(std::string_vie
             r.content_type.clear();
             r.date.clear();
             r.ec = client_errc::bad_response;
-            co_return r;
+            co_return;
         }
         r.status = 0;  // an interim response: skip it, read the next one
         r.body.clear();

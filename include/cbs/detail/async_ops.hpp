@@ -20,12 +20,16 @@
 #include <cbs/retry_policy.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associator.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/recycling_allocator.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 
+#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -33,6 +37,21 @@ namespace cbs::detail {
 
 /// The type-erased handler the library's I/O code completes.
 using json_handler = boost::asio::any_completion_handler<void(error_code, boost::json::object)>;
+
+/// `h` type-erased into a json_handler. any_completion_handler allocates its
+/// storage with the handler's associated allocator: an operator new per call
+/// with std::allocator. A handler with no allocator of its own (use_awaitable's,
+/// most callbacks) is given Asio's recycling_allocator, which takes the block
+/// from a small per-thread cache of freed ones; any other allocator is kept.
+template <class Handler>
+json_handler erase_handler(Handler&& h) {
+    using allocator = boost::asio::associated_allocator_t<std::decay_t<Handler>>;
+    if constexpr (std::is_same_v<allocator, std::allocator<void>>)
+        return json_handler(
+            boost::asio::bind_allocator(boost::asio::recycling_allocator<void>(), std::forward<Handler>(h)));
+    else
+        return json_handler(std::forward<Handler>(h));
+}
 
 template <class Token>
 inline constexpr bool is_use_awaitable_v = std::is_same_v<std::decay_t<Token>, boost::asio::use_awaitable_t<>>;

@@ -64,9 +64,15 @@ public:
     /// Writes `request` (a whole HTTP/1.1 request, as built by the client)
     /// and reads one response, the whole exchange bounded by `timeout`, the
     /// body by `body_limit`. `request` must stay valid until this completes.
-    /// Never throws.
-    boost::asio::awaitable<exchange_result> async_exchange(std::string_view request, std::chrono::milliseconds timeout,
-                                                           std::size_t body_limit);
+    /// Never throws. The outcome is last_exchange().
+    boost::asio::awaitable<void> async_exchange(std::string_view request, std::chrono::milliseconds timeout,
+                                                std::size_t body_limit);
+
+    /// The outcome of the last async_exchange. The connection's own, reused
+    /// by the next exchange (its strings keep their storage: no allocation
+    /// per exchange for the body, Content-Type and Date): read it before the
+    /// connection goes back to the pool.
+    const exchange_result& last_exchange() const noexcept { return result_; }
 
     /// True if the peer closed (or sent anything) while the connection sat
     /// idle; checked without blocking before reuse, so a request is not
@@ -105,6 +111,7 @@ private:
     boost::asio::steady_timer timer_;
     std::shared_ptr<watch> watch_;
     boost::beast::flat_buffer read_buffer_;  // reused by every exchange
+    exchange_result result_;                 // likewise (last_exchange())
     resolve_function resolve_ = &system_resolve;
 };
 
