@@ -392,9 +392,9 @@ struct client::impl {
         auto payload = boost::json::serialize(in.body);
         asio::co_spawn(exec_, run(std::move(in.action), std::move(payload), std::move(in.opts)),
                        asio::bind_cancellation_slot(
-                           call->signal.slot(),
-                           asio::bind_executor(hex, [this, call, slot, diag, h = std::move(h)](
-                                                        std::exception_ptr ep, result<boost::json::object> r) mutable {
+                           call->signal.slot(), asio::bind_executor(hex, [this, call, slot, diag, h = std::move(h)](
+                                                                             const std::exception_ptr& ep,
+                                                                             result<boost::json::object> r) mutable {
                                unlink(call.get());
                                if (slot.is_connected()) slot.clear();
                                if (ep) std::rethrow_exception(ep);  // run() reports errors; only bad_alloc gets here

@@ -169,12 +169,12 @@ struct co_spawn_initiation {
         boost::asio::co_spawn(
             ex, make(std::move(args)...),
             boost::asio::bind_cancellation_slot(
-                slot, boost::asio::bind_executor(
-                          hex, [diag, h = std::forward<Handler>(handler)](std::exception_ptr ep, result<T> r) mutable {
-                              if (ep) std::rethrow_exception(ep);
-                              if (diag) *diag = std::move(r.diag);
-                              std::move(h)(r.ec, std::move(r.value));
-                          })));
+                slot, boost::asio::bind_executor(hex, [diag, h = std::forward<Handler>(handler)](
+                                                          const std::exception_ptr& ep, result<T> r) mutable {
+                    if (ep) std::rethrow_exception(ep);
+                    if (diag) *diag = std::move(r.diag);
+                    std::move(h)(r.ec, std::move(r.value));
+                })));
     }
 };
 
