@@ -48,19 +48,28 @@ std::string first_disk(cbs::emu::emulator& e) {
     return id;
 }
 
-/// A started emulator of `instances` (one disk each).
+/// A started emulator.
 struct started {
     cbs::emu::emulator e;
     started(asio::io_context& io, cbs::emu::emulator_params p) : e(io.get_executor(), std::move(p)) { e.start(); }
 };
 
+/// An io_context, a started emulator and a client of it.
+struct fixture {
+    asio::io_context io;
+    started s;
+    cbs::client c;
+    explicit fixture(cbs::emu::emulator_params p = cbs::test::harness_params(2))
+        : s(io, std::move(p)), c(io.get_executor(), cbs::test::harness_client(s.e)) {}
+};
+
 }  // namespace
 
 TEST_CASE("tokens: a callback gets the response and the diagnostics, on the client's executor") {
-    asio::io_context io;
-    started s(io, cbs::test::harness_params(2));
-    auto& e = s.e;
-    cbs::client c(io.get_executor(), cbs::test::harness_client(e));
+    fixture f;
+    auto& io = f.io;
+    auto& e = f.s.e;
+    auto& c = f.c;
     cbs::diagnostics diag;
     std::optional<cbs::error_code> got;
     std::string group;
@@ -81,10 +90,10 @@ TEST_CASE("tokens: a callback gets the response and the diagnostics, on the clie
 }
 
 TEST_CASE("tokens: a request that fails validation completes through the handler and sends nothing") {
-    asio::io_context io;
-    started s(io, cbs::test::harness_params(2));
-    auto& e = s.e;
-    cbs::client c(io.get_executor(), cbs::test::harness_client(e));
+    fixture f;
+    auto& io = f.io;
+    auto& e = f.s.e;
+    auto& c = f.c;
     cbs::diagnostics diag;
     std::optional<cbs::error_code> got;
     c.async_create_snapshot_group({.disk_ids = {}}, {}, diag, [&](cbs::error_code ec, auto) {
@@ -100,10 +109,10 @@ TEST_CASE("tokens: a request that fails validation completes through the handler
 }
 
 TEST_CASE("tokens: the handler runs on its own associated executor") {
-    asio::io_context io;
-    started s(io, cbs::test::harness_params(2));
-    auto& e = s.e;
-    cbs::client c(io.get_executor(), cbs::test::harness_client(e));
+    fixture f;
+    auto& io = f.io;
+    auto& e = f.s.e;
+    auto& c = f.c;
     auto mine = asio::make_strand(io);
     bool on_mine = false, called = false;
     c.async_call("DescribeDisks", json::object{}, asio::bind_executor(mine, [&](cbs::error_code ec, json::object) {
@@ -144,10 +153,10 @@ TEST_CASE("tokens: use_future from another thread; a failure is a system_error w
 }
 
 TEST_CASE("tokens: deferred, as_tuple, use_promise, as_result and the default token") {
-    asio::io_context io;
-    started s(io, cbs::test::harness_params(3));
-    auto& e = s.e;
-    cbs::client c(io.get_executor(), cbs::test::harness_client(e));
+    fixture f(cbs::test::harness_params(3));
+    auto& io = f.io;
+    auto& e = f.s.e;
+    auto& c = f.c;
     auto bad_params = cbs::test::harness_client(e);
     bad_params.creds.secret_key = "not-the-key";
     cbs::client wrong(io.get_executor(), bad_params);
@@ -226,10 +235,10 @@ cbs::emu::emulator_params slow_describe(std::chrono::milliseconds delay) {
 }  // namespace
 
 TEST_CASE("tokens: per-operation cancellation of a callback completes it with cancelled") {
-    asio::io_context io;
-    started s(io, slow_describe(3s));
-    auto& e = s.e;
-    cbs::client c(io.get_executor(), cbs::test::harness_client(e));
+    fixture f(slow_describe(3s));
+    auto& io = f.io;
+    auto& e = f.s.e;
+    auto& c = f.c;
     asio::cancellation_signal sig;
     std::optional<cbs::error_code> got;
     const auto start = std::chrono::steady_clock::now();
@@ -247,10 +256,10 @@ TEST_CASE("tokens: per-operation cancellation of a callback completes it with ca
 }
 
 TEST_CASE("tokens: client.cancel() completes every call in flight with cancelled") {
-    asio::io_context io;
-    started s(io, slow_describe(3s));
-    auto& e = s.e;
-    cbs::client c(io.get_executor(), cbs::test::harness_client(e));
+    fixture f(slow_describe(3s));
+    auto& io = f.io;
+    auto& e = f.s.e;
+    auto& c = f.c;
     int done = 0, cancelled = 0;
     for (int i = 0; i < 5; ++i)
         c.async_call("DescribeDisks", json::object{}, [&](cbs::error_code ec, json::object) {
@@ -289,10 +298,10 @@ TEST_CASE("tokens: a client moved with a call in flight completes it; cancel() a
 }
 
 TEST_CASE("tokens: async_snapshot_fleet with a callback, and a bad run id through as_result") {
-    asio::io_context io;
-    started s(io, cbs::test::harness_params(3));
-    auto& e = s.e;
-    cbs::client c(io.get_executor(), cbs::test::harness_client(e));
+    fixture f(cbs::test::harness_params(3));
+    auto& io = f.io;
+    auto& e = f.s.e;
+    auto& c = f.c;
     cbs::fleet_params fp;
     fp.all_instances = true;
     fp.run_id = "r1";
