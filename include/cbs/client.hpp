@@ -58,6 +58,7 @@
 #include <cbs/pool_params.hpp>
 #include <cbs/result.hpp>
 #include <cbs/retry_policy.hpp>
+#include <cbs/shared_limiter.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -167,6 +168,13 @@ struct client_params {
     /// all of them together. Default null: the client's own limiters.
     std::shared_ptr<rate_limit_group> shared_limits;
 
+    /// Share each action's limit with other processes through Redis
+    /// (shared_limiter.hpp): set shared_limiter.url. Default: url empty, each
+    /// client paces itself. Must be unset with shared_limits (give it to
+    /// make_rate_limit_group). A build without hiredis refuses a url
+    /// (client_errc::invalid_config).
+    shared_limiter_params shared_limiter;
+
     /// Seed of the backoff jitter. Default 0: seeded from std::random_device.
     std::uint64_t jitter_seed = 0;
 
@@ -238,8 +246,12 @@ class rate_limit_group;
 /// at default_limiter_params(action), or at `rate_overrides` (requests per
 /// second, each > 0; throws cbs::error client_errc::invalid_config naming a
 /// bad one). Clients given the group pace each action together.
+/// With `shared.url` set, the group's limits are shared with other processes
+/// through Redis (shared_limiter.hpp); a bad URL throws cbs::error
+/// client_errc::invalid_config naming what is wrong.
 std::shared_ptr<rate_limit_group> make_rate_limit_group(boost::asio::any_io_executor ex,
-                                                        std::map<std::string, double, std::less<>> rate_overrides = {});
+                                                        std::map<std::string, double, std::less<>> rate_overrides = {},
+                                                        shared_limiter_params shared = {});
 
 /// Counters for metrics and tests. Read from any thread is not safe; call
 /// from the client's strand or when no call is in flight.
@@ -262,6 +274,11 @@ struct client_stats {
     std::string credential_source;           ///< where the current credentials came from ("" before any)
     std::size_t open_connections = 0;
     std::size_t idle_connections = 0;
+    std::string limiter = "local";              ///< "local", or the shared limiter's URL (password hidden)
+    bool limiter_fallback = false;              ///< the shared limiter paces on its local fallback now
+    std::uint64_t limiter_fallbacks = 0;        ///< times it fell back (Redis lost or not reached)
+    std::uint64_t limiter_shared_grants = 0;    ///< sends granted by the shared state in Redis
+    std::uint64_t limiter_fallback_grants = 0;  ///< sends granted by the fallback
 };
 
 namespace detail {

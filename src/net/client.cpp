@@ -73,6 +73,9 @@ endpoint checked_endpoint(const client_params& p) {
     if (p.shared_limits && !p.rate_overrides.empty())
         config_error(client_errc::invalid_config,
                      "rate_overrides must be empty with shared_limits (give them to make_rate_limit_group)");
+    if (p.shared_limits && !p.shared_limiter.url.empty())
+        config_error(client_errc::invalid_config,
+                     "shared_limiter must be unset with shared_limits (give it to make_rate_limit_group)");
     const auto& cc = p.credential_cache;
     if (cc.refresh_margin.count() < 0 || cc.expiry_guard.count() < 0 || !(cc.max_margin_fraction > 0) ||
         !(cc.max_margin_fraction < 1) || cc.retry_backoff_min.count() <= 0 ||
@@ -106,8 +109,7 @@ struct client::impl {
           pool_(exec_, ep_, params_.pool),
           budget_(params_.retry),
           uniform_(make_uniform_source(params_.jitter_seed ? params_.jitter_seed : std::random_device{}())),
-          limits_(params_.shared_limits ? params_.shared_limits
-                                        : make_rate_limit_group(exec_, params_.rate_overrides)) {
+          limits_(params_.shared_limits ? params_.shared_limits : own_limits(exec_, params_)) {
         if (params_.unsigned_requests) return;
         creds_.emplace(
             exec_, params_.credentials_provider ? params_.credentials_provider : make_static_provider(params_.creds),
@@ -117,7 +119,19 @@ struct client::impl {
         if (!params_.credentials_provider) creds_->seed(params_.creds);
     }
 
-    using limiter = rate_limit_group::limiter;
+    using limiter = detail::action_limiter;
+
+    /// The client's own limiters; shared through Redis when
+    /// shared_limiter.url is set, keyed by its account and region.
+    static std::shared_ptr<rate_limit_group> own_limits(const asio::any_io_executor& ex, const client_params& p) {
+        auto shared = p.shared_limiter;
+        if (!shared.url.empty()) {
+            if (shared.region.empty()) shared.region = p.region;
+            if (shared.account.empty() && !p.credentials_provider && !p.creds.secret_id.empty())
+                shared.account = detail::sha256_hex(p.creds.secret_id).substr(0, 16);
+        }
+        return make_rate_limit_group(ex, p.rate_overrides, std::move(shared));
+    }
 
     /// The limiter of `action` (the client's own group, or the shared one).
     limiter& limiter_for(const std::string& action) { return limits_->for_action(action); }
@@ -452,12 +466,35 @@ struct client::impl {
 };
 
 std::shared_ptr<rate_limit_group> make_rate_limit_group(asio::any_io_executor ex,
-                                                        std::map<std::string, double, std::less<>> rate_overrides) {
+                                                        std::map<std::string, double, std::less<>> rate_overrides,
+                                                        shared_limiter_params shared) {
     for (const auto& [action, rate] : rate_overrides)
         if (!(rate > 0) || !std::isfinite(rate))
             config_error(client_errc::invalid_config,
                          "the rate override of " + action + " must be a positive number of requests per second");
-    return std::make_shared<rate_limit_group>(std::move(ex), std::move(rate_overrides));
+    std::unique_ptr<detail::shared_limiter_backend> backend;
+    if (!shared.url.empty()) {
+        std::string why;
+        const auto url = parse_limiter_url(shared.url, why);
+        if (!url) config_error(client_errc::invalid_config, "shared_limiter.url: " + why);
+        if (shared.expected_processes == 0)
+            config_error(client_errc::invalid_config, "shared_limiter.expected_processes must be at least 1");
+        if (shared.reserve_ahead.count() < 0 || shared.command_timeout.count() <= 0 ||
+            shared.connect_timeout.count() <= 0 || shared.reconnect_max.count() <= 0)
+            config_error(client_errc::invalid_config,
+                         "shared_limiter: reserve_ahead must not be negative, the timeouts and reconnect_max must be "
+                         "positive");
+#if defined(CBS_HAVE_REDIS)
+        const std::string key_base = url->prefix + ":" + (shared.account.empty() ? "default" : shared.account) + ":" +
+                                     (shared.region.empty() ? "all" : shared.region) + ":";
+        backend = detail::make_redis_limiter_backend(ex, shared, *url, key_base);
+#else
+        config_error(client_errc::invalid_config,
+                     "shared_limiter.url is set, but this build has no Redis limiter (hiredis was not found when it "
+                     "was built; install libhiredis-dev and rebuild)");
+#endif
+    }
+    return std::make_shared<rate_limit_group>(std::move(ex), std::move(rate_overrides), std::move(backend));
 }
 
 client::client(executor_type ex, client_params params)
@@ -499,6 +536,7 @@ client_stats client::stats() const {
         s.credential_failures = cs.failures;
         s.credential_source = std::move(cs.source);
     }
+    impl_->limits_->add_stats(s);
     return s;
 }
 

@@ -63,13 +63,15 @@ struct connection_options {
     bool endpoint_given = false;                ///< --endpoint given: it wins over --intl / --regional
     bool region_given = false;                  ///< --region given (exclusive with --regions)
     std::chrono::milliseconds timeout{30'000};  ///< --timeout: one request/response exchange
+    std::string limiter;                        ///< --limiter redis://...: default $CBS_LIMITER, else local
+    unsigned limiter_processes = 0;             ///< --limiter-processes (0: --shard's N, else 2)
     bool verbose = false;
     connection_options();  ///< fills the defaults from the environment
 };
 
 /// Registers the connection options (--region, --endpoint, --intl,
 /// --regional, --proxy, --no-proxy, --ca-file, --profile, --role-arn,
-/// --role-session-name, --timeout, --verbose) on `cmd`, bound to `o`, in an
+/// --role-session-name, --timeout, --limiter, --limiter-processes, --verbose) on `cmd`, bound to `o`, in an
 /// option group "Connection" so every command's --help lists them alike.
 void add_connection_options(CLI::App& cmd, connection_options& o);
 

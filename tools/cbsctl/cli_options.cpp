@@ -24,7 +24,8 @@ std::string env_or(const char* name, std::string fallback) {
 connection_options::connection_options()
     : region(env_or("CBS_REGION", env_or("TENCENTCLOUD_REGION", "ap-guangzhou"))),
       endpoint(env_or("CBS_ENDPOINT", "https://cbs.tencentcloudapi.com")),
-      ca_file(env_or("CBS_CA_FILE", "")) {}
+      ca_file(env_or("CBS_CA_FILE", "")),
+      limiter(env_or("CBS_LIMITER", "")) {}
 
 void add_connection_options(CLI::App& cmd, connection_options& o) {
     const std::string g = "Connection";
@@ -81,6 +82,21 @@ void add_connection_options(CLI::App& cmd, connection_options& o) {
                    "RoleSessionName of the assumed role (default cbs-async)")
         ->group(g);
     add_duration_option(cmd, "--timeout", o.timeout, "one request/response exchange")->group(g);
+    cmd.add_option_function<std::string>(
+           "--limiter",
+           [&o](const std::string& v) {
+               std::string why;
+               if (!v.empty() && !cbs::parse_limiter_url(v, why)) throw usage_error("--limiter: " + why);
+               o.limiter = v;
+           },
+           "redis://[user:pass@]host:port[/prefix]: share each action's rate limit with every process naming "
+           "this Redis ($CBS_LIMITER; default: this process alone)")
+        ->group(g);
+    cmd.add_option("--limiter-processes", o.limiter_processes,
+                   "with --limiter: processes sharing the limit at most; without Redis each paces at 1/N of "
+                   "the rate (default: --shard's N, else 2)")
+        ->check(CLI::Range(1u, 10000u))
+        ->group(g);
     cmd.add_flag("--verbose", o.verbose, "more detail on stderr (never a key or token)")->group(g);
 }
 

@@ -76,6 +76,16 @@ cbs::client_params make_client_params(const connection_options& conn, const std:
     params.pool.proxy = std::move(proxy);
     params.pool.ca_file = o.ca_file;
     params.request_timeout = o.timeout;
+    if (o.limiter_processes && o.limiter.empty())
+        throw usage_error("--limiter-processes needs --limiter (or $CBS_LIMITER)");
+    if (!o.limiter.empty()) {
+        std::string why;
+        if (!cbs::parse_limiter_url(o.limiter, why)) throw usage_error("$CBS_LIMITER / --limiter: " + why);
+        params.shared_limiter.url = o.limiter;
+        if (o.limiter_processes) params.shared_limiter.expected_processes = o.limiter_processes;
+        if (o.verbose)
+            params.shared_limiter.on_notice = [](const std::string& text) { std::cerr << "cbsctl: " << text << "\n"; };
+    }
     if (use_chain) {
         cbs::detail::wipe_secret(found.creds.secret_key);
         cbs::detail::wipe_secret(found.creds.token);
