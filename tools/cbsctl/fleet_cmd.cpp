@@ -56,7 +56,7 @@ void add_selection_options(CLI::App& cmd, fleet_options& o) {
         ->type_name("R1,R2,...")
         ->group(sel);
     cmd.add_option("--shard", o.shard,
-                   "I/N: snapshot only shard I (1-based) of N of the instances listed or found (a stable hash of "
+                   "snapshot only shard I (1-based) of N of the instances listed or found (a stable hash of "
                    "the instance id, FNV-1a 64 mod N): N hosts with the same options and --shard 1/N .. N/N cover "
                    "each instance exactly once; combine their reports with cbsctl report merge")
         ->type_name("I/N")
