@@ -104,7 +104,13 @@ shard_input check_one(const shard_report_file& f) {
         const auto id = text_of(*io, "instance_id");
         if (id.empty()) bad(f.file, where + " has no instance_id");
         const auto outcome = text_of(*io, "outcome");
-        if (!known_outcome(outcome)) bad(f.file, "instance " + id + " has an unknown outcome '" + outcome + "'");
+        if (!known_outcome(outcome)) {
+            std::string what = "instance " + id;
+            what += " has an unknown outcome '";
+            what += outcome;
+            what += "'";
+            bad(f.file, what);
+        }
     }
     return s;
 }
@@ -220,6 +226,7 @@ merged_reports merge_fleet_reports(const std::vector<shard_report_file>& in) {
     const bool complete = m.missing.empty();
 
     std::vector<shard_input> ordered;
+    ordered.reserve(by_index.size());
     for (const auto& [index, p] : by_index) ordered.push_back(*p);
     auto summary = sum_summaries(ordered);
     // all_ok over the whole run: every shard's, no instance left failed,
