@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -82,7 +83,8 @@ struct fleet_params {
     /// Append-only journal file, locked for the run; empty: none. Ignored
     /// when `journal` is set. Default empty.
     std::string journal_path{};
-    /// Tags added to every group (plus cbs-fleet-run-id=<run_id>).
+    /// Tags added to every group (plus cbs-fleet-run-id=<run_id>, and
+    /// cbs-fleet-shard=<index>/<count> when shard_count > 1).
     std::vector<tag> tags{};
     /// A dry run: discover, plan (busy disks are not waited for) and look up
     /// every planned name, then stop. Nothing is created or deleted and no
@@ -90,6 +92,17 @@ struct fleet_params {
     /// those whose group already exists `created` or `normal` (adopted).
     /// Default false.
     bool plan_only = false;
+    /// This run's shard of the fleet, 1-based (1 <= shard_index <=
+    /// shard_count). Only the instances whose fleet_shard_of(id, shard_count)
+    /// is shard_index are planned, looked up, created, adopted, swept and
+    /// reported; the others of the list (given or discovered) are counted
+    /// (fleet_report::listed_instances) and left alone. N runs with one run
+    /// id and shards 1/N .. N/N cover every instance exactly once between
+    /// them. Default 1.
+    std::size_t shard_index = 1;
+    /// How many shards the fleet is split into (at least 1). Default 1: one
+    /// run covers every instance.
+    std::size_t shard_count = 1;
 };
 
 /// What became of one instance.
@@ -139,6 +152,12 @@ struct fleet_summary {
 
 struct fleet_report {
     std::string run_id;
+    /// The run's shard (fleet_params::shard_index / shard_count): 1/1 when
+    /// the fleet is not split.
+    std::size_t shard_index = 1, shard_count = 1;
+    /// Instances of the whole list, every shard's included (given, or found
+    /// by discovery); `instances` holds this shard's (summary.instances).
+    std::size_t listed_instances = 0;
     std::vector<instance_report> instances;
     fleet_summary summary;
     /// True when every instance is NORMAL, or created when not waiting
@@ -154,6 +173,21 @@ struct fleet_report {
     /// message), so duplicates may remain unseen.
     std::string sweep_error;
 };
+
+/// The hash that splits a fleet into shards: FNV-1a 64 over the bytes of
+/// `id` (offset basis 14695981039346656037, prime 1099511628211, xor then
+/// multiply, modulo 2^64). Fixed by that definition: the same value on every
+/// platform and in every version of this library (never std::hash), so hosts
+/// running different builds split a fleet alike.
+std::uint64_t fleet_shard_hash(std::string_view id) noexcept;
+
+/// The 1-based shard of an instance among `shard_count` (>= 1):
+/// fleet_shard_hash(id) % shard_count + 1. Every id falls in exactly one.
+std::size_t fleet_shard_of(std::string_view id, std::size_t shard_count) noexcept;
+
+/// What is wrong with a shard setting ("" if nothing): shard_count 0, or
+/// shard_index outside 1..shard_count. The message names the values.
+std::string fleet_shard_error(std::size_t shard_index, std::size_t shard_count);
 
 /// Progress, for a display or metrics.
 struct fleet_event {

@@ -4,7 +4,7 @@
 //
 // Format (one JSON object per line):
 //   {"type":"header","version":2,"run_id":..,"name_prefix":..,"region":..,
-//    "endpoint":..,"secret_id_fingerprint":..}                 first line
+//    "endpoint":..,"secret_id_fingerprint":..[,"shard":"2/3"]}  first line
 //   {"type":"intent","instance":"ins-..","name":"..","ms":1764...}
 //   {"type":"created","instance":"ins-..","name":"..","group_id":"..","ms":..}
 // Record types: intent, created, normal, unknown, failed, skipped, deleted.
@@ -41,6 +41,10 @@ namespace cbs {
 struct journal_header {
     std::string run_id, name_prefix, region, endpoint;
     std::string secret_id_fingerprint;  ///< first 16 hex of SHA-256(SecretId); never the key
+    /// The run's shard, "<index>/<count>" (fleet_params::shard_index /
+    /// shard_count); empty when the fleet is not split (1/1). Compared on
+    /// every resume: one shard never resumes another's journal.
+    std::string shard = {};
 };
 
 /// First 16 hex digits of SHA-256(secret_id): tells two credentials apart
@@ -147,8 +151,11 @@ error_code read_journal(const std::string& path, journal_contents& out, diagnost
 /// none of these is set).
 std::string default_journal_dir();
 
-/// <default_journal_dir()>/<run_id>.journal (empty if there is no directory).
-std::string default_journal_path(std::string_view run_id);
+/// <default_journal_dir()>/<run_id>.journal (empty if there is no
+/// directory); with shard_count > 1,
+/// <dir>/<run_id>.shard-<index>-of-<count>.journal, so two shards of one run
+/// on one host never share a journal.
+std::string default_journal_path(std::string_view run_id, std::size_t shard_index = 1, std::size_t shard_count = 1);
 
 /// Creates `dir` and its missing parents (mode 0700). Errors: invalid_config
 /// naming the directory and errno.

@@ -86,6 +86,12 @@ create_answer classify_create(const error_code& ec, const diagnostics& diag, con
 fleet_core::fleet_core(const fleet_params& params, fleet_time start) : p_(params), start_(start) {
     p_.journal.reset();  // the core never writes: the driver does
     report_.run_id = p_.run_id;
+    report_.shard_index = p_.shard_index;
+    report_.shard_count = p_.shard_count;
+}
+
+bool fleet_core::in_shard(std::string_view instance_id) const noexcept {
+    return fleet_shard_of(instance_id, p_.shard_count) == p_.shard_index;
 }
 
 std::size_t fleet_core::find(std::string_view instance_id) const {
@@ -115,7 +121,12 @@ void fleet_core::emit(std::size_t i, fleet_event::kind k, std::string detail, st
 
 std::string fleet_core::add_instances(const std::vector<std::string>& ids) {
     for (const auto& id : ids) {
-        if (by_instance_.count(id)) return "instance id '" + id + "' is listed twice";
+        if (by_instance_.count(id) || other_shards_.count(id)) return "instance id '" + id + "' is listed twice";
+        ++report_.listed_instances;
+        if (!in_shard(id)) {  // another shard's: counted, never planned
+            other_shards_.insert(id);
+            continue;
+        }
         const std::size_t i = report_.instances.size();
         by_instance_.emplace(id, i);
         report_.instances.push_back({});
@@ -140,8 +151,10 @@ void fleet_core::plan_disks(const std::vector<disk>& disks, bool discover_all) {
         std::size_t i = find(d.instance_id);
         if (i == npos) {
             if (!discover_all || d.instance_id.empty()) continue;  // not one of ours
+            if (other_shards_.count(d.instance_id)) continue;      // another shard's, counted already
             add_instances({d.instance_id});
             i = find(d.instance_id);
+            if (i == npos) continue;  // another shard's
         }
         if (st_[i].phase != fleet_phase::planning && st_[i].phase != fleet_phase::refresh) continue;
         if (std::find(touched.begin(), touched.end(), i) == touched.end()) {

@@ -84,7 +84,16 @@ boost::json::object to_json(const fleet_report& report) {
                          {"interrupted", report.interrupted}};
     if (!report.journal_error.empty()) summary["journal_error"] = report.journal_error;
     if (!report.sweep_error.empty()) summary["sweep_error"] = report.sweep_error;
-    return {{"run_id", report.run_id}, {"summary", std::move(summary)}, {"instances", std::move(instances)}};
+    // Always there (1/1 when not split), so `cbsctl report merge` can tell
+    // the shards of a run apart and what each one covered.
+    json::object shard{{"index", report.shard_index},
+                       {"count", report.shard_count},
+                       {"instances_listed", report.listed_instances},
+                       {"instances_in_shard", report.instances.size()}};
+    return {{"run_id", report.run_id},
+            {"shard", std::move(shard)},
+            {"summary", std::move(summary)},
+            {"instances", std::move(instances)}};
 }
 
 }  // namespace cbs

@@ -94,6 +94,7 @@ std::shared_ptr<journal_sink> fleet_open_journal(const fleet_params& p, const cl
     journal_header h;
     h.run_id = p.run_id;
     h.name_prefix = p.name_prefix;
+    if (p.shard_count > 1) h.shard = std::to_string(p.shard_index) + "/" + std::to_string(p.shard_count);
     if (cp) {
         h.region = cp->region;
         h.endpoint = cp->endpoint;

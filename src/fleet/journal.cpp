@@ -109,6 +109,7 @@ error_code parse_journal(std::string_view text, std::string_view source, journal
             out.header.region = str(o, "region");
             out.header.endpoint = str(o, "endpoint");
             out.header.secret_id_fingerprint = str(o, "secret_id_fingerprint");
+            out.header.shard = str(o, "shard");
             continue;
         }
         if (!have_header) return bad(diag, where + ": a record before the journal header");
@@ -136,6 +137,7 @@ std::string format_journal_header(const journal_header& h) {
                           {"region", h.region},
                           {"endpoint", h.endpoint},
                           {"secret_id_fingerprint", h.secret_id_fingerprint}};
+    if (!h.shard.empty()) o["shard"] = h.shard;  // unsplit runs keep the header they always had
     return boost::json::serialize(o) + "\n";
 }
 
@@ -160,6 +162,7 @@ error_code check_journal_header(const journal_header& in_journal, const journal_
         {"--region", &journal_header::region, false},
         {"--endpoint", &journal_header::endpoint, false},
         {"credentials (SecretId fingerprint)", &journal_header::secret_id_fingerprint, false},
+        {"--shard", &journal_header::shard, true},
     };
     for (const auto& f : fields) {
         const auto& a = in_journal.*f.member;
@@ -170,9 +173,9 @@ error_code check_journal_header(const journal_header& in_journal, const journal_
         m += "' was written for ";
         m += f.option;
         m += " '";
-        m += a;
+        m += a.empty() && f.member == &journal_header::shard ? "1/1" : a;  // no shard: the whole fleet
         m += "'; this run has '";
-        m += b;
+        m += b.empty() && f.member == &journal_header::shard ? "1/1" : b;
         m += "' (resume with the same value, or use another journal)";
         diag.client_message = std::move(m);
         return client_errc::invalid_config;
@@ -204,9 +207,12 @@ std::string default_journal_dir() {
     return {};
 }
 
-std::string default_journal_path(std::string_view run_id) {
+std::string default_journal_path(std::string_view run_id, std::size_t shard_index, std::size_t shard_count) {
     auto dir = default_journal_dir();
-    return dir.empty() ? std::string{} : dir + "/" + std::string(run_id) + ".journal";
+    if (dir.empty()) return {};
+    std::string path = dir + "/" + std::string(run_id);
+    if (shard_count > 1) path += ".shard-" + std::to_string(shard_index) + "-of-" + std::to_string(shard_count);
+    return path + ".journal";
 }
 
 error_code make_directories(const std::string& dir, diagnostics& diag) {

@@ -43,7 +43,7 @@ expect "--version names OpenSSL" out "OpenSSL 3"
 # Every command and subcommand: --help exits 0 with "Usage".
 commands=$("$cbsctl" --help | subcommands)
 [ "$(wc -w <<<"$commands")" -ge 7 ] && pass || fail "cbsctl --help lists too few commands: $commands"
-for c in call snapshot-fleet demo emulator groups prune restore; do
+for c in call snapshot-fleet demo emulator groups prune restore report; do
   grep -qx "$c" <<<"$commands" && pass || fail "cbsctl --help does not list $c"
 done
 nested=0
@@ -100,6 +100,10 @@ touch "$work/fleet-report.json" "$work/fleet-ids.txt"
 expect_completion "--report FILE" "$work/fleet-report.json" snapshot-fleet --report "$work/fleet-r"
 expect_completion "--instances-file FILE" "$work/fleet-ids.txt" snapshot-fleet --instances-file "$work/fleet-i"
 expect_completion "--body @FILE" "@$work/fleet-ids.txt" call DescribeDisks --body "@$work/fleet-i"
+expect_completion "cbsctl report m" "merge" report m
+expect_completion "report merge REPORT" "$work/fleet-report.json" report merge "$work/fleet-r"
+expect_completion "report merge --out FILE" "$work/fleet-report.json" report merge --out "$work/fleet-r"
+expect_completion "snapshot-fleet --sha" "--shard" snapshot-fleet --sha
 expect_completion "a value is not a command" "--regions --region --regional" snapshot-fleet --region groups --regi
 # Options come from --help: every option --help shows is offered.
 all=$(complete_words snapshot-fleet --)

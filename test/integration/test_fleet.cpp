@@ -803,3 +803,98 @@ TEST_CASE("fleet: a realistic fleet with slow and lost answers and listing lag: 
         CHECK(cbs::test::max_in_window(log, action) <= emu::documented_rate_limit(action));
     }
 }
+
+// ---- a fleet split over hosts (--shard I/N) -----------------------------------
+
+TEST_CASE("fleet shards: 3 shards of one run id at once, listing lag, lost and slow answers: one group each") {
+    // fleet_emulator's conditions (2 s listing lag, lost, slow and late
+    // answers), 3 drivers of one run id, shards 1/3 2/3 3/3, each with its
+    // own journal and its own client (as 3 hosts), all at once; shards 1 and
+    // 2 are given the list, shard 3 discovers the instances (--all).
+    emulator_thread emu(fleet_emulator(60, 41));
+    auto instances = emu.instances();
+    std::vector<std::optional<cbs::fleet_report>> reports(3);
+    std::vector<std::thread> hosts;
+    for (std::size_t i = 1; i <= 3; ++i)
+        hosts.emplace_back([&, i] {
+            auto fp = quick_fleet(i == 3 ? std::vector<std::string>{} : instances, "split");
+            fp.all_instances = i == 3;
+            fp.shard_index = i;
+            fp.shard_count = 3;
+            fp.journal_path = temp_path("split." + std::to_string(i) + ".journal");
+            auto cp = emu.client_params();
+            // Three hosts on one account share its limits: a third each.
+            cp.rate_overrides = {{"CreateSnapshotGroup", 6}, {"DescribeSnapshotGroups", 6}, {"DescribeDisks", 6}};
+            reports[i - 1] = run_fleet(cp, fp, 100s);
+        });
+    for (auto& t : hosts) t.join();
+
+    // From the emulator's state: every instance has exactly one group of the
+    // run, over its snapshotable disks, made by the instance's own shard (the
+    // group's cbs-fleet-shard tag).
+    check_exactly_once(emu, instances, "split");
+    emu.server->inspect([](emu::fleet_state& s) {
+        for (const auto& g : s.groups()) {
+            CAPTURE(g.name);
+            std::string shard;
+            for (const auto& t : g.tags)
+                if (t.key == "cbs-fleet-shard") shard = t.value;
+            CHECK(shard == std::to_string(cbs::fleet_shard_of(g.instance_id, 3)) + "/3");
+        }
+    });
+    // The faults happened.
+    std::size_t lost = 0, slow = 0;
+    for (const auto& rec : emu.server->request_log()) {
+        lost += rec.action == "CreateSnapshotGroup" && rec.fault == "reset_after";
+        slow += rec.action == "CreateSnapshotGroup" && rec.fault == "slow";
+    }
+    CHECK(lost > 0);
+    CHECK(slow > 0);
+    // The three reports cover every instance once between them, each only
+    // its own shard, and say so.
+    std::map<std::string, std::size_t> by;
+    for (std::size_t i = 1; i <= 3; ++i) {
+        CAPTURE(i);
+        REQUIRE(reports[i - 1]);
+        const auto& r = *reports[i - 1];
+        CHECK(r.all_ok);
+        CHECK(r.shard_index == i);
+        CHECK(r.shard_count == 3);
+        CHECK(r.listed_instances == instances.size());
+        CHECK(r.summary.instances == r.instances.size());
+        CHECK(r.instances.size() < instances.size());
+        for (const auto& ir : r.instances) {
+            CHECK(cbs::fleet_shard_of(ir.instance_id, 3) == i);
+            ++by[ir.instance_id];
+        }
+    }
+    CHECK(by.size() == instances.size());
+    for (const auto& [id, n] : by) CHECK(n == 1);
+}
+
+TEST_CASE("fleet shards: two shards with one journal file: the second is refused naming the shard") {
+    emulator_thread emu(fleet_emulator(6, 43));
+    auto instances = emu.instances();
+    auto fp = quick_fleet(instances, "onejournal");
+    fp.shard_count = 2;
+    fp.journal_path = temp_path("onejournal.journal");
+    CHECK(run_fleet(emu.client_params(), fp).all_ok);
+    fp.shard_index = 2;
+    try {
+        run_fleet(emu.client_params(), fp);
+        FAIL_CHECK("shard 2 resumed shard 1's journal");
+    } catch (const cbs::error& e) {
+        CHECK(e.code() == cbs::client_errc::invalid_config);
+        CHECK(std::string(e.what()).find("--shard '1/2'; this run has '2/2'") != std::string::npos);
+    }
+    fp.shard_index = 3;  // and a shard that does not exist is refused before anything is sent
+    emu.server->clear_request_log();
+    try {
+        run_fleet(emu.client_params(), fp);
+        FAIL_CHECK("shard 3/2 ran");
+    } catch (const cbs::error& e) {
+        CHECK(e.code() == cbs::client_errc::invalid_request);
+        CHECK(std::string(e.what()).find("shard 3/2: the shard index must be from 1 to 2") != std::string::npos);
+    }
+    CHECK(emu.server->request_log().empty());
+}

@@ -44,6 +44,7 @@ command_runner add_emulator_command(CLI::App& root);
 command_runner add_groups_command(CLI::App& root);
 command_runner add_prune_command(CLI::App& root);
 command_runner add_restore_command(CLI::App& root);
+command_runner add_report_command(CLI::App& root);
 
 /// "cbsctl 0.x.y (commit abc1234), Boost 1.81, OpenSSL 3.0.x".
 std::string version_text();

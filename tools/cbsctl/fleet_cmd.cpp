@@ -26,7 +26,7 @@ struct fleet_options {
     cbs::fleet_params fp;
     std::string report_path, instances_file, rate_scope = "account";
     std::vector<std::string> instances, rates, regions, group_tags;
-    std::optional<std::string> tag, journal;
+    std::optional<std::string> tag, journal, shard;
     std::optional<std::chrono::milliseconds> deadline, window, busy_wait;
     std::optional<long long> snapshot_quota;
     bool json = false, dry_run = false;
@@ -54,6 +54,12 @@ void add_selection_options(CLI::App& cmd, fleet_options& o) {
                    "region; exclusive with --region")
         ->delimiter(',')
         ->type_name("R1,R2,...")
+        ->group(sel);
+    cmd.add_option("--shard", o.shard,
+                   "snapshot only shard I (1-based) of N of the instances listed or found (a stable hash of "
+                   "the instance id, FNV-1a 64 mod N): N hosts with the same options and --shard 1/N .. N/N cover "
+                   "each instance exactly once; combine their reports with cbsctl report merge")
+        ->type_name("I/N")
         ->group(sel);
     cmd.add_flag("--data-disks-only", o.fp.data_disks_only,
                  "leave system disks out of the groups (an instance with no data disk is skipped, with the reason)")
@@ -85,12 +91,12 @@ command_runner add_snapshot_fleet_command(CLI::App& root) {
         ->check(CLI::PositiveNumber);
     cmd->add_option("--journal", o->journal,
                     "default $CBS_STATE_DIR/<run-id>.journal, else $XDG_STATE_HOME/cbs-async/..., else "
-                    "~/.local/state/cbs-async/<run-id>.journal; locked while the run lasts; with --regions, one "
-                    "journal per region: <journal>.<region>")
+                    "~/.local/state/cbs-async/<run-id>.journal (<run-id>.shard-I-of-N.journal with --shard); locked "
+                    "while the run lasts; with --regions, one journal per region: <journal>.<region>")
         ->type_name("FILE");
     non_empty(cmd->add_option("--report", o->report_path,
-                              "default ./cbsctl-<run-id>.report.json, - for standard output; checked before any call, "
-                              "written whole or not at all")
+                              "default ./cbsctl-<run-id>.report.json (cbsctl-<run-id>.shard-I-of-N.report.json with "
+                              "--shard), - for standard output; checked before any call, written whole or not at all")
                   ->type_name("FILE"),
               "--report needs a file name (or - for standard output)");
     cmd->add_flag(
@@ -128,7 +134,9 @@ command_runner add_snapshot_fleet_command(CLI::App& root) {
     cmd->footer(
         "One snapshot group per instance, named <prefix>-<instance>-<run-id>. A re-run with the same --run-id\n"
         "(from any directory, with or without its journal) looks every name up first and creates nothing\n"
-        "twice; a final sweep deletes the extra groups an ambiguous create left. Durations: " +
+        "twice; a final sweep deletes the extra groups an ambiguous create left. To split a fleet over N hosts,\n"
+        "run the same command on each with --shard 1/N .. N/N (same --run-id), then cbsctl report merge the N\n"
+        "reports. Durations: " +
         std::string(duration_syntax) +
         ".\n\nExit status: 0 every instance done; 1 some failed, unknown, duplicated or never started, or the\n"
         "journal failed; 2 usage or configuration error (bad option, empty fleet, a journal of another\n"
@@ -139,6 +147,22 @@ command_runner add_snapshot_fleet_command(CLI::App& root) {
 }
 
 namespace {
+
+/// Parses --shard I/N into fp (exit 2 naming what is wrong).
+void parse_shard(const std::string& text, cbs::fleet_params& fp) {
+    const auto slash = text.find('/');
+    auto number = [&](std::string_view part, const char* what) -> std::size_t {
+        if (part.empty() || part.size() > 9 || part.find_first_not_of("0123456789") != std::string_view::npos)
+            throw usage_error("--shard '" + text + "': " + what + " is not a whole number (expected I/N, e.g. 2/5)");
+        return static_cast<std::size_t>(std::stoul(std::string(part)));
+    };
+    if (slash == std::string::npos) throw usage_error("--shard '" + text + "': expected I/N, e.g. 2/5 (shard 2 of 5)");
+    const std::string_view all(text);
+    fp.shard_index = number(all.substr(0, slash), "the shard index I");
+    fp.shard_count = number(all.substr(slash + 1), "the shard count N");
+    if (auto why = cbs::fleet_shard_error(fp.shard_index, fp.shard_count); !why.empty())
+        throw usage_error("--shard '" + text + "': " + why);
+}
 
 /// Reads --instances and --instances-file into fp.instance_ids and checks
 /// the selection; true when instances were listed.
@@ -196,9 +220,11 @@ int run_snapshot_fleet(fleet_options& o) {
     }
     for (const auto& t : o.group_tags) {
         auto [k, v] = parse_key_value(t, "--group-tag");
-        if (k == "cbs-fleet-run-id") throw usage_error("--group-tag: the tag cbs-fleet-run-id is the run's own");
+        if (k == "cbs-fleet-run-id" || k == "cbs-fleet-shard")
+            throw usage_error("--group-tag: the tag " + k + " is the run's own");
         fp.tags.push_back(cbs::tag{k, v});
     }
+    if (o.shard) parse_shard(*o.shard, fp);
     if (o.journal && o.journal->empty()) throw usage_error("--journal needs a file name");
     if (o.deadline) fp.instance_deadline = *o.deadline;
     if (o.window) fp.consistency_window = *o.window;
@@ -215,6 +241,10 @@ int run_snapshot_fleet(fleet_options& o) {
     if (o.dry_run && (o.journal || !o.report_path.empty()))
         throw usage_error("--dry-run writes no journal and no report: drop --journal / --report");
     const bool generated_id = fp.run_id.empty();
+    if (generated_id && fp.shard_count > 1)
+        throw usage_error(
+            "--shard needs --run-id: every shard of a fleet runs with the same run id (a generated one "
+            "would differ from host to host)");
     if (generated_id) fp.run_id = default_run_id();
     if (!cbs::is_run_id(fp.run_id))
         throw usage_error("--run-id '" + fp.run_id +
@@ -229,9 +259,13 @@ int run_snapshot_fleet(fleet_options& o) {
                 "no state directory for the journal: set CBS_STATE_DIR (or HOME), or give --journal FILE");
         cbs::diagnostics diag;
         if (auto ec = cbs::make_directories(dir, diag)) throw usage_error("journal directory: " + diag.client_message);
-        journal_base = cbs::default_journal_path(fp.run_id);
+        journal_base = cbs::default_journal_path(fp.run_id, fp.shard_index, fp.shard_count);
     }
-    std::string report_path = o.report_path.empty() ? "cbsctl-" + fp.run_id + ".report.json" : o.report_path;
+    const std::string shard_part =
+        fp.shard_count > 1 ? ".shard-" + std::to_string(fp.shard_index) + "-of-" + std::to_string(fp.shard_count)
+                           : std::string();
+    std::string report_path =
+        o.report_path.empty() ? "cbsctl-" + fp.run_id + shard_part + ".report.json" : o.report_path;
     std::optional<report_file> report;
     if (!o.dry_run) report.emplace(report_path);  // checked (and its temporary created) before any call
 
@@ -276,6 +310,9 @@ int run_snapshot_fleet(fleet_options& o) {
     if (o.dry_run) return run_dry(io, runs, print, o.snapshot_quota);
     if (!o.json) {
         std::cerr << "cbsctl: run id " << fp.run_id
+                  << (fp.shard_count > 1
+                          ? ", shard " + std::to_string(fp.shard_index) + "/" + std::to_string(fp.shard_count)
+                          : std::string())
                   << (generated_id ? " (re-run with --run-id " + fp.run_id + " to resume)" : "");
         for (const auto& r : runs) std::cerr << ", journal " << r.params.journal_path;
         std::cerr << "\n";

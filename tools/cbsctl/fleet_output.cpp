@@ -38,34 +38,34 @@ std::string base_of(const std::string& path) {
 
 // ---- report file ------------------------------------------------------------
 
-report_file::report_file(std::string path) : path_(std::move(path)) {
-    if (path_.empty()) throw usage_error("--report needs a file name (or - for standard output)");
+report_file::report_file(std::string path, std::string option) : path_(std::move(path)), option_(std::move(option)) {
+    if (path_.empty()) throw usage_error(option_ + " needs a file name (or - for standard output)");
     if (is_stdout()) return;
     target_ = path_;
     if (path_.starts_with("/dev/") || path_.starts_with("/proc/"))
-        throw usage_error("--report '" + path_ +
-                          "' is a device or process file, not a regular file (use --report - for standard output)");
+        throw usage_error(option_ + " '" + path_ + "' is a device or process file, not a regular file (use " + option_ +
+                          " - for standard output)");
     struct stat st {};
     if (::lstat(path_.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
         // Follow a symlink to its file, so the link is kept and the file replaced.
         char buf[PATH_MAX];
         if (::realpath(path_.c_str(), buf) == nullptr)
-            throw usage_error("--report '" + path_ +
+            throw usage_error(option_ + " '" + path_ +
                               "' is a symbolic link that cannot be followed: " + errno_text(errno));
         target_ = buf;
     }
     if (target_.starts_with("/dev/") || target_.starts_with("/proc/"))
-        throw usage_error("--report '" + path_ +
-                          "' is a device or process file, not a regular file (use --report - for standard output)");
+        throw usage_error(option_ + " '" + path_ + "' is a device or process file, not a regular file (use " + option_ +
+                          " - for standard output)");
     if (::stat(target_.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-        throw usage_error("--report '" + path_ +
-                          "' exists and is not a regular file (use --report - for standard output)");
+        throw usage_error(option_ + " '" + path_ + "' exists and is not a regular file (use " + option_ +
+                          " - for standard output)");
     if (base_of(target_).empty() || target_.back() == '/')
-        throw usage_error("--report '" + path_ + "' names a directory, not a file");
+        throw usage_error(option_ + " '" + path_ + "' names a directory, not a file");
     std::string tmpl = dir_of(target_) + "/." + base_of(target_) + ".XXXXXX";
     fd_ = ::mkstemp(tmpl.data());
     if (fd_ < 0)
-        throw usage_error("cannot write --report '" + path_ + "': cannot create a file in '" + dir_of(target_) +
+        throw usage_error("cannot write " + option_ + " '" + path_ + "': cannot create a file in '" + dir_of(target_) +
                           "': " + errno_text(errno));
     temp_ = tmpl;
     const mode_t mask = ::umask(0);
@@ -174,6 +174,11 @@ std::string json_text(const boost::json::value& v, int decimals) {
 void print_fleet_summary(std::ostream& os, const cbs::fleet_report& r, const std::string& journal,
                          const std::string& report) {
     const auto& s = r.summary;
+    if (r.shard_count > 1)
+        os << "cbsctl: run " << r.run_id << ": shard " << r.shard_index << "/" << r.shard_count << ": " << s.instances
+           << " of the " << r.listed_instances
+           << " instances listed or found are this shard's (the other shards cover the rest; cbsctl report merge "
+              "combines the reports)\n";
     os << "cbsctl: run " << r.run_id << ": " << s.instances << " instances: " << s.normal << " normal, " << s.created
        << " created (not seen NORMAL), " << s.skipped << " skipped, " << s.failed << " failed, " << s.unknown
        << " unknown, " << s.pending << " never started (pending)\n"
@@ -210,7 +215,11 @@ void print_fleet_summary(std::ostream& os, const cbs::fleet_report& r, const std
     if (!r.journal_error.empty())
         os << "cbsctl: the journal failed, no create was sent after it: " << r.journal_error << "\n";
     if (!r.sweep_error.empty()) os << "cbsctl: the final duplicate sweep failed: " << r.sweep_error << "\n";
-    if (!r.all_ok) os << "cbsctl: re-run with --run-id " << r.run_id << " to finish or check this run\n";
+    if (!r.all_ok) {
+        os << "cbsctl: re-run with --run-id " << r.run_id;
+        if (r.shard_count > 1) os << " --shard " << r.shard_index << "/" << r.shard_count;
+        os << " to finish or check this run\n";
+    }
     if (!journal.empty()) os << "cbsctl: journal: " << journal << "\n";
     os << "cbsctl: report: " << report << "\n";
 }

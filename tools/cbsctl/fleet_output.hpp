@@ -25,8 +25,9 @@ namespace cbsctl {
 /// uncommitted temporary.
 class report_file {
 public:
-    /// Throws usage_error naming the path (and errno) if it cannot be written.
-    explicit report_file(std::string path);
+    /// Throws usage_error naming the path (and errno) if it cannot be written;
+    /// `option` names the option in messages (--report, --out).
+    explicit report_file(std::string path, std::string option = "--report");
     ~report_file();
     report_file(const report_file&) = delete;
     report_file& operator=(const report_file&) = delete;
@@ -41,6 +42,7 @@ public:
 
 private:
     std::string path_;    // as given
+    std::string option_;  // the option that named it, for messages
     std::string target_;  // what is renamed over (a symlink resolved)
     std::string temp_;    // the temporary in target_'s directory
     int fd_ = -1;

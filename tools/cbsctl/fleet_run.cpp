@@ -218,7 +218,13 @@ int run_dry(boost::asio::io_context& io, std::vector<region_run>& runs, const fl
         const auto snaps = planned_snapshots(rep, groups);
         std::size_t exists = 0, skipped = 0, cannot = 0;
         boost::json::array instances;
-        if (!print.json) std::cout << "region " << region << ": " << rep.instances.size() << " instances\n";
+        if (!print.json) {
+            std::cout << "region " << region << ": " << rep.instances.size() << " instances";
+            if (rep.shard_count > 1)
+                std::cout << " in shard " << rep.shard_index << "/" << rep.shard_count << " (of "
+                          << rep.listed_instances << " listed or found)";
+            std::cout << "\n";
+        }
         for (const auto& i : rep.instances) {
             const std::string action = instance_action(i);
             exists += action == "exists";
@@ -249,6 +255,7 @@ int run_dry(boost::asio::io_context& io, std::vector<region_run>& runs, const fl
             instances.push_back(std::move(entry));
         }
         ro["instances_total"] = rep.instances.size();
+        ro["instances_listed"] = rep.listed_instances;  // every shard's (the same as the total when not split)
         ro["groups_to_create"] = groups;
         ro["snapshots_to_create"] = snaps;
         ro["groups_existing"] = exists;
@@ -283,6 +290,8 @@ int run_dry(boost::asio::io_context& io, std::vector<region_run>& runs, const fl
         boost::json::object doc;
         doc["dry_run"] = true;
         doc["run_id"] = runs.front().params.run_id;
+        doc["shard"] =
+            boost::json::object{{"index", runs.front().params.shard_index}, {"count", runs.front().params.shard_count}};
         doc["regions"] = std::move(regions);
         doc["groups_to_create"] = all_groups;
         doc["create_seconds_estimate"] = seconds;
@@ -339,8 +348,11 @@ int run_fleets(boost::asio::io_context& io, std::vector<region_run>& runs, repor
     }
     boost::json::value doc;
     if (several) {
-        doc = boost::json::object{
-            {"run_id", runs.front().params.run_id}, {"regions", regions_doc}, {"summary", combined_summary(summaries)}};
+        const auto& fp = runs.front().params;
+        doc = boost::json::object{{"run_id", fp.run_id},
+                                  {"shard", boost::json::object{{"index", fp.shard_index}, {"count", fp.shard_count}}},
+                                  {"regions", regions_doc},
+                                  {"summary", combined_summary(summaries)}};
         doc.as_object()["summary"].as_object().erase("journal");
     } else {
         doc = std::move(regions_doc.begin()->value());
@@ -354,6 +366,7 @@ int run_fleets(boost::asio::io_context& io, std::vector<region_run>& runs, repor
     if (print.json) {
         boost::json::object out = doc.as_object().at("summary").as_object();
         out["run_id"] = runs.front().params.run_id;
+        if (auto* shard = doc.as_object().if_contains("shard")) out["shard"] = *shard;
         if (several) {
             boost::json::object per;
             for (std::size_t i = 0, k = 0; i < runs.size(); ++i)

@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     std::map<const CLI::App*, cbsctl::command_runner> runners;
     for (auto add : {cbsctl::add_call_command, cbsctl::add_snapshot_fleet_command, cbsctl::add_demo_command,
                      cbsctl::add_emulator_command, cbsctl::add_groups_command, cbsctl::add_prune_command,
-                     cbsctl::add_restore_command}) {
+                     cbsctl::add_restore_command, cbsctl::add_report_command}) {
         const auto before = root.get_subcommands({}).size();
         auto run = add(root);
         runners[root.get_subcommands({}).at(before)] = std::move(run);

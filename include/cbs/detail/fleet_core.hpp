@@ -21,6 +21,8 @@
 //   P7  no disk left, none busy, some skipped       -> instance skipped
 //   P8  no disk at all                              -> instance failed InvalidInstanceId.NotFound
 //   P9  malformed instance id                       -> instance failed InvalidInstanceId.Malformed
+//   P10 instance of another shard (fleet_shard_of)  -> counted in listed_instances only: never
+//                                                      planned, looked up, created, swept or reported
 //
 //   First lookup of every planned name (on_first_lookup), whatever the journal says
 //   A1  groups named exactly so (1+)                -> created, adopted (the oldest; others are
@@ -96,6 +98,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace cbs {
@@ -209,11 +212,19 @@ public:
     std::vector<core_effect> take_effects();
 
     // ---- planning ----------------------------------------------------------
-    /// Adds the instances given by id. Returns an error message for a
-    /// duplicate id (P9 for malformed ones is a failed instance, not an error).
+    /// Whether an instance is in this run's shard (fleet_shard_of).
+    bool in_shard(std::string_view instance_id) const noexcept;
+    /// Instances of other shards seen in the list or in discovery.
+    std::size_t other_shards() const noexcept { return other_shards_.size(); }
+
+    /// Adds the instances given by id: those of this run's shard (in_shard);
+    /// the others are only counted (report().listed_instances). Returns an
+    /// error message for a duplicate id (P9 for malformed ones is a failed
+    /// instance, not an error).
     std::string add_instances(const std::vector<std::string>& ids);
     /// Folds DescribeDisks results in (discover_all: instances come from the
-    /// disks; else disks of other instances are ignored). Replaces the disks
+    /// disks, those of other shards only counted; else disks of other
+    /// instances are ignored). Replaces the disks
     /// of every instance the result names.
     void plan_disks(const std::vector<disk>& disks, bool discover_all);
     /// Instances with a busy disk that should be described again (P4).
@@ -316,6 +327,7 @@ private:
     fleet_report report_;
     std::vector<instance_core> st_;
     std::unordered_map<std::string, std::size_t> by_instance_, by_name_, by_group_;
+    std::unordered_set<std::string> other_shards_;  ///< instance ids of other shards (counted, left alone)
     std::vector<core_effect> effects_;
     std::optional<fleet_time> last_send_;
     std::chrono::milliseconds observed_lag_{0};

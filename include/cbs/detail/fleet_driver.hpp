@@ -90,6 +90,7 @@ public:
         if (p_.name_prefix.empty()) fleet_invalid("the group name prefix must not be empty");
         if (p_.concurrency == 0) fleet_invalid("concurrency must be at least 1");
         if (p_.consistency_window.count() <= 0) fleet_invalid("the consistency window must be positive");
+        if (auto why = fleet_shard_error(p_.shard_index, p_.shard_count); !why.empty()) fleet_invalid(why);
         const client_params* cp = nullptr;
         if constexpr (requires { c_.params(); }) cp = &c_.params();
         if (!p_.plan_only) journal_ = fleet_open_journal(p_, cp, existing_, have_existing_);
@@ -238,7 +239,9 @@ private:
                 }
             });
         co_await fleet_run_all(std::move(bodies), stop_);
-        if (!stop_ && core_.size() == 0 && !p_.allow_empty)
+        // An empty shard of a fleet that is not empty is a report with nothing
+        // in it: the other shards have the instances.
+        if (!stop_ && core_.size() == 0 && core_.other_shards() == 0 && !p_.allow_empty)
             fleet_invalid(all ? "no instance with an attached disk was found in region " + region() +
                                     (p_.tag_filter ? " with tag " + p_.tag_filter->key : std::string()) +
                                     " (an empty fleet is an error unless allow_empty / --allow-empty)"
@@ -331,6 +334,9 @@ private:
         req.snapshot_group_name = r.group_name;
         req.tags = p_.tags;
         req.tags.push_back({"cbs-fleet-run-id", p_.run_id});
+        if (p_.shard_count > 1)  // which shard (host) created it: "2/3"
+            req.tags.push_back(
+                {"cbs-fleet-shard", std::to_string(p_.shard_index) + "/" + std::to_string(p_.shard_count)});
         call_options o;
         o.deadline = p_.busy_disk_wait;
         const std::string id = r.instance_id;

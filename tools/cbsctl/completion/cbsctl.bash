@@ -5,7 +5,8 @@
 # command and cbsctl binary in a shell session), so it never lags behind the
 # options of the cbsctl it completes for. Values: --output, --rate-scope,
 # --state and the choices CLI11 lists ({a,b}); file names for FILE options,
-# --report, --journal, --log, --body @FILE; directories for --state-dir.
+# --report, --journal, --log, --out, --body @FILE and the reports of
+# `report merge`; directories for --state-dir.
 
 declare -gA _cbsctl_help_cache
 
@@ -99,7 +100,7 @@ _cbsctl() {
           fi
           return 0
           ;;
-        --*-file | --report | --journal | --log)
+        --*-file | --report | --journal | --log | --out)
           compopt -o filenames 2>/dev/null
           mapfile -t COMPREPLY < <(compgen -f -- "$cur")
           return 0
@@ -122,6 +123,10 @@ _cbsctl() {
 
   if [[ $cur == -* ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$(awk '$1 == "opt" { print $2 }' <<<"$desc")" -- "$cur")
+  elif [[ ${path[*]} == "report merge" ]]; then
+    # Its arguments are the shards' report files.
+    compopt -o filenames 2>/dev/null
+    mapfile -t COMPREPLY < <(compgen -f -- "$cur")
   else
     # The subcommands here, if any (cbsctl <TAB>, cbsctl groups <TAB>).
     mapfile -t COMPREPLY < <(compgen -W "$(awk '$1 == "sub" { print $2 }' <<<"$desc")" -- "$cur")
