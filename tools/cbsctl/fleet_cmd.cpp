@@ -16,6 +16,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <utility>
 
 namespace cbsctl {
 
@@ -135,7 +136,8 @@ command_runner add_snapshot_fleet_command(CLI::App& root) {
         "One snapshot group per instance, named <prefix>-<instance>-<run-id>. A re-run with the same --run-id\n"
         "(from any directory, with or without its journal) looks every name up first and creates nothing\n"
         "twice; a final sweep deletes the extra groups an ambiguous create left. To split a fleet over N hosts,\n"
-        "run the same command on each with --shard 1/N .. N/N (same --run-id), then cbsctl report merge the N\n"
+        "run the same command on each with --shard 1/N .. N/N (same --run-id) and one --limiter\n"
+        "redis://HOST:PORT (the hosts then share the account's rate), then cbsctl report merge the N\n"
         "reports. Durations: " +
         std::string(duration_syntax) +
         ".\n\nExit status: 0 every instance done; 1 some failed, unknown, duplicated or never started, or the\n"
@@ -275,9 +277,19 @@ int run_snapshot_fleet(fleet_options& o) {
     std::vector<std::unique_ptr<cbs::client>> clients;
     std::vector<region_run> runs;
     try {
-        if (!per_region) shared = cbs::make_rate_limit_group(io.get_executor(), rates);
+        // N shards sharing a Redis limit: each one's fallback share is 1/N.
+        if (fp.shard_count > 1 && o.conn.limiter_processes == 0 && !o.conn.limiter.empty())
+            o.conn.limiter_processes = fp.shard_count;
         for (const auto& region : regions) {
             auto params = make_client_params(o.conn, region);
+            if (!per_region) {
+                // One group for every region; a Redis limit goes with it,
+                // keyed by the account (region part "all").
+                auto sl = std::exchange(params.shared_limiter, {});
+                if (!sl.url.empty() && sl.account.empty() && !params.credentials_provider)
+                    sl.account = cbs::secret_id_fingerprint(params.creds.secret_id);
+                if (!shared) shared = cbs::make_rate_limit_group(io.get_executor(), rates, std::move(sl));
+            }
             params.thread_safe = false;  // one thread runs every region (a shared group needs it)
             if (o.conn.verbose)
                 params.on_retry = [region, several = regions.size() > 1](std::string_view action, cbs::error_class cls,

@@ -10,6 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/json/object.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -305,6 +306,33 @@ int run_dry(boost::asio::io_context& io, std::vector<region_run>& runs, const fl
     return status;
 }
 
+namespace {
+
+/// The limiter's part of the report: where the limit was kept and how often
+/// Redis was away. One object when every region shares one group (they
+/// then report the same link), else one per region.
+boost::json::value limiter_json(const std::vector<region_run>& runs) {
+    boost::json::object per;
+    std::uint64_t throttled = 0;
+    for (const auto& r : runs) {
+        const auto s = r.client->stats();
+        throttled += s.throttled;
+        per[r.region] = boost::json::object{{"backend", s.limiter},
+                                            {"fallback_now", s.limiter_fallback},
+                                            {"fallbacks", s.limiter_fallbacks},
+                                            {"shared_grants", s.limiter_shared_grants},
+                                            {"fallback_grants", s.limiter_fallback_grants}};
+    }
+    const auto& first = per.begin()->value();
+    const bool same = std::all_of(per.begin(), per.end(), [&](const auto& kv) { return kv.value() == first; });
+    if (!same) return per;
+    auto o = first.as_object();
+    o["throttled"] = throttled;
+    return o;
+}
+
+}  // namespace
+
 int run_fleets(boost::asio::io_context& io, std::vector<region_run>& runs, report_file& report,
                const fleet_print& print, const std::function<void()>& after) {
     progress_display progress(print.json);
@@ -357,6 +385,7 @@ int run_fleets(boost::asio::io_context& io, std::vector<region_run>& runs, repor
     } else {
         doc = std::move(regions_doc.begin()->value());
     }
+    doc.as_object()["limiter"] = limiter_json(runs);
     std::string where = report.display();
     if (auto err = report.commit(json_text(doc) + "\n"); !err.empty()) {
         std::cerr << "cbsctl: " << err << "\n";
@@ -385,6 +414,11 @@ int run_fleets(boost::asio::io_context& io, std::vector<region_run>& runs, repor
             if (several) std::cerr << "cbsctl: region " << runs[i].region << ":\n";
             print_fleet_summary(std::cerr, *results[i].report, runs[i].params.journal_path, where);
         }
+        const auto st = runs.front().client->stats();
+        if (st.limiter != "local")
+            std::cerr << "cbsctl: limiter " << st.limiter << ": " << st.limiter_shared_grants
+                      << " sends paced by Redis, " << st.limiter_fallback_grants << " by the local fallback (fell back "
+                      << st.limiter_fallbacks << " times)\n";
     }
     return status;
 }
