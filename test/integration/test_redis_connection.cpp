@@ -7,10 +7,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -433,5 +436,42 @@ TEST_CASE("redis: the host name localhost is resolved asynchronously") {
     CHECK(bad_states.calls[0].second.find("redis no-such-host.invalid:") == 0);
     CHECK(bad_states.calls[0].second.find("resolve failed") != std::string::npos);
     bad.stop();
+    CHECK(runs_out(io));
+}
+
+TEST_CASE("redis: an answer hiredis cannot parse fails with protocol, and the link is re-made") {
+    // A TCP server that answers anything with a line that is not RESP.
+    asio::io_context io;
+    asio::ip::tcp::acceptor garbler(io, {asio::ip::make_address("127.0.0.1"), 0});
+    std::vector<std::shared_ptr<asio::ip::tcp::socket>> accepted;
+    std::array<char, 512> sink{};
+    std::function<void()> accept_next = [&] {
+        garbler.async_accept([&](error_code ec, asio::ip::tcp::socket s) {
+            if (ec) return;
+            auto sock = std::make_shared<asio::ip::tcp::socket>(std::move(s));
+            accepted.push_back(sock);
+            sock->async_read_some(asio::buffer(sink), [sock](error_code read_ec, std::size_t) {
+                if (read_ec) return;
+                static const std::string garbage = "?this is not RESP\r\n";
+                asio::async_write(*sock, asio::buffer(garbage), [](error_code, std::size_t) {});
+            });
+            accept_next();
+        });
+    };
+    accept_next();
+    redis_link_params params;
+    params.port = garbler.local_endpoint().port();
+    params.backoff_initial = 20ms;
+    redis_connection c(io.get_executor(), params);
+    c.start();
+    REQUIRE(run_until(io, [&] { return c.ready(); }));
+    auto r = call(io, c, {"PING"});
+    CHECK(r.ec == redis_errc::protocol);
+    CHECK_FALSE(c.ready());
+    REQUIRE(run_until(io, [&] { return c.ready(); }));
+    CHECK(c.generation() == 2);
+    c.stop();
+    garbler.close();
+    for (auto& s : accepted) s->close();
     CHECK(runs_out(io));
 }
