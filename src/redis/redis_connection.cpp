@@ -326,7 +326,7 @@ struct redis_connection::impl : std::enable_shared_from_this<redis_connection::i
     }
 
     // --- commands.
-    void command(std::vector<std::string> argv, handler h) {
+    void command(std::vector<std::string>&& argv, handler h) {
         redisAsyncContext* ac = fsm_.state() == redis_link_state::ready && link_ ? link_->context() : nullptr;
         if (ac == nullptr) {
             complete(std::move(h),
