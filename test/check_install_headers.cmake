@@ -1,7 +1,8 @@
 # ctest install_tree_has_no_io_headers: installs the build into a fresh
-# prefix and fails if an installed header includes Beast, OpenSSL or Asio's
-# SSL directly. Users compile every installed header; those libraries are
-# the transport's business (src/net/private), not theirs.
+# prefix and fails if an installed header includes Beast, OpenSSL, Asio's SSL
+# or hiredis directly, or is one of src/redis's. Users compile every installed
+# header; those libraries are the transport's business (src/net/private,
+# src/redis), not theirs.
 #   cmake -DBUILD_DIR=<build tree> -DPREFIX=<scratch dir> -P check_install_headers.cmake
 if(NOT BUILD_DIR OR NOT PREFIX)
   message(FATAL_ERROR "usage: cmake -DBUILD_DIR=... -DPREFIX=... -P check_install_headers.cmake")
@@ -20,13 +21,20 @@ if(count EQUAL 0)
 endif()
 set(bad "")
 foreach(h IN LISTS headers)
-  file(STRINGS "${h}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"](boost/beast|openssl/|boost/asio/ssl)")
+  file(STRINGS "${h}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"](boost/beast|openssl/|boost/asio/ssl|hiredis/|redis_)")
   foreach(line IN LISTS lines)
     file(RELATIVE_PATH rel "${PREFIX}" "${h}")
     string(APPEND bad "  ${rel}: ${line}\n")
   endforeach()
 endforeach()
+# hiredis and the Redis connection (src/redis) are private to the library too.
+foreach(h IN LISTS headers)
+  if(h MATCHES "/(hiredis|redis_[^/]*\\.hpp)")
+    file(RELATIVE_PATH rel "${PREFIX}" "${h}")
+    string(APPEND bad "  ${rel}: installed\n")
+  endif()
+endforeach()
 if(bad)
-  message(FATAL_ERROR "installed headers include Beast/OpenSSL/Asio SSL (move them to src/net/private):\n${bad}")
+  message(FATAL_ERROR "installed headers include Beast/OpenSSL/Asio SSL/hiredis (move them to src/net/private or src/redis):\n${bad}")
 endif()
-message(STATUS "${count} installed headers, none includes Beast, OpenSSL or Asio SSL")
+message(STATUS "${count} installed headers, none includes Beast, OpenSSL, Asio SSL or hiredis")

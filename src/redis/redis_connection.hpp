@@ -44,7 +44,9 @@ enum class redis_errc {
     protocol,         ///< hiredis could not parse the answer
 };
 const boost::system::error_category& redis_category() noexcept;
-inline error_code make_error_code(redis_errc e) noexcept { return {static_cast<int>(e), redis_category()}; }
+inline error_code make_error_code(redis_errc e) noexcept {
+    return {static_cast<int>(e), redis_category()};
+}
 
 /// One RESP reply, copied out of hiredis.
 struct redis_reply {
@@ -78,11 +80,11 @@ struct redis_link_params {
 
 /// Counters, for stats and tests.
 struct redis_link_stats {
-    std::uint64_t connects = 0;         ///< links that became ready
-    std::uint64_t connect_failures = 0; ///< attempts that failed (refused, timeout, AUTH)
-    std::uint64_t losses = 0;           ///< ready links that dropped
-    std::uint64_t commands = 0;         ///< commands sent
-    std::uint64_t timeouts = 0;         ///< commands that timed out
+    std::uint64_t connects = 0;          ///< links that became ready
+    std::uint64_t connect_failures = 0;  ///< attempts that failed (refused, timeout, AUTH)
+    std::uint64_t losses = 0;            ///< ready links that dropped
+    std::uint64_t commands = 0;          ///< commands sent
+    std::uint64_t timeouts = 0;          ///< commands that timed out
 };
 
 class redis_connection {

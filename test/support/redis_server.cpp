@@ -1,0 +1,168 @@
+// A real redis-server on loopback for one test (see redis_server.hpp).
+#include "support/redis_server.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+namespace cbs::test {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// A port nobody listens on right now (the kernel's pick for 127.0.0.1:0);
+/// another process may take it first: the constructor retries.
+std::uint16_t free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) throw std::runtime_error("redis_server fixture: socket(): " + std::string(std::strerror(errno)));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+    ::close(fd);
+    if (!ok) throw std::runtime_error("redis_server fixture: no free loopback port");
+    return ntohs(a.sin_port);
+}
+
+/// True once something accepts on 127.0.0.1:port (loopback refuses at once).
+bool accepts(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+}  // namespace
+
+redis_server::redis_server(redis_server_options options) : options_(std::move(options)) {
+    if (::access(binary, X_OK) != 0) {
+        throw std::runtime_error(std::string(binary) +
+                                 " is not installed: the Redis tests need it (run scripts/deps, which installs "
+                                 "the redis-server package)");
+    }
+    char dir[] = "/tmp/cbs-redis-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) throw std::runtime_error("redis_server fixture: mkdtemp failed");
+    out_ = std::string(dir) + "/out";
+    std::string last;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        port_ = free_port();
+        try {
+            start();
+            return;
+        } catch (const std::exception& e) {
+            last = e.what();  // most likely the port was taken meanwhile
+        }
+    }
+    throw std::runtime_error("redis_server fixture: could not start redis-server 5 times; last: " + last);
+}
+
+redis_server::~redis_server() {
+    kill();
+    const auto dir = out_.substr(0, out_.rfind('/'));
+    std::remove(out_.c_str());
+    ::rmdir(dir.c_str());
+}
+
+void redis_server::restart() {
+    kill();
+    // The port was just ours; a client reconnecting may hold it briefly in a
+    // half-open state, never listening: retry a few times.
+    std::string last;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        try {
+            start();
+            return;
+        } catch (const std::exception& e) {
+            last = e.what();
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+    throw std::runtime_error("redis_server fixture: restart failed: " + last);
+}
+
+void redis_server::start() {
+    std::vector<std::string> args = {
+        binary,        "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        "--daemonize", "no",     "--logfile",           "",       "--dir",     "/tmp"};
+    if (!options_.password.empty()) {
+        args.insert(args.end(), {"--requirepass", options_.password});
+    }
+    if (!options_.acl_user.empty()) {
+        args.insert(args.end(), {"--user", options_.acl_user, "on", ">" + options_.acl_password, "~*", "&*", "+@all"});
+    }
+    // Everything the child needs is prepared before fork(): between fork and
+    // exec only async-signal-safe calls (this process has threads).
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("redis_server fixture: fork: " + std::string(std::strerror(errno)));
+    if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // no orphan server if the test process dies
+        if (::getppid() != parent) ::_exit(1);
+        const int fd = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+            ::close(fd);
+        }
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    pid_ = pid;
+    // Ready once the port accepts (an external process: polled, bounded).
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (accepts(port_)) return;
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            throw std::runtime_error("redis-server exited at start: " + read_file(out_));
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    kill();
+    throw std::runtime_error("redis-server did not accept on 127.0.0.1:" + std::to_string(port_) +
+                             " within 10 s: " + read_file(out_));
+}
+
+void redis_server::kill() noexcept {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+}
+
+}  // namespace cbs::test
