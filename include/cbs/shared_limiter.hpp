@@ -64,6 +64,11 @@ struct shared_limiter_params {
     /// Reconnect delays: from 50 ms doubling up to this. Default 1 s.
     std::chrono::milliseconds reconnect_max{1000};
 
+    /// After this long with no acquisition, the link to Redis is closed (and
+    /// reconnecting stops), so an io_context with nothing else to do runs
+    /// out; the next acquisition opens it again. Default 1 s.
+    std::chrono::milliseconds idle_close{1000};
+
     /// Called (on the client's executor) when the limiter falls back to the
     /// local pace or comes back to the shared one; the text names the Redis
     /// host:port and the cause, never the password. Default none.

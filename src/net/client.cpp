@@ -480,10 +480,10 @@ std::shared_ptr<rate_limit_group> make_rate_limit_group(asio::any_io_executor ex
         if (shared.expected_processes == 0)
             config_error(client_errc::invalid_config, "shared_limiter.expected_processes must be at least 1");
         if (shared.reserve_ahead.count() < 0 || shared.command_timeout.count() <= 0 ||
-            shared.connect_timeout.count() <= 0 || shared.reconnect_max.count() <= 0)
+            shared.connect_timeout.count() <= 0 || shared.reconnect_max.count() <= 0 || shared.idle_close.count() <= 0)
             config_error(client_errc::invalid_config,
-                         "shared_limiter: reserve_ahead must not be negative, the timeouts and reconnect_max must be "
-                         "positive");
+                         "shared_limiter: reserve_ahead must not be negative; the timeouts, reconnect_max and "
+                         "idle_close must be positive");
 #if defined(CBS_HAVE_REDIS)
         const std::string key_base = url->prefix + ":" + (shared.account.empty() ? "default" : shared.account) + ":" +
                                      (shared.region.empty() ? "all" : shared.region) + ":";

@@ -42,22 +42,21 @@ std::string num(double v) {
     return buf;
 }
 
-/// The group's link to Redis: one connection, whether the limiters are on
-/// their fallback, and the counters.
+/// The group's link to Redis: one connection while the limiters are in use,
+/// whether they are on their fallback, and the counters.
+///
+/// The connection is made on first use and closed after idle_close with no
+/// acquisition: an idle hiredis link always has a read pending (and a down
+/// one a reconnect timer), which would keep an io_context with nothing else
+/// to do from running out.
 struct redis_link {
     redis_link(const asio::any_io_executor& ex, shared_limiter_params p, const limiter_url& url)
-        : conn(ex, link_params(p, url)), params(std::move(p)), where(url.redacted()), first_ready(ex) {
-        first_ready.expires_after(params.connect_timeout);
-        conn.on_state([this](bool ready, const std::string& why) {
-            first_resolved = true;
-            first_ready.cancel();
-            if (ready)
-                answered();
-            else
-                lost(why);
-        });
-        conn.start();
-    }
+        : ex_(ex),
+          link_params_(link_params(p, url)),
+          params(std::move(p)),
+          where(url.redacted()),
+          first_ready(ex),
+          idle_(ex) {}
 
     static redis_link_params link_params(const shared_limiter_params& p, const limiter_url& url) {
         redis_link_params lp;
@@ -71,6 +70,38 @@ struct redis_link {
         return lp;
     }
 
+    /// An acquisition starts: the link is (re)opened if it was closed.
+    void enter() {
+        ++users_;
+        idle_.cancel();
+        if (conn) return;
+        first_resolved = false;
+        first_ready.expires_after(params.connect_timeout);
+        conn = std::make_unique<redis_connection>(ex_, link_params_);
+        conn->on_state([this](bool ready, const std::string& why) {
+            first_resolved = true;
+            first_ready.cancel();
+            if (ready)
+                answered();
+            else
+                lost(why);
+        });
+        conn->start();
+    }
+
+    /// An acquisition ended: the last one arms the idle close.
+    void leave() {
+        if (--users_ > 0) return;
+        idle_.expires_after(params.idle_close);
+        idle_.async_wait([this](error_code ec) {
+            if (ec || users_ > 0) return;
+            conn.reset();  // its state handler goes first: no loss is reported
+            first_ready.cancel();
+        });
+    }
+
+    bool ready() const { return conn && conn->ready(); }
+
     void notice(const std::string& text) const {
         if (params.on_notice) params.on_notice(text);
     }
@@ -78,9 +109,7 @@ struct redis_link {
     /// The shared path may be tried: a link is up, and either no loss is
     /// pending or the last one (an error on a live link, e.g. the script
     /// failing) is reconnect_max old.
-    bool shared_usable() const {
-        return conn.ready() && (!fallback || steady::now() >= loss_time + params.reconnect_max);
-    }
+    bool shared_usable() const { return ready() && (!fallback || steady::now() >= loss_time + params.reconnect_max); }
 
     /// The script answered: whatever failed is over.
     void answered() {
@@ -100,15 +129,24 @@ struct redis_link {
                std::to_string(params.expected_processes) + " of its rate until it answers");
     }
 
-    redis_connection conn;
+private:
+    asio::any_io_executor ex_;
+    redis_link_params link_params_;
+    std::size_t users_ = 0;
+
+public:
     shared_limiter_params params;
     std::string where;               // the URL without the password
-    asio::steady_timer first_ready;  // the first acquisitions wait on it for the first link
-    bool first_resolved = false;     // the first attempt ended (ready, failed or timed out)
+    asio::steady_timer first_ready;  // the first acquisitions wait on it for the link
+    bool first_resolved = false;     // the link's first attempt ended (ready, failed or timed out)
     bool fallback = false;
     std::uint64_t loss_epoch = 0;
     steady::time_point loss_time{};
     std::uint64_t fallbacks = 0, shared_grants = 0, fallback_grants = 0;
+    std::unique_ptr<redis_connection> conn;  // null while closed (idle)
+
+private:
+    asio::steady_timer idle_;
 };
 
 /// One command as an awaitable, completing on the connection's executor.
@@ -141,6 +179,27 @@ public:
     }
 
     asio::awaitable<error_code> async_acquire(time_point deadline) override {
+        // Not a guard object: a frame destroyed unresumed (its io_context
+        // going away) must not arm a timer.
+        auto alive = alive_;
+        auto link = link_;
+        link->enter();
+        const auto ec = co_await acquire(deadline);
+        if (*alive) link->leave();
+        co_return ec;
+    }
+
+    void on_throttled() override {
+        fallback_.on_throttled();
+        if (!link_->ready()) return;
+        // Slows every process; the answer is not needed.
+        link_->conn->async_command(script_args("throttle", {}), [](error_code, redis_reply) {});
+    }
+
+    void on_success() override { fallback_.on_success(); }
+
+private:
+    asio::awaitable<error_code> acquire(time_point deadline) {
         auto alive = alive_;
         const auto cancel = co_await asio::this_coro::cancellation_state;
         for (;;) {
@@ -166,16 +225,6 @@ public:
         }
     }
 
-    void on_throttled() override {
-        fallback_.on_throttled();
-        if (!link_->conn.ready()) return;
-        // Slows every process; the answer is not needed.
-        link_->conn.async_command(script_args("throttle", {}), [](error_code, redis_reply) {});
-    }
-
-    void on_success() override { fallback_.on_success(); }
-
-private:
     struct waiter {
         explicit waiter(const asio::any_io_executor& ex) : timer(ex) {}
         asio::steady_timer timer;
@@ -305,7 +354,7 @@ asio::awaitable<error_code> redis_action_limiter::shared_acquire(time_point dead
         const auto asked = steady::now();
         const auto req = core_.next_request(asked, deadline);
         auto [ec, reply] =
-            co_await async_eval(link_->conn, script_args("acquire", req), asio::as_tuple(asio::use_awaitable));
+            co_await async_eval(*link_->conn, script_args("acquire", req), asio::as_tuple(asio::use_awaitable));
         if (!*alive) co_return client_errc::cancelled;
         if (cancelled(cancel)) co_return client_errc::cancelled;
         const auto& e = reply.elements;
@@ -362,7 +411,7 @@ public:
                   std::string key_base)
         : ex_(ex), key_base_(std::move(key_base)), link_(std::make_shared<redis_link>(ex, p, url)) {}
 
-    ~redis_backend() override { link_->conn.stop(); }
+    ~redis_backend() override { link_->conn.reset(); }
 
     std::unique_ptr<action_limiter> make(const std::string& action, const limiter_params& lp) override {
         return std::make_unique<redis_action_limiter>(ex_, link_, key_base_ + action, lp);

@@ -42,7 +42,10 @@ start_redis() {
   done
   fail "redis-server did not start: $(tail -3 "$work/redis.out")"
 }
-stop_redis() { [ -n "$redis_pid" ] && kill -9 "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null; redis_pid=; }
+stop_redis() {
+  [ -n "$redis_pid" ] && { kill -9 "$redis_pid"; wait "$redis_pid"; } 2>/dev/null
+  redis_pid=
+}
 trap 'if [ "$BASHPID" = "$main_shell" ]; then stop_redis; [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null; rm -rf "$work"; fi' EXIT
 
 # create_times: arrival times (ms) of every CreateSnapshotGroup, sorted.
@@ -116,19 +119,20 @@ check "every instance once ($(wc -l <"$work/s1.groups") groups, $(uniq "$work/s1
 check "merged report: exit 0" test $? -eq 0
 check "no fall-back with Redis up" bash -c "! grep -q 'unavailable' '$work'/s1-*.err"
 
-# 2. Redis killed mid-run, restarted empty a second later.
+# 2. Redis killed mid-run, restarted empty a second later (a new emulator
+#    and log: the figures are this run's).
+rm -f "$log"
 start_emulator "${emulator_flags[@]}"
 (
   sleep 2.5
-  kill -9 "$redis_pid"
+  kill -9 "$redis_pid" 2>/dev/null
   sleep 1
   exec "$redis_bin" --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
     >"$work/redis2.out" 2>&1 </dev/null
 ) &
 killer=$!  # the subshell, then (exec) the restarted redis-server
-run_shards s2
-kill -9 "$killer" 2>/dev/null
-wait "$killer" 2>/dev/null
+run_shards s2 2>/dev/null  # not the shell's "Killed" notice of the first redis-server
+{ kill -9 "$killer"; wait "$killer"; wait "$redis_pid"; } 2>/dev/null  # the first, killed mid-run
 redis_pid=
 check_shards s2 "Redis killed mid-run"
 m=$(max_per_second)
