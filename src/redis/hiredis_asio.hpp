@@ -21,8 +21,14 @@
 #include <memory>
 
 struct redisAsyncContext;
+struct redisReply;
 
 namespace cbs::detail {
+
+struct redis_reply;
+/// A hiredis reply copied out (arrays recursively): hiredis frees its own
+/// when the reply callback returns.
+redis_reply copy_reply(const redisReply& r);
 
 class hiredis_asio_socket : public std::enable_shared_from_this<hiredis_asio_socket> {
 public:
