@@ -251,7 +251,7 @@ class rate_limit_group;
 /// client_errc::invalid_config naming what is wrong.
 std::shared_ptr<rate_limit_group> make_rate_limit_group(boost::asio::any_io_executor ex,
                                                         std::map<std::string, double, std::less<>> rate_overrides = {},
-                                                        shared_limiter_params shared = {});
+                                                        const shared_limiter_params& shared = {});
 
 /// Counters for metrics and tests. Read from any thread is not safe; call
 /// from the client's strand or when no call is in flight.

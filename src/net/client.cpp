@@ -467,7 +467,7 @@ struct client::impl {
 
 std::shared_ptr<rate_limit_group> make_rate_limit_group(asio::any_io_executor ex,
                                                         std::map<std::string, double, std::less<>> rate_overrides,
-                                                        shared_limiter_params shared) {
+                                                        const shared_limiter_params& shared) {
     for (const auto& [action, rate] : rate_overrides)
         if (!(rate > 0) || !std::isfinite(rate))
             config_error(client_errc::invalid_config,

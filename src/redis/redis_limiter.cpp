@@ -73,7 +73,7 @@ public:
         fallback_.on_throttled();
         if (!link_->ready()) return;
         // Slows every process; the answer is not needed.
-        link_->conn->async_command(script_args("throttle", {}), [](error_code, redis_reply) {});
+        link_->conn->async_command(script_args("throttle", {}), [](error_code, const redis_reply&) {});
     }
 
     void on_success() override { fallback_.on_success(); }
@@ -287,7 +287,7 @@ asio::awaitable<error_code> redis_action_limiter::fallback_acquire(time_point de
 
 class redis_backend final : public shared_limiter_backend {
 public:
-    redis_backend(asio::any_io_executor ex, const shared_limiter_params& p, const limiter_url& url,
+    redis_backend(const asio::any_io_executor& ex, const shared_limiter_params& p, const limiter_url& url,
                   std::string key_base)
         : ex_(ex), key_base_(std::move(key_base)), link_(std::make_shared<redis_link>(ex, p, url)) {}
 
