@@ -6,6 +6,7 @@
 #include "redis_connection.hpp"
 #include "redis_limiter_script.hpp"
 #include "support/redis_server.hpp"
+#include "support/request_log.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -256,17 +257,6 @@ struct process {
     std::vector<std::string> notices;
 };
 
-/// The most grants in any window of `w`.
-std::size_t max_in(std::vector<steady::time_point> t, steady::duration w) {
-    std::sort(t.begin(), t.end());
-    std::size_t best = 0;
-    for (std::size_t i = 0, j = 0; i < t.size(); ++i) {
-        while (t[i] - t[j] >= w) ++j;
-        best = std::max(best, i - j + 1);
-    }
-    return best;
-}
-
 /// Runs both processes' io_contexts in turns (one thread) for `d`.
 void run_both(process& a, process& b, steady::duration d) {
     const auto end = steady::now() + d;
@@ -292,7 +282,7 @@ TEST_CASE("shared limiter: two processes share one rate through Redis") {
     std::vector<steady::time_point> all = a.grants;
     all.insert(all.end(), b.grants.begin(), b.grants.end());
     // 19/s shared: 40 grants take 2.05 s, never more than 20 in a second.
-    CHECK(max_in(all, 1s) <= 20);
+    CHECK(cbs::test::max_in_window(all) <= 20);
     CHECK(a.grants.size() >= 10);  // neither process starves the other
     CHECK(b.grants.size() >= 10);
     CHECK(a.stats().limiter_shared_grants == a.grants.size());
@@ -343,9 +333,9 @@ TEST_CASE("shared limiter: Redis killed, the processes fall back at their share;
     CHECK(a.notices.back().find("answers again") != std::string::npos);
     std::vector<steady::time_point> all = a.grants;
     all.insert(all.end(), b.grants.begin(), b.grants.end());
-    MESSAGE("grants " << all.size() << ", max in a second " << max_in(all, 1s) << ", fallback grants "
+    MESSAGE("grants " << all.size() << ", max in a second " << cbs::test::max_in_window(all) << ", fallback grants "
                       << a.stats().limiter_fallback_grants + b.stats().limiter_fallback_grants);
-    CHECK(max_in(all, 1s) <= 20);
+    CHECK(cbs::test::max_in_window(all) <= 20);
     CHECK(a.errors.empty());
     CHECK(b.errors.empty());
 }

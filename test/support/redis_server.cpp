@@ -1,5 +1,6 @@
 // A real redis-server on loopback for one test (see redis_server.hpp).
 #include "support/redis_server.hpp"
+#include "support/loopback.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -26,42 +27,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// A port nobody listens on right now (the kernel's pick for 127.0.0.1:0);
-/// another process may take it first: the constructor retries.
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) throw std::runtime_error("redis_server fixture: socket(): " + std::string(std::strerror(errno)));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-                    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
-    ::close(fd);
-    if (!ok) throw std::runtime_error("redis_server fixture: no free loopback port");
-    return ntohs(a.sin_port);
-}
-
-/// True once something accepts on 127.0.0.1:port (loopback refuses at once).
-bool accepts(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return false;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    return ok;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 }  // namespace
 
 redis_server::redis_server(redis_server_options options) : options_(std::move(options)) {
@@ -75,7 +40,7 @@ redis_server::redis_server(redis_server_options options) : options_(std::move(op
     out_ = std::string(dir) + "/out";
     std::string last;
     for (int attempt = 0; attempt < 5; ++attempt) {
-        port_ = free_port();
+        port_ = free_loopback_port("redis_server fixture");
         try {
             start();
             return;
@@ -144,17 +109,17 @@ void redis_server::start() {
     // Ready once the port accepts (an external process: polled, bounded).
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < deadline) {
-        if (accepts(port_)) return;
+        if (loopback_accepts(port_)) return;
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
             pid_ = -1;
-            throw std::runtime_error("redis-server exited at start: " + read_file(out_));
+            throw std::runtime_error("redis-server exited at start: " + read_whole_file(out_));
         }
         std::this_thread::sleep_for(5ms);
     }
     kill();
     throw std::runtime_error("redis-server did not accept on 127.0.0.1:" + std::to_string(port_) +
-                             " within 10 s: " + read_file(out_));
+                             " within 10 s: " + read_whole_file(out_));
 }
 
 void redis_server::kill() noexcept {

@@ -1,5 +1,6 @@
 // Test helper: tinyproxy on loopback (see tinyproxy.hpp).
 #include "support/tinyproxy.hpp"
+#include "support/loopback.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -25,43 +26,6 @@ namespace cbs::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// A port nobody listens on right now (the kernel's pick for 127.0.0.1:0).
-/// Another process may take it before tinyproxy binds: start() retries.
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) throw std::runtime_error("tinyproxy fixture: socket(): " + std::string(std::strerror(errno)));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-                    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
-    ::close(fd);
-    if (!ok) throw std::runtime_error("tinyproxy fixture: no free loopback port");
-    return ntohs(a.sin_port);
-}
-
-/// True once something accepts TCP connections on 127.0.0.1:port (loopback
-/// refuses at once when nothing listens, so this does not block).
-bool accepts(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return false;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    return ok;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 }  // namespace
 
@@ -102,7 +66,7 @@ tinyproxy::tinyproxy(tinyproxy_options options) : options_(std::move(options)) {
 void tinyproxy::start(const std::string& binary) {
     std::string last_output;
     for (int attempt = 0; attempt < 5; ++attempt) {
-        port_ = free_port();
+        port_ = free_loopback_port("tinyproxy fixture");
         {
             std::ofstream conf(conf_, std::ios::trunc);
             conf << "Port " << port_ << "\n"
@@ -144,7 +108,7 @@ void tinyproxy::start(const std::string& binary) {
         const auto deadline = std::chrono::steady_clock::now() + 10s;
         bool exited = false;
         while (std::chrono::steady_clock::now() < deadline) {
-            if (accepts(port_)) return;
+            if (loopback_accepts(port_)) return;
             int status = 0;
             if (::waitpid(pid_, &status, WNOHANG) == pid_) {
                 pid_ = -1;
@@ -153,7 +117,7 @@ void tinyproxy::start(const std::string& binary) {
             }
             std::this_thread::sleep_for(5ms);
         }
-        last_output = read_file(out_) + read_file(log_);
+        last_output = read_whole_file(out_) + read_whole_file(log_);
         if (!exited) {
             stop();
             throw std::runtime_error("tinyproxy did not accept on 127.0.0.1:" + std::to_string(port_) +
@@ -196,7 +160,7 @@ std::string tinyproxy::url_with(const std::string& user, const std::string& pass
 }
 
 std::string tinyproxy::log() const {
-    return read_file(log_);
+    return read_whole_file(log_);
 }
 
 std::vector<std::string> tinyproxy::connect_requests() const {
