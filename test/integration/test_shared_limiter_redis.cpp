@@ -290,6 +290,22 @@ TEST_CASE("shared limiter: two processes share one rate through Redis") {
     CHECK(a.stats().limiter.find("redis://127.0.0.1:") == 0);
 }
 
+TEST_CASE("shared limiter: a throttle seen by one process slows the other") {
+    cbs::test::redis_server redis;
+    process a(redis.port()), b(redis.port());
+    a.acquire(1);  // opens a's link (the throttle goes only over a live one)
+    a.io.run_for(300ms);
+    REQUIRE(a.grants.size() == 1);
+    a.lim().on_throttled();
+    a.io.restart();
+    a.io.run_for(100ms);  // the throttle script runs
+    b.acquire(4);
+    b.io.run_for(1500ms);
+    REQUIRE(b.grants.size() == 4);
+    // 19 x 0.7 = 13.3/s: 75 ms apart (at 19/s they would be 52.6 ms).
+    for (std::size_t i = 1; i < b.grants.size(); ++i) CHECK(b.grants[i] - b.grants[i - 1] >= 70ms);
+}
+
 TEST_CASE("shared limiter: a deadline before the slot fails without taking it; FIFO within a process") {
     cbs::test::redis_server redis;
     process a(redis.port());
