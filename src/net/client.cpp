@@ -130,7 +130,7 @@ struct client::impl {
             if (shared.account.empty() && !p.credentials_provider && !p.creds.secret_id.empty())
                 shared.account = detail::sha256_hex(p.creds.secret_id).substr(0, 16);
         }
-        return make_rate_limit_group(ex, p.rate_overrides, std::move(shared));
+        return make_rate_limit_group(ex, p.rate_overrides, shared);
     }
 
     /// The limiter of `action` (the client's own group, or the shared one).

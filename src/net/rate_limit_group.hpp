@@ -52,7 +52,7 @@ public:
 
 /// The Redis backend: one connection for the group; keys "<prefix>:<account>:
 /// <region>:<action>". Defined only when built with hiredis (CBS_HAVE_REDIS).
-std::unique_ptr<shared_limiter_backend> make_redis_limiter_backend(boost::asio::any_io_executor ex,
+std::unique_ptr<shared_limiter_backend> make_redis_limiter_backend(const boost::asio::any_io_executor& ex,
                                                                    const shared_limiter_params& params,
                                                                    const limiter_url& url, std::string key_base);
 

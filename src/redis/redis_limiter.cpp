@@ -313,10 +313,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<shared_limiter_backend> make_redis_limiter_backend(asio::any_io_executor ex,
+std::unique_ptr<shared_limiter_backend> make_redis_limiter_backend(const asio::any_io_executor& ex,
                                                                    const shared_limiter_params& params,
                                                                    const limiter_url& url, std::string key_base) {
-    return std::make_unique<redis_backend>(std::move(ex), params, url, std::move(key_base));
+    return std::make_unique<redis_backend>(ex, params, url, std::move(key_base));
 }
 
 }  // namespace cbs::detail

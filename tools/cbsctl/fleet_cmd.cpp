@@ -288,7 +288,7 @@ int run_snapshot_fleet(fleet_options& o) {
                 auto sl = std::exchange(params.shared_limiter, {});
                 if (!sl.url.empty() && sl.account.empty() && !params.credentials_provider)
                     sl.account = cbs::secret_id_fingerprint(params.creds.secret_id);
-                if (!shared) shared = cbs::make_rate_limit_group(io.get_executor(), rates, std::move(sl));
+                if (!shared) shared = cbs::make_rate_limit_group(io.get_executor(), rates, sl);
             }
             params.thread_safe = false;  // one thread runs every region (a shared group needs it)
             if (o.conn.verbose)
