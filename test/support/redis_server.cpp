@@ -2,12 +2,7 @@
 #include "support/redis_server.hpp"
 #include "support/loopback.hpp"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,27 +80,7 @@ void redis_server::start() {
     if (!options_.acl_user.empty()) {
         args.insert(args.end(), {"--user", options_.acl_user, "on", ">" + options_.acl_password, "~*", "&*", "+@all"});
     }
-    // Everything the child needs is prepared before fork(): between fork and
-    // exec only async-signal-safe calls (this process has threads).
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("redis_server fixture: fork: " + std::string(std::strerror(errno)));
-    if (pid == 0) {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // no orphan server if the test process dies
-        if (::getppid() != parent) ::_exit(1);
-        const int fd = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            ::dup2(fd, 1);
-            ::dup2(fd, 2);
-            ::close(fd);
-        }
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-    }
-    pid_ = pid;
+    pid_ = spawn_server(std::move(args), out_, "redis_server fixture");
     // Ready once the port accepts (an external process: polled, bounded).
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < deadline) {

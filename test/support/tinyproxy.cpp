@@ -2,12 +2,7 @@
 #include "support/tinyproxy.hpp"
 #include "support/loopback.hpp"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,26 +77,7 @@ void tinyproxy::start(const std::string& binary) {
         }
         std::ofstream(log_, std::ios::trunc).close();
 
-        // Everything the child needs is prepared before fork(): between fork
-        // and exec only async-signal-safe calls (this process has threads).
-        std::string flag_d = "-d", flag_c = "-c";
-        char* argv[] = {const_cast<char*>(binary.c_str()), flag_d.data(), flag_c.data(), conf_.data(), nullptr};
-        const pid_t parent = ::getpid();
-        const pid_t pid = ::fork();
-        if (pid < 0) throw std::runtime_error("tinyproxy fixture: fork: " + std::string(std::strerror(errno)));
-        if (pid == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // no orphan proxy if the test process dies
-            if (::getppid() != parent) ::_exit(1);
-            const int fd = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            if (fd >= 0) {
-                ::dup2(fd, 1);
-                ::dup2(fd, 2);
-                ::close(fd);
-            }
-            ::execv(argv[0], argv);
-            ::_exit(127);
-        }
-        pid_ = pid;
+        pid_ = spawn_server({binary, "-d", "-c", conf_}, out_, "tinyproxy fixture");
 
         // Ready once the port accepts. An external process: nothing to await
         // but its port, polled every few milliseconds within a bound.
