@@ -47,6 +47,7 @@ pid_t spawn_server(std::vector<std::string> args, const std::string& out_path, c
     // Everything the child needs is prepared before fork(): between fork and
     // exec only async-signal-safe calls (this process has threads).
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     const pid_t parent = ::getpid();
